@@ -1,0 +1,684 @@
+"""Load landing files into the ``raw`` schema of the warehouse.
+
+One call loads one source entity over a range of delivery days in a single
+pass, with DuckDB's own readers and the explicit types of its ``SourceSpec``:
+
+1. headers are checked (a missing required column fails naming file and
+   column; an extra column is reported, not loaded);
+2. rows are read into a temporary stage; rows DuckDB cannot read (wrong
+   field count, a value that does not cast) and JSON lines that are not JSON,
+   have a wrong-typed field or miss a required one go to ``ingest.rejects``
+   with file, line, column and reason;
+3. distinct phone numbers not seen before are parsed with ``phonenumbers``
+   and cached in ``ingest.phone_cache``;
+4. in one transaction, the range's rows and rejects are deleted and the new
+   ones inserted, so re-loading a day replaces exactly that day.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from dagster_project import phones
+from dagster_project.ingest.specs import (
+    Column,
+    JsonType,
+    SourceSpec,
+    duckdb_type,
+    json_structure,
+    normalize_header,
+)
+
+RAW = "raw"
+META = "ingest"
+
+# Characters libphonenumber ignores; dropping them first lets one parse serve
+# every way a number was punctuated. The parse itself is phonenumbers'.
+_PHONE_KEY_SQL = "nullif(regexp_replace(trim({expr}), '[\\s().\\-/]', '', 'g'), '')"
+_DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# JSON text read per DuckDB statement; keeps peak memory flat on long backfills.
+_JSON_BATCH_BYTES = 256 * 1024 * 1024
+
+
+class MissingColumnError(ValueError):
+    """A landing file lacks a column the source cannot be loaded without."""
+
+    def __init__(self, entity: str, file: Path, column: str, found: list[str]):
+        self.entity, self.file, self.column = entity, file, column
+        super().__init__(
+            f"{file}: required column {column!r} of {entity} is missing "
+            f"(columns found: {', '.join(found) or 'none'})"
+        )
+
+
+class MissingReferenceError(RuntimeError):
+    """A reference table the load reads (e.g. stores for till phones) is not loaded."""
+
+
+@dataclass
+class LoadResult:
+    entity: str
+    start: date | None
+    end: date | None
+    files: list[str] = field(default_factory=list)
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+    extra_columns: dict[str, list[str]] = field(default_factory=dict)
+    empty_files: list[str] = field(default_factory=list)
+    phones_parsed: int = 0
+    phones_invalid: int = 0
+    rows_per_day: dict[str, int] = field(default_factory=dict)
+    reject_preview: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+# --------------------------------------------------------------------------- files
+
+
+def day_folders(landing_root: Path, spec: SourceSpec) -> list[date]:
+    """Delivery days present for a partitioned source, oldest first."""
+    base = landing_root / spec.path
+    if not spec.partitioned or not base.is_dir():
+        return []
+    return sorted(
+        date.fromisoformat(p.name)
+        for p in base.iterdir()
+        if p.is_dir() and _DAY_FOLDER.match(p.name)
+    )
+
+
+def list_files(
+    landing_root: Path, spec: SourceSpec, start: date | None = None, end: date | None = None
+) -> list[Path]:
+    """The files a load of ``[start, end]`` reads, in a stable order."""
+    if not spec.partitioned:
+        path = landing_root / spec.path
+        return [path] if path.is_file() else []
+    files: list[Path] = []
+    for day in day_folders(landing_root, spec):
+        if (start and day < start) or (end and day > end):
+            continue
+        files.extend(sorted((landing_root / spec.path / day.isoformat()).glob(spec.glob)))
+    return files
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _sql_list(paths: list[Path]) -> str:
+    return "[" + ", ".join(_sql_str(str(p)) for p in paths) + "]"
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def ensure_meta_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW}")
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {META}")
+    conn.execute(
+        f"""
+        CREATE TABLE IF NOT EXISTS {META}.rejects (
+            entity VARCHAR NOT NULL,
+            partition_date DATE,
+            source_file VARCHAR NOT NULL,
+            line BIGINT,
+            column_name VARCHAR,
+            error_type VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            raw_line VARCHAR,
+            rejected_at TIMESTAMP NOT NULL
+        )"""
+    )
+    conn.execute(
+        f"""
+        CREATE TABLE IF NOT EXISTS {META}.phone_cache (
+            key VARCHAR NOT NULL,
+            default_region VARCHAR NOT NULL,
+            e164 VARCHAR,
+            is_valid BOOLEAN NOT NULL,
+            region VARCHAR,
+            number_type VARCHAR,
+            error VARCHAR
+        )"""
+    )
+    conn.execute(
+        f"""
+        CREATE TABLE IF NOT EXISTS {META}.load_log (
+            entity VARCHAR NOT NULL,
+            partition_start DATE,
+            partition_end DATE,
+            files INTEGER NOT NULL,
+            rows_loaded BIGINT NOT NULL,
+            rows_rejected BIGINT NOT NULL,
+            seconds DOUBLE NOT NULL,
+            loaded_at TIMESTAMP NOT NULL
+        )"""
+    )
+
+
+def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        conn.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def _read_header(path: Path) -> list[str]:
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as f:
+        return next(csv.reader(f), [])
+
+
+def _stage_csv(
+    conn: duckdb.DuckDBPyConnection, spec: SourceSpec, files: list[Path], result: LoadResult
+) -> None:
+    """Read CSV files into ``_stage`` / ``_stage_rejects``, grouped by header layout."""
+    layouts: dict[tuple[str, ...], list[Path]] = defaultdict(list)
+    for path in files:
+        if path.stat().st_size == 0:
+            result.empty_files.append(str(path))
+            continue
+        header = _read_header(path)
+        found = {normalize_header(h) for h in header}
+        for col in spec.required:
+            if normalize_header(col.source) not in found:
+                raise MissingColumnError(spec.entity, path, col.source, header)
+        layouts[tuple(header)].append(path)
+
+    for n, (header, group) in enumerate(sorted(layouts.items())):
+        read_columns: dict[str, str] = {}
+        names: dict[str, str] = {}  # raw column -> header as delivered
+        for i, name in enumerate(header):
+            col = spec.column(name)
+            if col is None or col.name in read_columns:
+                result.extra_columns.setdefault(name, []).extend(str(p) for p in group)
+                read_columns[f"_extra_{i}"] = "VARCHAR"
+            else:
+                read_columns[col.name] = duckdb_type(col.type)
+                names[col.name] = name
+        columns_sql = "{" + ", ".join(f"'{k}': '{v}'" for k, v in read_columns.items()) + "}"
+        select = ", ".join(
+            f'"{c.name}"' if c.name in read_columns else f'NULL::{duckdb_type(c.type)} AS "{c.name}"'
+            for c in spec.columns
+        )
+        rejects, scans = f"_rej_{n}", f"_scan_{n}"
+        conn.execute(
+            f"""
+            INSERT INTO _stage
+            SELECT {select}, filename AS _source_file, NULL::BIGINT AS _source_line
+            FROM read_csv({_sql_list(group)}, header = true, auto_detect = false,
+                          columns = {columns_sql}, delim = ',', quote = '"', escape = '"',
+                          filename = true, store_rejects = true,
+                          rejects_table = '{rejects}', rejects_scan = '{scans}')
+            """
+        )
+        # Map DuckDB's column names back to the headers the user sees.
+        rename = " ".join(
+            f"WHEN {_sql_str(raw)} THEN {_sql_str(shown)}" for raw, shown in names.items()
+        )
+        conn.execute(
+            f"""
+            INSERT INTO _stage_rejects
+            SELECT s.file_path, e.line,
+                   CASE e.column_name {rename} ELSE e.column_name END,
+                   CASE WHEN e.error_type = 'CAST' THEN 'wrong_type' ELSE 'malformed' END,
+                   lower(e.error_type) || ': ' || e.error_message,
+                   e.csv_line
+            FROM {rejects} e JOIN {scans} s USING (scan_id, file_id)
+            """
+        )
+        conn.execute(f"DROP TABLE IF EXISTS {rejects}")
+        conn.execute(f"DROP TABLE IF EXISTS {scans}")
+
+
+# --------------------------------------------------------------------------- JSON lines
+
+
+def _leaf_checks(name: str, t: JsonType, json_path: str, typed: str, wild: bool) -> list[tuple[str, str]]:
+    """(label, SQL that is true when a non-null JSON value did not survive typing).
+
+    Compares the number of non-null values at each path in the JSON text with
+    the number of non-null values after ``json_transform``: a value of the wrong
+    type becomes NULL, so the counts differ exactly where a type is wrong.
+    """
+    checks: list[tuple[str, str]] = []
+    if wild:
+        json_count = (
+            f"len(list_filter(json_extract(line, {_sql_str(json_path)}), "
+            f"lambda x: json_type(x) <> 'NULL'))"
+        )
+        typed_count = f"len(list_filter({typed}, lambda x: x IS NOT NULL))"
+    else:
+        jx = f"json_extract(line, {_sql_str(json_path)})"
+        json_count = f"(CASE WHEN {jx} IS NOT NULL AND json_type({jx}) <> 'NULL' THEN 1 ELSE 0 END)"
+        typed_count = f"(CASE WHEN {typed} IS NOT NULL THEN 1 ELSE 0 END)"
+    checks.append((name, f"{json_count} <> {typed_count}"))
+    if isinstance(t, dict):
+        for key, sub in t.items():
+            sub_typed = (
+                f"list_transform({typed}, lambda x: x.\"{key}\")" if wild else f'({typed})."{key}"'
+            )
+            checks += _leaf_checks(f"{name}.{key}", sub, f"{json_path}.{key}", sub_typed, wild)
+    elif isinstance(t, list):
+        elem = t[0]
+        if wild:  # a list inside a list: flatten one level on both sides
+            inner = f"flatten({typed})"
+        else:
+            inner = typed
+        checks += _leaf_checks(f"{name}[]", elem, f"{json_path}[*]", inner, True)
+    return checks
+
+
+def _json_check_sql(spec: SourceSpec) -> tuple[str, str]:
+    """SQL naming the first wrong-typed field, and SQL naming the first missing required one."""
+    checks: list[tuple[str, str]] = []
+    for col in spec.columns:
+        checks += _leaf_checks(col.source, col.type, f'$."{col.source}"', f't."{col.source}"', False)
+    wrong = "CASE " + " ".join(f"WHEN {cond} THEN {_sql_str(label)}" for label, cond in checks)
+    wrong += " END"
+    if spec.required:
+        missing = "CASE " + " ".join(
+            f'WHEN t."{c.source}" IS NULL THEN {_sql_str(c.source)}' for c in spec.required
+        ) + " END"
+    else:
+        missing = "NULL"
+    return wrong, missing
+
+
+def _stage_jsonl(
+    conn: duckdb.DuckDBPyConnection, spec: SourceSpec, files: list[Path], result: LoadResult
+) -> None:
+    structure = _sql_str(json_structure(spec.columns))
+    wrong_sql, missing_sql = _json_check_sql(spec)
+    select = ", ".join(f't."{c.source}" AS "{c.name}"' for c in spec.columns)
+
+    batches: list[list[Path]] = [[]]
+    size = 0
+    for path in files:
+        if path.stat().st_size == 0:
+            result.empty_files.append(str(path))
+            continue
+        if batches[-1] and size + path.stat().st_size > _JSON_BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(path)
+        size += path.stat().st_size
+
+    for batch in batches:
+        if not batch:
+            continue
+        conn.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _lines AS
+            WITH split AS (
+                SELECT filename, string_split(content, chr(10)) AS ls
+                FROM read_text({_sql_list(batch)})
+            ), numbered AS (
+                SELECT filename AS _source_file,
+                       generate_subscripts(ls, 1) AS _source_line,
+                       rtrim(unnest(ls), chr(13)) AS line
+                FROM split
+            )
+            SELECT _source_file, _source_line, line,
+                   json_valid(line) AS is_json
+            FROM numbered
+            WHERE trim(line) <> ''
+            """
+        )
+        conn.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _typed AS
+            SELECT _source_file, _source_line, line, is_json,
+                   CASE WHEN is_json THEN json_transform(line, {structure}) END AS t,
+                   is_json AND try(json_transform_strict(line, {structure})) IS NOT NULL
+                       AS strict_ok
+            FROM _lines
+            """
+        )
+        conn.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _checked AS
+            SELECT *,
+                   CASE WHEN is_json AND NOT strict_ok THEN {wrong_sql} END AS wrong_field,
+                   CASE WHEN is_json THEN {missing_sql} END AS missing_field
+            FROM _typed
+            """
+        )
+        conn.execute(
+            f"""
+            INSERT INTO _stage
+            SELECT {select}, _source_file, _source_line
+            FROM _checked
+            WHERE is_json AND wrong_field IS NULL AND missing_field IS NULL
+            """
+        )
+        conn.execute(
+            """
+            INSERT INTO _stage_rejects
+            SELECT _source_file, _source_line,
+                   CASE WHEN NOT is_json THEN NULL
+                        ELSE coalesce(wrong_field, missing_field) END,
+                   CASE WHEN NOT is_json THEN 'malformed'
+                        WHEN wrong_field IS NOT NULL THEN 'wrong_type'
+                        ELSE 'missing_required' END,
+                   CASE WHEN NOT is_json THEN 'malformed: not a valid JSON object'
+                        WHEN wrong_field IS NOT NULL
+                            THEN 'wrong_type: field ' || wrong_field || ' has a value of the wrong type'
+                        ELSE 'missing_required: required field ' || missing_field
+                             || ' is missing or null' END,
+                   left(line, 2000)
+            FROM _checked
+            WHERE NOT is_json OR wrong_field IS NOT NULL OR missing_field IS NOT NULL
+            """
+        )
+        for tmp in ("_lines", "_typed", "_checked"):
+            conn.execute(f"DROP TABLE IF EXISTS {tmp}")
+
+
+# --------------------------------------------------------------------------- phones
+
+
+def _expr(spec: SourceSpec, column: str) -> str:
+    derived = dict(spec.derived)
+    return derived[column] if column in derived else f's."{column}"'
+
+
+def _phone_pairs_sql(spec: SourceSpec, default_region: str) -> list[tuple[str, str]]:
+    """(key SQL, region SQL) over alias ``s`` for each phone field."""
+    out = []
+    for p in spec.phones:
+        key = _PHONE_KEY_SQL.format(expr=_expr(spec, p.column))
+        region = f"upper(coalesce(nullif(trim({p.region_sql}), ''), {_sql_str(default_region)}))"
+        out.append((key, region))
+    return out
+
+
+def _update_phone_cache(
+    conn: duckdb.DuckDBPyConnection, spec: SourceSpec, default_region: str
+) -> tuple[int, int]:
+    """Parse the distinct (number, region) pairs not cached yet; returns (parsed, invalid)."""
+    if not spec.phones:
+        return 0, 0
+    unions = " UNION ".join(
+        f"SELECT DISTINCT {key} AS key, {region} AS default_region FROM _stage s"
+        for key, region in _phone_pairs_sql(spec, default_region)
+    )
+    new = conn.execute(
+        f"""
+        SELECT n.key, n.default_region FROM ({unions}) n
+        WHERE n.key IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM {META}.phone_cache c
+                          WHERE c.key = n.key AND c.default_region = n.default_region)
+        ORDER BY 1, 2
+        """
+    ).fetchall()
+    if not new:
+        return 0, 0
+    parsed = phones.parse_many(new)
+    frame = pd.DataFrame(
+        {
+            "key": [k for k, _ in new],
+            "default_region": [r for _, r in new],
+            "e164": [p.e164 for p in parsed],
+            "is_valid": [p.is_valid for p in parsed],
+            "region": [p.region for p in parsed],
+            "number_type": [p.number_type for p in parsed],
+            "error": [p.error for p in parsed],
+        }
+    )
+    conn.register("_new_phones", frame)
+    conn.execute(f"INSERT INTO {META}.phone_cache SELECT * FROM _new_phones")
+    conn.unregister("_new_phones")
+    return len(new), sum(not p.is_valid for p in parsed)
+
+
+# --------------------------------------------------------------------------- final insert
+
+
+def _final_select(spec: SourceSpec, default_region: str) -> str:
+    pairs = _phone_pairs_sql(spec, default_region)
+    cols = [f's."{c.name}"' for c in spec.columns]
+    cols += [f"{sql} AS \"{name}\"" for name, sql in spec.derived]
+    joins = []
+    for i, (p, (key, region)) in enumerate(zip(spec.phones, pairs, strict=True)):
+        alias = f"pc{i}"
+        cols += [
+            f'{alias}.e164 AS "{p.column}_e164"',
+            f'coalesce({alias}.is_valid, false) AS "{p.column}_is_valid"',
+            f'{alias}.region AS "{p.column}_region"',
+            f'{alias}.number_type AS "{p.column}_type"',
+        ]
+        joins.append(
+            f"LEFT JOIN {META}.phone_cache {alias} "
+            f"ON {alias}.key = {key} AND {alias}.default_region = {region}"
+        )
+    for e in spec.emails:
+        cols.append(f"nullif(lower(trim({_expr(spec, e)})), '') AS \"{e}_normalized\"")
+    partition = (
+        "regexp_extract(s._source_file, '(\\d{4}-\\d{2}-\\d{2})[/\\\\][^/\\\\]*$', 1)::DATE"
+        if spec.partitioned
+        else "NULL::DATE"
+    )
+    cols += [
+        "s._source_file",
+        "s._source_line",
+        f"{partition} AS _partition_date",
+        "current_timestamp::TIMESTAMP AS _loaded_at",
+    ]
+    return f"SELECT {', '.join(cols)} FROM _stage s {' '.join(joins)}"
+
+
+def _ensure_raw_table(conn: duckdb.DuckDBPyConnection, spec: SourceSpec, select: str) -> None:
+    table = f'{RAW}."{spec.entity}"'
+    if not _table_exists(conn, RAW, spec.entity):
+        conn.execute(f"CREATE TABLE {table} AS {select} LIMIT 0")
+        return
+    # A newer spec may add columns; add them rather than fail an old warehouse.
+    have = {
+        r[0]
+        for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ?",
+            [RAW, spec.entity],
+        ).fetchall()
+    }
+    described = conn.execute(f"DESCRIBE {select} LIMIT 0").fetchall()
+    for name, col_type, *_ in described:
+        if name not in have:
+            conn.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {col_type}')
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def load(
+    conn: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    landing_root: Path,
+    start: date | None = None,
+    end: date | None = None,
+    default_region: str | None = None,
+) -> LoadResult:
+    """Load ``spec``'s files for delivery days ``[start, end]`` (or its snapshot file).
+
+    Replaces exactly the rows and rejects of those days: rows of other days,
+    and other tables, are not touched.
+    """
+    began = time.perf_counter()
+    if spec.partitioned and (start is None or end is None):
+        raise ValueError(f"{spec.entity} is partitioned: give start and end days")
+    default_region = (default_region or os.environ.get("SMS_DEFAULT_PHONE_REGION", "US")).upper()
+    result = LoadResult(spec.entity, start if spec.partitioned else None, end if spec.partitioned else None)
+    files = list_files(landing_root, spec, start, end)
+    result.files = [str(p) for p in files]
+
+    ensure_meta_tables(conn)
+    for needed in spec.needs:
+        if not _table_exists(conn, RAW, needed) or not conn.execute(
+            f'SELECT count(*) FROM {RAW}."{needed}"'
+        ).fetchone()[0]:
+            raise MissingReferenceError(
+                f"{spec.entity} needs {RAW}.{needed} (for example the country of each "
+                f"store, to read phones typed at its till): materialize {RAW}/{needed} first"
+            )
+
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE _stage AS SELECT "
+        + ", ".join(f'NULL::{duckdb_type(c.type)} AS "{c.name}"' for c in spec.columns)
+        + ", NULL::VARCHAR AS _source_file, NULL::BIGINT AS _source_line LIMIT 0"
+    )
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE _stage_rejects (source_file VARCHAR, line BIGINT, "
+        "column_name VARCHAR, error_type VARCHAR, reason VARCHAR, raw_line VARCHAR)"
+    )
+    if files:
+        (_stage_csv if spec.format == "csv" else _stage_jsonl)(conn, spec, files, result)
+
+    result.phones_parsed, result.phones_invalid = _update_phone_cache(conn, spec, default_region)
+    select = _final_select(spec, default_region)
+    _ensure_raw_table(conn, spec, select)
+
+    table = f'{RAW}."{spec.entity}"'
+    partition_of_file = (
+        "regexp_extract(source_file, '(\\d{4}-\\d{2}-\\d{2})[/\\\\][^/\\\\]*$', 1)::DATE"
+        if spec.partitioned
+        else "NULL::DATE"
+    )
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        if spec.partitioned:
+            conn.execute(f"DELETE FROM {table} WHERE _partition_date BETWEEN ? AND ?", [start, end])
+            conn.execute(
+                f"DELETE FROM {META}.rejects WHERE entity = ? AND partition_date BETWEEN ? AND ?",
+                [spec.entity, start, end],
+            )
+        else:
+            conn.execute(f"DELETE FROM {table}")
+            conn.execute(f"DELETE FROM {META}.rejects WHERE entity = ?", [spec.entity])
+        conn.execute(f"INSERT INTO {table} BY NAME {select}")
+        conn.execute(
+            f"""
+            INSERT INTO {META}.rejects
+            SELECT ?, {partition_of_file}, source_file, line, column_name, error_type, reason,
+                   raw_line, current_timestamp::TIMESTAMP
+            FROM _stage_rejects
+            """,
+            [spec.entity],
+        )
+        result.rows_loaded = conn.execute("SELECT count(*) FROM _stage").fetchone()[0]
+        result.rows_rejected = conn.execute("SELECT count(*) FROM _stage_rejects").fetchone()[0]
+        result.seconds = time.perf_counter() - began
+        conn.execute(
+            f"INSERT INTO {META}.load_log VALUES (?, ?, ?, ?, ?, ?, ?, current_timestamp::TIMESTAMP)",
+            [
+                spec.entity,
+                result.start,
+                result.end,
+                len(files),
+                result.rows_loaded,
+                result.rows_rejected,
+                result.seconds,
+            ],
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+    result.rejects_by_reason = dict(
+        Counter(
+            dict(
+                conn.execute(
+                    "SELECT error_type || coalesce(' (' || column_name || ')', ''), count(*) "
+                    "FROM _stage_rejects GROUP BY 1 ORDER BY 2 DESC"
+                ).fetchall()
+            )
+        )
+    )
+    preview = conn.execute(
+        "SELECT source_file, line, column_name, reason FROM _stage_rejects "
+        "ORDER BY source_file, line LIMIT 5"
+    ).fetchall()
+    result.reject_preview = [
+        {"file": os.path.relpath(f, landing_root), "line": ln, "column": c, "reason": r}
+        for f, ln, c, r in preview
+    ]
+    if spec.partitioned:
+        result.rows_per_day = {
+            str(d): n
+            for d, n in conn.execute(
+                f"""SELECT {partition_of_file.replace('source_file', 's._source_file')} AS d,
+                           count(*) FROM _stage s GROUP BY 1 ORDER BY 1"""
+            ).fetchall()
+        }
+    conn.execute("DROP TABLE IF EXISTS _stage")
+    conn.execute("DROP TABLE IF EXISTS _stage_rejects")
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+def load_summary(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Rows per raw table and rejects per entity and reason (for the demo's closing summary)."""
+    ensure_meta_tables(conn)
+    tables = [
+        r[0]
+        for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1",
+            [RAW],
+        ).fetchall()
+    ]
+    rows = {t: conn.execute(f'SELECT count(*) FROM {RAW}."{t}"').fetchone()[0] for t in tables}
+    rejects = conn.execute(
+        f"""SELECT entity, error_type, coalesce(column_name, '-'), count(*)
+            FROM {META}.rejects GROUP BY ALL ORDER BY 1, 4 DESC"""
+    ).fetchall()
+    return {"rows": rows, "rejects": rejects}
+
+
+def column_descriptions(spec: SourceSpec) -> dict[str, str]:
+    """Descriptions for the raw table's columns, for the asset's column schema."""
+    out: dict[str, str] = {c.name: c.description or f"{c.source!r} as delivered" for c in spec.columns}
+    for name, _ in spec.derived:
+        out[name] = "Flattened from the nested object for joins."
+    for p in spec.phones:
+        out[f"{p.column}_e164"] = f"{p.column} in E.164 (phonenumbers), NULL if unparseable."
+        out[f"{p.column}_is_valid"] = f"Whether {p.column} is a valid number for its region."
+        out[f"{p.column}_region"] = f"Region (ISO alpha-2) {p.column} belongs to."
+        out[f"{p.column}_type"] = "mobile, fixed_line, fixed_line_or_mobile, voip, ..."
+    for e in spec.emails:
+        out[f"{e}_normalized"] = f"{e} trimmed and lower-cased."
+    out["_source_file"] = "Landing file the row came from."
+    out["_source_line"] = "Line in that file (JSON sources)."
+    out["_partition_date"] = "Delivery day (landing folder) = Dagster partition."
+    out["_loaded_at"] = "When the row was loaded."
+    return out
+
+
+__all__ = [
+    "Column",
+    "LoadResult",
+    "MissingColumnError",
+    "MissingReferenceError",
+    "day_folders",
+    "list_files",
+    "load",
+    "load_summary",
+]

@@ -1,0 +1,60 @@
+"""Where things live: the one module that owns paths and process-wide switches.
+
+Every path comes from an environment variable with a default under ``data/``
+(git-ignored) at the repository root, so Dagster, dbt (``dbt/profiles.yml``
+reads ``SMS_WAREHOUSE_PATH``), the CLIs and the tests all agree.
+
+| variable              | default                         | what                                  |
+| --------------------- | ------------------------------- | ------------------------------------- |
+| ``SMS_DATA_DIR``      | ``<repo>/data``                 | root of everything generated          |
+| ``SMS_WAREHOUSE_PATH``| ``$SMS_DATA_DIR/warehouse.duckdb`` | the DuckDB warehouse file          |
+| ``SMS_LANDING_DIR``   | ``$SMS_DATA_DIR/landing``       | where source exports are dropped      |
+| ``DAGSTER_HOME``      | ``$SMS_DATA_DIR/dagster_home``  | Dagster instance (runs, event log)    |
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Telemetry off before any of these libraries is imported by a caller of this
+# package. No network call may leave the machine except to configured
+# sources and gateways. (Dagster's own switch is in dagster.yaml.)
+_TELEMETRY_OFF = {
+    "DO_NOT_TRACK": "1",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+    "GX_ANALYTICS_ENABLED": "False",
+    "DAGSTER_DISABLE_TELEMETRY": "1",
+}
+
+
+def disable_telemetry() -> None:
+    for key, value in _TELEMETRY_OFF.items():
+        os.environ.setdefault(key, value)
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("SMS_DATA_DIR", REPO_ROOT / "data")).resolve()
+
+
+def warehouse_path() -> Path:
+    default = data_dir() / "warehouse.duckdb"
+    return Path(os.environ.get("SMS_WAREHOUSE_PATH", default)).resolve()
+
+
+def landing_dir() -> Path:
+    return Path(os.environ.get("SMS_LANDING_DIR", data_dir() / "landing")).resolve()
+
+
+def dagster_home() -> Path:
+    return Path(os.environ.get("DAGSTER_HOME", data_dir() / "dagster_home")).resolve()
+
+
+def demo_truth_dir() -> Path:
+    """What the demo generator knows about the people behind its files (for tests)."""
+    return data_dir() / "demo_truth"
+
+
+disable_telemetry()
