@@ -58,3 +58,13 @@ def demo_truth_dir() -> Path:
 
 
 disable_telemetry()
+
+
+def partition_start() -> str:
+    """First delivery day of the daily ingest partitions (``SMS_PARTITION_START``)."""
+    return os.environ.get("SMS_PARTITION_START", "2024-01-01")
+
+
+def default_phone_region() -> str:
+    """Region for a phone typed without country code when the source names none."""
+    return os.environ.get("SMS_DEFAULT_PHONE_REGION", "US").upper()

@@ -637,7 +637,6 @@ def load(
 
 def load_summary(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """Rows per raw table and rejects per entity and reason (for the demo's closing summary)."""
-    ensure_meta_tables(conn)
     tables = [
         r[0]
         for r in conn.execute(
@@ -646,10 +645,12 @@ def load_summary(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         ).fetchall()
     ]
     rows = {t: conn.execute(f'SELECT count(*) FROM {RAW}."{t}"').fetchone()[0] for t in tables}
-    rejects = conn.execute(
-        f"""SELECT entity, error_type, coalesce(column_name, '-'), count(*)
-            FROM {META}.rejects GROUP BY ALL ORDER BY 1, 4 DESC"""
-    ).fetchall()
+    rejects = []
+    if _table_exists(conn, META, "rejects"):
+        rejects = conn.execute(
+            f"""SELECT entity, error_type, coalesce(column_name, '-'), count(*)
+                FROM {META}.rejects GROUP BY ALL ORDER BY 1, 4 DESC"""
+        ).fetchall()
     return {"rows": rows, "rejects": rejects}
 
 

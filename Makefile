@@ -1,0 +1,60 @@
+# The two commands a new user needs: `make demo` and `make test`.
+# Both create .venv from pyproject.toml on first use; nothing else is assumed.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+# Paths (defaults live in dagster_project/settings.py; these only make them visible).
+export SMS_DATA_DIR ?= $(CURDIR)/data
+export DAGSTER_HOME ?= $(SMS_DATA_DIR)/dagster_home
+# No telemetry from Dagster, dbt or Great Expectations.
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+export GX_ANALYTICS_ENABLED := False
+
+DEMO_CUSTOMERS ?= 5000
+DEMO_DAYS      ?= 400
+DEMO_SEED      ?= 42
+
+.PHONY: install demo test dev bench lint clean help
+
+help:
+	@echo "make demo   generate demo data and run the whole pipeline on the embedded DuckDB"
+	@echo "make test   run the test suite"
+	@echo "make dev    open the Dagster UI on http://127.0.0.1:3000"
+	@echo "make bench  benchmarks at sizes S, M, L (see bench/README.md)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+demo: install $(DAGSTER_HOME)/dagster.yaml
+	$(PY) -m dagster_project.demo --customers $(DEMO_CUSTOMERS) --days $(DEMO_DAYS) --seed $(DEMO_SEED)
+	rm -f $(SMS_DATA_DIR)/warehouse.duckdb $(SMS_DATA_DIR)/warehouse.duckdb.wal
+	$(PY) -m dagster_project.pipeline ingest
+	$(PY) -m dagster_project.pipeline summary
+
+test: install
+	$(PY) -m pytest
+
+dev: install $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check dagster_project tests bench
+
+clean:
+	rm -rf $(SMS_DATA_DIR)

@@ -1,0 +1,19 @@
+"""The one ``Definitions`` of the code location: each domain's defs, merged.
+
+Steps run in-process: every asset here reads or writes the one DuckDB file,
+which takes a single writer, so parallel step processes would only queue on
+the ``warehouse`` pool (or collide on the file lock) and pay process start-up.
+"""
+
+from dagster import Definitions, in_process_executor
+
+from dagster_project import ingest
+from dagster_project.warehouse import WarehouseResource
+
+defs = Definitions.merge(
+    ingest.defs,
+    Definitions(
+        resources={"warehouse": WarehouseResource()},
+        executor=in_process_executor,
+    ),
+)

@@ -1,0 +1,19 @@
+"""Ingest: landing files -> ``raw`` schema. Assets, jobs, schedules and the landing sensor."""
+
+from dagster import Definitions
+
+from dagster_project.ingest.assets import daily_assets, reference_assets
+from dagster_project.ingest.jobs import (
+    ingest_daily_job,
+    ingest_daily_morning,
+    ingest_reference_daily,
+    ingest_reference_job,
+)
+from dagster_project.ingest.sensors import landing_sensor
+
+defs = Definitions(
+    assets=[*reference_assets, *daily_assets],
+    jobs=[ingest_reference_job, ingest_daily_job],
+    schedules=[ingest_reference_daily, ingest_daily_morning],
+    sensors=[landing_sensor],
+)

@@ -1,0 +1,147 @@
+"""Dagster assets of the ``ingest`` group: one per source entity.
+
+Thin on purpose: each asset resolves its partition range and calls
+``loader.load``; all the logic (typing, rejects, phones, replace-by-day) lives
+there and is tested without Dagster.
+"""
+
+
+import warnings
+from datetime import timedelta
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    BackfillPolicy,
+    DailyPartitionsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    TableColumn,
+    TableSchema,
+    BetaWarning,
+    asset,
+)
+
+from dagster_project import settings
+from dagster_project.ingest import loader
+from dagster_project.ingest.specs import DAILY_SPECS, REFERENCE_SPECS, SourceSpec, duckdb_type
+from dagster_project.metadata import mask_columns, md_table
+from dagster_project.warehouse import WAREHOUSE_POOL, WarehouseResource
+
+# Partition = delivery day (the landing folder). end_offset=1 makes today's
+# folder loadable as files arrive during the day.
+daily_partitions = DailyPartitionsDefinition(
+    start_date=settings.partition_start(), timezone="UTC", end_offset=1
+)
+
+
+def raw_key(entity: str) -> AssetKey:
+    return AssetKey(["raw", entity])
+
+
+def _column_schema(spec: SourceSpec) -> TableSchema:
+    described = loader.column_descriptions(spec)
+    types = {c.name: duckdb_type(c.type) for c in spec.columns}
+    return TableSchema(
+        columns=[TableColumn(name, types.get(name, ""), description=d) for name, d in described.items()]
+    )
+
+
+def _preview(conn, spec: SourceSpec, result: loader.LoadResult) -> str:
+    """Five loaded rows of the range, phones masked, nested columns left out."""
+    simple = [c.name for c in spec.columns if isinstance(c.type, str)][:8]
+    phone_cols = [p.column for p in spec.phones] + [f"{p.column}_e164" for p in spec.phones]
+    cols = simple + [f"{p.column}_e164" for p in spec.phones]
+    where, params = "", []
+    if spec.partitioned:
+        where, params = "WHERE _partition_date BETWEEN ? AND ?", [result.start, result.end]
+    quoted = ", ".join(f'"{c}"' for c in cols)
+    rows = conn.execute(
+        f'SELECT {quoted} FROM raw."{spec.entity}" {where} ORDER BY ALL LIMIT 5', params
+    ).fetchall()
+    return md_table(cols, mask_columns(cols, rows, phone_cols))
+
+
+def build_ingest_asset(spec: SourceSpec) -> AssetsDefinition:
+    @asset(
+        key=raw_key(spec.entity),
+        group_name="ingest",
+        description=(
+            f"{spec.description}\n\nLoaded from `{spec.path}` under the landing folder "
+            "(see docs/landing-files.md). Malformed rows go to `ingest.rejects`."
+        ),
+        partitions_def=daily_partitions if spec.partitioned else None,
+        # A backfill of many days is one run reading the whole range in one pass.
+        backfill_policy=BackfillPolicy.single_run() if spec.partitioned else None,
+        deps=[raw_key(n) for n in spec.needs],
+        pool=WAREHOUSE_POOL,
+        kinds={"duckdb", spec.format},
+        tags={"source": spec.source},
+        metadata={
+            "dagster/table_name": f"raw.{spec.entity}",
+            "dagster/column_schema": _column_schema(spec),
+            "landing_path": spec.path,
+        },
+    )
+    def _ingest(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+        start = end = None
+        if spec.partitioned:
+            window = context.partition_time_window
+            start = window.start.date()
+            end = (window.end - timedelta(days=1)).date()
+        with warehouse.get_connection() as conn:
+            result = loader.load(
+                conn,
+                spec,
+                settings.landing_dir(),
+                start,
+                end,
+                default_region=settings.default_phone_region(),
+            )
+            preview = _preview(conn, spec, result)
+        span = f" for {start}..{end}" if spec.partitioned else ""
+        context.log.info(
+            f"{spec.entity}{span}: {result.rows_loaded} rows loaded, {result.rows_rejected} "
+            f"rejected from {len(result.files)} files in {result.seconds:.1f}s"
+        )
+        if result.extra_columns:
+            context.log.warning(
+                f"{spec.entity}: columns not in the spec were not loaded: "
+                f"{', '.join(sorted(result.extra_columns))}"
+            )
+        metadata = {
+            "rows_loaded": result.rows_loaded,
+            "rows_rejected": result.rows_rejected,
+            "files": len(result.files),
+            "seconds": round(result.seconds, 2),
+            "phones_parsed_new": result.phones_parsed,
+            "phones_invalid_new": result.phones_invalid,
+            "preview": MetadataValue.md(preview),
+            "rejects_by_reason": MetadataValue.md(
+                md_table(["reason", "rows"], sorted(result.rejects_by_reason.items()))
+            ),
+            "reject_examples": MetadataValue.md(
+                md_table(
+                    ["file", "line", "column", "reason"],
+                    [r.values() for r in result.reject_preview],
+                )
+            ),
+            "extra_columns": MetadataValue.json(
+                {k: sorted(set(v))[:5] for k, v in result.extra_columns.items()}
+            ),
+        }
+        if result.empty_files:
+            metadata["empty_files"] = MetadataValue.json(result.empty_files[:20])
+        if spec.partitioned:
+            metadata["partition_range"] = f"{start}..{end}"
+        return MaterializeResult(metadata=metadata)
+
+    return _ingest
+
+
+# Single-run backfills are a deliberate choice (see backfill_policy above).
+warnings.filterwarnings("ignore", category=BetaWarning, message=".*backfill_policy.*")
+
+reference_assets = [build_ingest_asset(spec) for spec in REFERENCE_SPECS]
+daily_assets = [build_ingest_asset(spec) for spec in DAILY_SPECS]

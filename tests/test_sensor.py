@@ -1,0 +1,86 @@
+"""The landing sensor: which days it asks to load, and that it asks once."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, build_sensor_context
+
+from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
+from dagster_project.ingest.sensors import contiguous_ranges, days_to_load, landing_sensor
+
+D = date.fromisoformat
+
+
+def test_contiguous_ranges_merge_adjacent_days():
+    days = [D("2026-03-03"), D("2026-03-01"), D("2026-03-02"), D("2026-03-07"), D("2026-03-07")]
+    assert contiguous_ranges(days) == [
+        (D("2026-03-01"), D("2026-03-03")),
+        (D("2026-03-07"), D("2026-03-07")),
+    ]
+
+
+def test_days_to_load_new_changed_and_already_materialized():
+    seen = {"2026-03-01": "a", "2026-03-02": "b"}
+    current = {"2026-03-01": "a", "2026-03-02": "CHANGED", "2026-03-03": "c", "2026-03-04": "d"}
+    # 03-04 was loaded before the sensor ever ran (e.g. by `make demo`): not again.
+    assert days_to_load(seen, current, materialized={"2026-03-04"}) == [
+        D("2026-03-02"),
+        D("2026-03-03"),
+    ]
+
+
+def _drop(root: Path, rel: str, text: str) -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+@pytest.fixture
+def landing(tmp_path, monkeypatch) -> Path:
+    root = tmp_path / "landing"
+    monkeypatch.setenv("SMS_LANDING_DIR", str(root))
+    return root
+
+
+def test_sensor_requests_new_days_as_ranges_and_late_files_once(landing):
+    for day in ("2026-03-01", "2026-03-02", "2026-03-05"):
+        _drop(landing, f"crm/tickets/{day}/t.csv", "Ticket ID\n")
+    _drop(landing, "pos/stores.csv", "Location ID\n")
+    with DagsterInstance.ephemeral() as instance:
+        result = landing_sensor(build_sensor_context(instance=instance))
+        by_job = {}
+        for r in result.run_requests:
+            by_job.setdefault(r.job_name, []).append(r)
+        assert [r.asset_selection[0].to_user_string() for r in by_job["ingest_reference"]] == [
+            "raw/pos_stores"
+        ]
+        ranges = sorted(
+            (r.tags.get(RANGE_START_TAG, r.partition_key), r.tags.get(RANGE_END_TAG, r.partition_key))
+            for r in by_job["ingest_daily"]
+        )
+        assert ranges == [("2026-03-01", "2026-03-02"), ("2026-03-05", "2026-03-05")]
+        assert all(
+            r.asset_selection[0].to_user_string() == "raw/crm_tickets" for r in by_job["ingest_daily"]
+        )
+
+        # Nothing changed: nothing requested.
+        cursor = result.cursor
+        quiet = landing_sensor(build_sensor_context(instance=instance, cursor=cursor))
+        assert quiet.run_requests == []
+
+        # A late file lands in an old day: exactly that day is reloaded.
+        time.sleep(0.01)
+        _drop(landing, "crm/tickets/2026-03-01/late.csv", "Ticket ID\n")
+        late = landing_sensor(build_sensor_context(instance=instance, cursor=quiet.cursor))
+        assert [(r.job_name, r.partition_key) for r in late.run_requests] == [
+            ("ingest_daily", "2026-03-01")
+        ]
+        assert json.loads(late.cursor)["crm_tickets"]["2026-03-01"] != json.loads(cursor)[
+            "crm_tickets"
+        ]["2026-03-01"]
+        assert os.environ["SMS_LANDING_DIR"] == str(landing)
