@@ -22,6 +22,7 @@ from dagster_project.ingest import loader
 from dagster_project.ingest.assets import daily_assets, daily_partitions, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.ingest.specs import DAILY_SPECS
+from dagster_project.publish import analytics_snapshot
 from dagster_project.warehouse import WarehouseResource, connection
 
 
@@ -63,6 +64,12 @@ def ingest(start: date | None, end: date | None) -> None:
     )
     if not result.success:
         sys.exit("ingestion failed; see the run in the Dagster UI (make dev)")
+    result = materialize(
+        [analytics_snapshot], instance=instance, resources=resources, run_config=_QUIET
+    )
+    if not result.success:
+        sys.exit("publishing the analysts' copy failed; see the run in the Dagster UI")
+    print(f"analysts' copy: {settings.published_path()}")
 
 
 def summary() -> None:

@@ -68,3 +68,14 @@ def partition_start() -> str:
 def default_phone_region() -> str:
     """Region for a phone typed without country code when the source names none."""
     return os.environ.get("SMS_DEFAULT_PHONE_REGION", "US").upper()
+
+
+def published_path() -> Path:
+    """Read-only copy of the warehouse for analysts (``SMS_PUBLISHED_PATH``).
+
+    DuckDB lets one process write a file and nobody else open it meanwhile; the
+    pipeline replaces this copy atomically after each successful load, so a
+    notebook or the DuckDB CLI on it never blocks, and is never blocked by, a run.
+    """
+    default = data_dir() / "published" / "warehouse.duckdb"
+    return Path(os.environ.get("SMS_PUBLISHED_PATH", default)).resolve()

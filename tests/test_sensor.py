@@ -83,4 +83,3 @@ def test_sensor_requests_new_days_as_ranges_and_late_files_once(landing):
         assert json.loads(late.cursor)["crm_tickets"]["2026-03-01"] != json.loads(cursor)[
             "crm_tickets"
         ]["2026-03-01"]
-        assert os.environ["SMS_LANDING_DIR"] == str(landing)

@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): generation, ingestion and its bare-DuckDB floor."""

@@ -1,0 +1,133 @@
+"""One benchmark phase, run in its own process so its peak memory is its own.
+
+    python -m bench.phases generate|ingest|floor --dir DIR [--customers N --days D]
+
+Prints one JSON line with the phase's figures on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from datetime import date
+from pathlib import Path
+
+END = date(2026, 10, 31)  # fixed, so every run measures the same data
+
+
+def generate(base: Path, customers: int, days: int) -> dict:
+    from dagster_project.demo import generate as gen
+
+    t = time.perf_counter()
+    summary = gen(
+        out=base / "landing", truth_dir=base / "truth", customers=customers, days=days, seed=1, end=END
+    )
+    return {"seconds": time.perf_counter() - t, "summary": _plain(summary)}
+
+
+def ingest(base: Path) -> dict:
+    """The real path: Dagster materializations of every ingest asset, one run for the range."""
+    os.environ["SMS_LANDING_DIR"] = str(base / "landing")
+    os.environ["SMS_WAREHOUSE_PATH"] = str(base / "warehouse.duckdb")
+    os.environ.setdefault("SMS_PARTITION_START", "2020-01-01")
+    for suffix in ("", ".wal"):
+        Path(str(base / "warehouse.duckdb") + suffix).unlink(missing_ok=True)
+    from dagster import AssetSelection, DagsterInstance, materialize
+
+    from dagster_project.ingest.assets import daily_assets, reference_assets
+    from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
+    from dagster_project.pipeline import landing_range
+    from dagster_project.warehouse import WarehouseResource, connection
+
+    start, end = landing_range()
+    t = time.perf_counter()
+    with DagsterInstance.ephemeral() as instance:
+        res = {"warehouse": WarehouseResource()}
+        quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+        assert materialize(reference_assets, instance=instance, resources=res, run_config=quiet).success
+        assert materialize(
+            [*daily_assets, *reference_assets],
+            selection=AssetSelection.assets(*daily_assets),
+            instance=instance,
+            resources=res,
+            run_config=quiet,
+            tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
+        ).success
+    seconds = time.perf_counter() - t
+    with connection(base / "warehouse.duckdb", read_only=True) as conn:
+        rows = conn.execute(
+            "SELECT sum(rows_loaded), sum(rows_rejected), sum(files) FROM ingest.load_log"
+        ).fetchone()
+        lines = conn.execute(
+            "SELECT (SELECT count(*) FROM raw.pos_transactions) + "
+            "(SELECT coalesce(sum(len(line_items)), 0) FROM raw.shop_orders)"
+        ).fetchone()[0]
+    return {
+        "seconds": seconds,
+        "rows_loaded": rows[0],
+        "rows_rejected": rows[1],
+        "files": rows[2],
+        "order_lines": lines,
+        "partitions": (end - start).days + 1,
+    }
+
+
+def floor(base: Path) -> dict:
+    """Bare DuckDB over the same files: CREATE TABLE AS SELECT * FROM read_csv/read_json."""
+    import duckdb
+
+    db = base / "floor.duckdb"
+    for suffix in ("", ".wal"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    landing = base / "landing"
+    t = time.perf_counter()
+    conn = duckdb.connect(str(db))
+    for name, pattern, reader in [
+        ("pos_stores", "pos/stores.csv", "read_csv"),
+        ("shop_products", "shop/products.csv", "read_csv"),
+        ("pos_transactions", "pos/transactions/*/*.csv", "read_csv"),
+        ("crm_contacts", "crm/contacts/*/*.csv", "read_csv"),
+        ("crm_tickets", "crm/tickets/*/*.csv", "read_csv"),
+        ("crm_consent", "crm/consent/*/*.jsonl", "read_json"),
+        ("shop_orders", "shop/orders/*/*.jsonl", "read_json"),
+        ("shop_checkouts", "shop/checkouts/*/*.jsonl", "read_json"),
+    ]:
+        extra = ", format = 'newline_delimited'" if reader == "read_json" else ", union_by_name = true"
+        conn.execute(
+            f"CREATE TABLE {name} AS SELECT * FROM {reader}('{landing / pattern}', "
+            f"ignore_errors = true{extra})"
+        )
+    conn.close()
+    return {"seconds": time.perf_counter() - t}
+
+
+def _plain(obj):
+    if hasattr(obj, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        return json.loads(json.dumps(asdict(obj), default=str))
+    return obj
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("phase", choices=["generate", "ingest", "floor"])
+    p.add_argument("--dir", type=Path, required=True)
+    p.add_argument("--customers", type=int, default=0)
+    p.add_argument("--days", type=int, default=730)
+    a = p.parse_args()
+    a.dir.mkdir(parents=True, exist_ok=True)
+    if a.phase == "generate":
+        out = generate(a.dir, a.customers, a.days)
+    elif a.phase == "ingest":
+        out = ingest(a.dir)
+    else:
+        out = floor(a.dir)
+    print("BENCH " + json.dumps(out, default=str))
+
+
+if __name__ == "__main__":
+    main()
+
