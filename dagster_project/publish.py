@@ -13,6 +13,7 @@ from dagster import (
     AssetExecutionContext,
     AssetSelection,
     DagsterRunStatus,
+    DefaultSensorStatus,
     Definitions,
     MaterializeResult,
     RunRequest,
@@ -89,6 +90,7 @@ publish_job = define_asset_job(
     run_status=DagsterRunStatus.SUCCESS,
     monitored_jobs=[ingest_daily_job, ingest_reference_job],
     request_job=publish_job,
+    default_status=DefaultSensorStatus.RUNNING,
     description="Refresh the analysts' copy after every successful load.",
 )
 def publish_after_load(context) -> RunRequest:
