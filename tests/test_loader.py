@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -96,7 +97,31 @@ def test_csv_rows_typed_and_bad_rows_rejected_with_file_line_column(conn, landin
         (str(f), 4, None, "malformed"),
     ]
     assert "two" in rejects[0][4]
-    assert "too many columns" in rejects[1][4]
+    assert rejects[1][4] == "malformed: 20 fields, the header has 19"
+
+
+def test_extra_empty_field_is_rejected_not_shifted(conn, landing):
+    """DuckDB accepts a line with one extra *empty* trailing field and shifts its values;
+    the loader must reject it instead, and keep exact lines for the file's other rows."""
+    good = pos_row("T1")  # ends with "...,Card,,"  (phone and loyalty empty)
+    cols = good.split(",")
+    shifted = ",".join(cols[:12] + [cols[11]] + cols[12:])  # Gross Sales typed twice
+    f = write(
+        landing / "pos/transactions/2026-03-02/s.csv",
+        "\n".join([POS_HEADER, good, shifted, pos_row("T3", qty="x"), pos_row("T4")]) + "\n",
+    )
+    load_stores(conn, landing)
+    result = loader.load(conn, POS_TRANSACTIONS, landing, date(2026, 3, 2), date(2026, 3, 2))
+    assert (result.rows_loaded, result.rows_rejected) == (2, 2)
+    assert conn.execute(
+        "SELECT transaction_id, net_sales, currency, _source_line FROM raw.pos_transactions ORDER BY 1"
+    ).fetchall() == [("T1", Decimal("19.99"), "EUR", 2), ("T4", Decimal("19.99"), "EUR", 5)]
+    assert conn.execute(
+        "SELECT source_file, line, column_name, error_type, raw_line FROM ingest.rejects ORDER BY line"
+    ).fetchall() == [
+        (str(f), 3, None, "malformed", shifted),
+        (str(f), 4, "Qty", "wrong_type", pos_row("T3", qty="x")),
+    ]
 
 
 def test_reloading_a_partition_replaces_exactly_that_day(conn, landing):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -47,8 +48,8 @@ META = "ingest"
 # every way a number was punctuated. The parse itself is phonenumbers'.
 _PHONE_KEY_SQL = "nullif(regexp_replace(trim({expr}), '[\\s().\\-/]', '', 'g'), '')"
 _DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# JSON text read per DuckDB statement; keeps peak memory flat on long backfills.
-_JSON_BATCH_BYTES = 256 * 1024 * 1024
+# Text read per DuckDB statement; keeps peak memory flat on long backfills.
+_TEXT_BATCH_BYTES = 256 * 1024 * 1024
 
 
 class MissingColumnError(ValueError):
@@ -187,21 +188,81 @@ def _read_header(path: Path) -> list[str]:
         return next(csv.reader(f), [])
 
 
+def _batches(files: list[Path], result: LoadResult) -> list[list[Path]]:
+    """Non-empty files in groups of at most ``_TEXT_BATCH_BYTES`` (one text read each)."""
+    batches: list[list[Path]] = [[]]
+    size = 0
+    for path in files:
+        n = path.stat().st_size
+        if n == 0:
+            result.empty_files.append(str(path))
+            continue
+        if batches[-1] and size + n > _TEXT_BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(path)
+        size += n
+    return [b for b in batches if b]
+
+
+def _numbered_lines_sql(files: list[Path]) -> str:
+    """Physical lines of ``files`` with 1-based line numbers (blank lines dropped)."""
+    return f"""
+        SELECT filename, line_no, line FROM (
+            SELECT filename, generate_subscripts(ls, 1) AS line_no,
+                   rtrim(unnest(ls), chr(13)) AS line
+            FROM (SELECT filename, string_split(content, chr(10)) AS ls
+                  FROM read_text({_sql_list(files)}))
+        ) WHERE trim(line) <> ''
+    """
+
+
+def _scan_structure(conn: duckdb.DuckDBPyConnection, files: list[Path], n_fields: int) -> None:
+    """Record in ``_csv_bad`` every data line whose field count differs from the header's.
+
+    DuckDB's reader rejects most such lines itself, but by design accepts a line
+    with one extra *empty* trailing field, shifting its values one column along.
+    Counting fields outside quotes per physical line catches every case. Files
+    with a line of unbalanced quotes (a quoted newline, or a broken quote) are
+    marked instead and left to DuckDB, whose quote handling is the authority.
+    """
+    conn.execute(
+        f"""
+        INSERT INTO _csv_bad
+        WITH lines AS ({_numbered_lines_sql(files)}),
+        measured AS (
+            SELECT filename, line_no, line,
+                   regexp_replace(line, '"([^"]|"")*"', '', 'g') AS bare,
+                   (length(line) - length(replace(line, '"', ''))) % 2 = 1 AS odd_quotes
+            FROM lines WHERE line_no > 1
+        )
+        SELECT filename, line_no, line,
+               length(bare) - length(replace(bare, ',', '')) + 1 AS fields, odd_quotes
+        FROM measured
+        WHERE odd_quotes OR length(bare) - length(replace(bare, ',', '')) + 1 <> {n_fields}
+        """
+    )
+
+
 def _stage_csv(
     conn: duckdb.DuckDBPyConnection, spec: SourceSpec, files: list[Path], result: LoadResult
 ) -> None:
-    """Read CSV files into ``_stage`` / ``_stage_rejects``, grouped by header layout."""
+    """Read CSV files into ``_stage`` / ``_stage_rejects``, grouped by header layout.
+
+    Clean files are read by ``read_csv`` directly. Files with lines of the wrong
+    shape have those lines rejected, and their other lines are read by
+    ``read_csv`` from a temporary file in which each line carries its source
+    file and line number, so rows and type rejects keep their exact origin.
+    """
     layouts: dict[tuple[str, ...], list[Path]] = defaultdict(list)
-    for path in files:
-        if path.stat().st_size == 0:
-            result.empty_files.append(str(path))
-            continue
-        header = _read_header(path)
-        found = {normalize_header(h) for h in header}
-        for col in spec.required:
-            if normalize_header(col.source) not in found:
-                raise MissingColumnError(spec.entity, path, col.source, header)
-        layouts[tuple(header)].append(path)
+    for batch in _batches(files, result):
+        for path in batch:
+            header = _read_header(path)
+            found = {normalize_header(h) for h in header}
+            for col in spec.required:
+                if normalize_header(col.source) not in found:
+                    raise MissingColumnError(spec.entity, path, col.source, header)
+            layouts[tuple(header)].append(path)
 
     for n, (header, group) in enumerate(sorted(layouts.items())):
         read_columns: dict[str, str] = {}
@@ -214,39 +275,118 @@ def _stage_csv(
             else:
                 read_columns[col.name] = duckdb_type(col.type)
                 names[col.name] = name
-        columns_sql = "{" + ", ".join(f"'{k}': '{v}'" for k, v in read_columns.items()) + "}"
         select = ", ".join(
-            f'"{c.name}"' if c.name in read_columns else f'NULL::{duckdb_type(c.type)} AS "{c.name}"'
+            f'r."{c.name}"' if c.name in read_columns else f'NULL::{duckdb_type(c.type)} AS "{c.name}"'
             for c in spec.columns
         )
-        rejects, scans = f"_rej_{n}", f"_scan_{n}"
-        conn.execute(
-            f"""
-            INSERT INTO _stage
-            SELECT {select}, filename AS _source_file, NULL::BIGINT AS _source_line
-            FROM read_csv({_sql_list(group)}, header = true, auto_detect = false,
-                          columns = {columns_sql}, delim = ',', quote = '"', escape = '"',
-                          filename = true, store_rejects = true,
-                          rejects_table = '{rejects}', rejects_scan = '{scans}')
-            """
-        )
-        # Map DuckDB's column names back to the headers the user sees.
         rename = " ".join(
             f"WHEN {_sql_str(raw)} THEN {_sql_str(shown)}" for raw, shown in names.items()
+        )
+
+        conn.execute(
+            "CREATE OR REPLACE TEMP TABLE _csv_bad (filename VARCHAR, line_no BIGINT, "
+            "line VARCHAR, fields BIGINT, odd_quotes BOOLEAN)"
+        )
+        for batch in _batches(group, result):
+            _scan_structure(conn, batch, len(header))
+        # A file with unbalanced quotes is DuckDB's to judge, whole.
+        conn.execute(
+            "DELETE FROM _csv_bad WHERE filename IN "
+            "(SELECT filename FROM _csv_bad WHERE odd_quotes)"
         )
         conn.execute(
             f"""
             INSERT INTO _stage_rejects
-            SELECT s.file_path, e.line,
+            SELECT filename, line_no, NULL, 'malformed',
+                   'malformed: ' || fields || ' fields, the header has {len(header)}', line
+            FROM _csv_bad
+            """
+        )
+        shaky = {r[0] for r in conn.execute("SELECT DISTINCT filename FROM _csv_bad").fetchall()}
+        clean = [p for p in group if str(p) not in shaky]
+        if clean:
+            _read_csv_native(conn, clean, read_columns, select, rename, f"{n}")
+        if shaky:
+            _read_csv_numbered(conn, sorted(shaky), read_columns, select, rename, f"{n}")
+
+
+def _csv_options(columns: dict[str, str], rejects: str, header: bool) -> str:
+    columns_sql = "{" + ", ".join(f"'{k}': '{v}'" for k, v in columns.items()) + "}"
+    return (
+        f"header = {str(header).lower()}, auto_detect = false, columns = {columns_sql}, "
+        "delim = ',', quote = '\"', escape = '\"', store_rejects = true, "
+        f"rejects_table = '_rej_{rejects}', rejects_scan = '_scan_{rejects}'"
+    )
+
+
+def _read_csv_native(conn, files, read_columns, select, rename, tag) -> None:
+    conn.execute(
+        f"""
+        INSERT INTO _stage
+        SELECT {select}, r.filename AS _source_file, NULL::BIGINT AS _source_line
+        FROM read_csv({_sql_list(files)}, filename = true,
+                      {_csv_options(read_columns, tag, header=True)}) r
+        """
+    )
+    conn.execute(
+        f"""
+        INSERT INTO _stage_rejects
+        SELECT s.file_path, e.line,
+               CASE e.column_name {rename} ELSE e.column_name END,
+               CASE WHEN e.error_type = 'CAST' THEN 'wrong_type' ELSE 'malformed' END,
+               lower(e.error_type) || ': ' || e.error_message,
+               e.csv_line
+        FROM _rej_{tag} e JOIN _scan_{tag} s USING (scan_id, file_id)
+        """
+    )
+    conn.execute(f"DROP TABLE IF EXISTS _rej_{tag}")
+    conn.execute(f"DROP TABLE IF EXISTS _scan_{tag}")
+
+
+def _read_csv_numbered(conn, files, read_columns, select, rename, tag) -> None:
+    """Read the well-shaped lines of ``files`` with their file and line kept."""
+    conn.execute("CREATE OR REPLACE TEMP TABLE _csv_files (idx INTEGER, filename VARCHAR)")
+    conn.executemany("INSERT INTO _csv_files VALUES (?, ?)", list(enumerate(files)))
+    with tempfile.TemporaryDirectory(prefix="sms-ingest-") as tmp:
+        numbered = Path(tmp) / "numbered.csv"
+        paths = [Path(f) for f in files]
+        conn.execute(
+            f"""
+            COPY (
+                SELECT f.idx || ',' || l.line_no || ',' || l.line
+                FROM ({_numbered_lines_sql(paths)}) l
+                JOIN _csv_files f USING (filename)
+                WHERE l.line_no > 1
+                  AND NOT EXISTS (SELECT 1 FROM _csv_bad b
+                                  WHERE b.filename = l.filename AND b.line_no = l.line_no)
+            ) TO {_sql_str(str(numbered))}
+              (FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER chr(31))
+            """
+        )
+        columns = {"_file_idx": "INTEGER", "_line": "BIGINT", **read_columns}
+        conn.execute(
+            f"""
+            INSERT INTO _stage
+            SELECT {select}, f.filename AS _source_file, r._line AS _source_line
+            FROM read_csv({_sql_str(str(numbered))}, {_csv_options(columns, tag, header=False)}) r
+            JOIN _csv_files f ON f.idx = r._file_idx
+            """
+        )
+        # A reject's csv_line starts with the file index and line number we wrote.
+        conn.execute(
+            f"""
+            INSERT INTO _stage_rejects
+            SELECT f.filename, split_part(e.csv_line, ',', 2)::BIGINT,
                    CASE e.column_name {rename} ELSE e.column_name END,
                    CASE WHEN e.error_type = 'CAST' THEN 'wrong_type' ELSE 'malformed' END,
                    lower(e.error_type) || ': ' || e.error_message,
-                   e.csv_line
-            FROM {rejects} e JOIN {scans} s USING (scan_id, file_id)
+                   regexp_replace(e.csv_line, '^[0-9]+,[0-9]+,', '')
+            FROM _rej_{tag} e
+            JOIN _csv_files f ON f.idx = split_part(e.csv_line, ',', 1)::INTEGER
             """
         )
-        conn.execute(f"DROP TABLE IF EXISTS {rejects}")
-        conn.execute(f"DROP TABLE IF EXISTS {scans}")
+    conn.execute(f"DROP TABLE IF EXISTS _rej_{tag}")
+    conn.execute(f"DROP TABLE IF EXISTS _scan_{tag}")
 
 
 # --------------------------------------------------------------------------- JSON lines
@@ -310,37 +450,13 @@ def _stage_jsonl(
     wrong_sql, missing_sql = _json_check_sql(spec)
     select = ", ".join(f't."{c.source}" AS "{c.name}"' for c in spec.columns)
 
-    batches: list[list[Path]] = [[]]
-    size = 0
-    for path in files:
-        if path.stat().st_size == 0:
-            result.empty_files.append(str(path))
-            continue
-        if batches[-1] and size + path.stat().st_size > _JSON_BATCH_BYTES:
-            batches.append([])
-            size = 0
-        batches[-1].append(path)
-        size += path.stat().st_size
-
-    for batch in batches:
-        if not batch:
-            continue
+    for batch in _batches(files, result):
         conn.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE _lines AS
-            WITH split AS (
-                SELECT filename, string_split(content, chr(10)) AS ls
-                FROM read_text({_sql_list(batch)})
-            ), numbered AS (
-                SELECT filename AS _source_file,
-                       generate_subscripts(ls, 1) AS _source_line,
-                       rtrim(unnest(ls), chr(13)) AS line
-                FROM split
-            )
-            SELECT _source_file, _source_line, line,
+            SELECT filename AS _source_file, line_no AS _source_line, line,
                    json_valid(line) AS is_json
-            FROM numbered
-            WHERE trim(line) <> ''
+            FROM ({_numbered_lines_sql(batch)})
             """
         )
         conn.execute(
