@@ -22,7 +22,12 @@ def generate(base: Path, customers: int, days: int) -> dict:
 
     t = time.perf_counter()
     summary = gen(
-        out=base / "landing", truth_dir=base / "truth", customers=customers, days=days, seed=1, end=END
+        out=base / "landing",
+        truth_dir=base / "truth",
+        customers=customers,
+        days=days,
+        seed=1,
+        end=END,
     )
     return {"seconds": time.perf_counter() - t, "summary": _plain(summary)}
 
@@ -46,7 +51,9 @@ def ingest(base: Path) -> dict:
     with DagsterInstance.ephemeral() as instance:
         res = {"warehouse": WarehouseResource()}
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-        assert materialize(reference_assets, instance=instance, resources=res, run_config=quiet).success
+        assert materialize(
+            reference_assets, instance=instance, resources=res, run_config=quiet
+        ).success
         assert materialize(
             [*daily_assets, *reference_assets],
             selection=AssetSelection.assets(*daily_assets),
@@ -94,7 +101,9 @@ def floor(base: Path) -> dict:
         ("shop_orders", "shop/orders/*/*.jsonl", "read_json"),
         ("shop_checkouts", "shop/checkouts/*/*.jsonl", "read_json"),
     ]:
-        extra = ", format = 'newline_delimited'" if reader == "read_json" else ", union_by_name = true"
+        extra = (
+            ", format = 'newline_delimited'" if reader == "read_json" else ", union_by_name = true"
+        )
         conn.execute(
             f"CREATE TABLE {name} AS SELECT * FROM {reader}('{landing / pattern}', "
             f"ignore_errors = true{extra})"
@@ -130,4 +139,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-

@@ -25,7 +25,6 @@ from dagster_project.ingest.specs import DAILY_SPECS
 from dagster_project.publish import analytics_snapshot
 from dagster_project.warehouse import WarehouseResource, connection
 
-
 # Step events at DEBUG drown the story in a terminal; the UI keeps everything.
 _QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
@@ -86,12 +85,19 @@ def summary() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m dagster_project.pipeline", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m dagster_project.pipeline",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p_ingest = sub.add_parser("ingest", help="load reference files and every landed day")
-    p_ingest.add_argument("--start", type=date.fromisoformat, help="first delivery day (default: earliest landed)")
-    p_ingest.add_argument("--end", type=date.fromisoformat, help="last delivery day (default: latest landed)")
+    p_ingest.add_argument(
+        "--start", type=date.fromisoformat, help="first delivery day (default: earliest landed)"
+    )
+    p_ingest.add_argument(
+        "--end", type=date.fromisoformat, help="last delivery day (default: latest landed)"
+    )
     sub.add_parser("summary", help="rows loaded and rejected, from the warehouse")
     args = parser.parse_args(argv)
     if args.command == "ingest":

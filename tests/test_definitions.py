@@ -22,7 +22,10 @@ def test_definitions_load_with_every_ingest_asset():
         "ingest_reference",
         "publish_snapshot",
     }
-    assert {s.name for s in repo.schedule_defs} == {"ingest_daily_morning", "ingest_reference_daily"}
+    assert {s.name for s in repo.schedule_defs} == {
+        "ingest_daily_morning",
+        "ingest_reference_daily",
+    }
     assert {s.name for s in repo.sensor_defs} == {"landing_sensor", "publish_after_load"}
 
 

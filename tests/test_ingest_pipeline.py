@@ -85,7 +85,8 @@ def world(tmp_path_factory):
                 "start": start,
                 "warehouse": base / "warehouse.duckdb",
                 "mess": [
-                    json.loads(line) for line in (base / "truth/mess.jsonl").read_text().splitlines()
+                    json.loads(line)
+                    for line in (base / "truth/mess.jsonl").read_text().splitlines()
                 ],
                 "mess_summary": json.loads((base / "truth/mess_summary.json").read_text()),
             }

@@ -132,12 +132,16 @@ def test_reloading_a_partition_replaces_exactly_that_day(conn, landing):
         )
     load_stores(conn, landing)
     loader.load(conn, POS_TRANSACTIONS, landing, date(2026, 3, 1), date(2026, 3, 2))
-    before = conn.execute("SELECT * EXCLUDE (_loaded_at) FROM raw.pos_transactions ORDER BY ALL").fetchall()
+    before = conn.execute(
+        "SELECT * EXCLUDE (_loaded_at) FROM raw.pos_transactions ORDER BY ALL"
+    ).fetchall()
     assert len(before) == 3
 
     # Same files again: nothing changes (no duplicates).
     loader.load(conn, POS_TRANSACTIONS, landing, date(2026, 3, 2), date(2026, 3, 2))
-    again = conn.execute("SELECT * EXCLUDE (_loaded_at) FROM raw.pos_transactions ORDER BY ALL").fetchall()
+    again = conn.execute(
+        "SELECT * EXCLUDE (_loaded_at) FROM raw.pos_transactions ORDER BY ALL"
+    ).fetchall()
     assert again == before
 
     # A corrected file for day 2 replaces day 2 only.
@@ -163,7 +167,10 @@ def test_reordered_extra_and_missing_optional_columns(conn, landing):
     order = list(reversed(keep))
     header = [cols[i] for i in order] + ["Register Name"]
     row = [values[i] for i in order] + ["till 3"]
-    write(landing / "pos/transactions/2026-03-02/s.csv", ",".join(header) + "\n" + ",".join(row) + "\n")
+    write(
+        landing / "pos/transactions/2026-03-02/s.csv",
+        ",".join(header) + "\n" + ",".join(row) + "\n",
+    )
     load_stores(conn, landing)
     result = loader.load(conn, POS_TRANSACTIONS, landing, date(2026, 3, 2), date(2026, 3, 2))
     assert result.rows_loaded == 1 and result.rows_rejected == 0
@@ -195,11 +202,24 @@ def order(**overrides) -> dict:
         "cancelled_at": None,
         "cancel_reason": None,
         "discount_codes": [],
-        "customer": {"id": 77, "email": "ada@example.com", "phone": "07700 900123",
-                     "first_name": "Ada", "last_name": "Lovelace"},
+        "customer": {
+            "id": 77,
+            "email": "ada@example.com",
+            "phone": "07700 900123",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+        },
         "shipping_address": {"country_code": "GB"},
-        "line_items": [{"id": 1, "sku": "SKU-1", "product_id": 9, "title": "Scarf",
-                        "quantity": 2, "price": "19.99"}],
+        "line_items": [
+            {
+                "id": 1,
+                "sku": "SKU-1",
+                "product_id": 9,
+                "title": "Scarf",
+                "quantity": 2,
+                "price": "19.99",
+            }
+        ],
         "refunds": [],
     }
     base.update(overrides)
@@ -240,9 +260,15 @@ def test_jsonl_malformed_wrong_type_and_missing_required_rejected_by_line(conn, 
 
 def test_consent_keyword_phone_in_e164_needs_no_region(conn, landing):
     event = {
-        "event_id": "c1", "contact_id": None, "phone": "+90 532 123 45 67", "country_code": None,
-        "event_type": "opt_out", "source": "keyword", "occurred_at": "2026-03-02T18:00:00+00:00",
-        "consent_text_version": None, "keyword": "STOP",
+        "event_id": "c1",
+        "contact_id": None,
+        "phone": "+90 532 123 45 67",
+        "country_code": None,
+        "event_type": "opt_out",
+        "source": "keyword",
+        "occurred_at": "2026-03-02T18:00:00+00:00",
+        "consent_text_version": None,
+        "keyword": "STOP",
     }
     write(landing / "crm/consent/2026-03-02/c.jsonl", json.dumps(event) + "\n")
     loader.load(conn, CRM_CONSENT, landing, date(2026, 3, 2), date(2026, 3, 2))

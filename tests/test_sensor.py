@@ -60,12 +60,16 @@ def test_sensor_requests_new_days_as_ranges_and_late_files_once(landing):
             "raw/pos_stores"
         ]
         ranges = sorted(
-            (r.tags.get(RANGE_START_TAG, r.partition_key), r.tags.get(RANGE_END_TAG, r.partition_key))
+            (
+                r.tags.get(RANGE_START_TAG, r.partition_key),
+                r.tags.get(RANGE_END_TAG, r.partition_key),
+            )
             for r in by_job["ingest_daily"]
         )
         assert ranges == [("2026-03-01", "2026-03-02"), ("2026-03-05", "2026-03-05")]
         assert all(
-            r.asset_selection[0].to_user_string() == "raw/crm_tickets" for r in by_job["ingest_daily"]
+            r.asset_selection[0].to_user_string() == "raw/crm_tickets"
+            for r in by_job["ingest_daily"]
         )
 
         # Nothing changed: nothing requested.
@@ -80,6 +84,7 @@ def test_sensor_requests_new_days_as_ranges_and_late_files_once(landing):
         assert [(r.job_name, r.partition_key) for r in late.run_requests] == [
             ("ingest_daily", "2026-03-01")
         ]
-        assert json.loads(late.cursor)["crm_tickets"]["2026-03-01"] != json.loads(cursor)[
-            "crm_tickets"
-        ]["2026-03-01"]
+        assert (
+            json.loads(late.cursor)["crm_tickets"]["2026-03-01"]
+            != json.loads(cursor)["crm_tickets"]["2026-03-01"]
+        )

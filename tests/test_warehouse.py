@@ -71,9 +71,16 @@ def test_published_copy_has_every_table_and_readers_of_the_old_copy_keep_reading
     assert reader.execute("SELECT count(*) FROM raw.a").fetchone()[0] == 10
     # (A new reader is another process: DuckDB reuses an open database within one.)
     fresh = subprocess.run(
-        [sys.executable, "-c", "import duckdb,sys; print(duckdb.connect(sys.argv[1], read_only=True)"
-         ".execute('SELECT count(*) FROM raw.a').fetchone()[0])", str(target)],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import duckdb,sys; print(duckdb.connect(sys.argv[1], read_only=True)"
+            ".execute('SELECT count(*) FROM raw.a').fetchone()[0])",
+            str(target),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert fresh.stdout.strip() == "15"
     for c in (reader, src):

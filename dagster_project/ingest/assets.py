@@ -5,7 +5,6 @@ Thin on purpose: each asset resolves its partition range and calls
 there and is tested without Dagster.
 """
 
-
 import warnings
 from datetime import timedelta
 
@@ -14,12 +13,12 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     BackfillPolicy,
+    BetaWarning,
     DailyPartitionsDefinition,
     MaterializeResult,
     MetadataValue,
     TableColumn,
     TableSchema,
-    BetaWarning,
     asset,
 )
 
@@ -44,7 +43,9 @@ def _column_schema(spec: SourceSpec) -> TableSchema:
     described = loader.column_descriptions(spec)
     types = {c.name: duckdb_type(c.type) for c in spec.columns}
     return TableSchema(
-        columns=[TableColumn(name, types.get(name, ""), description=d) for name, d in described.items()]
+        columns=[
+            TableColumn(name, types.get(name, ""), description=d) for name, d in described.items()
+        ]
     )
 
 

@@ -276,7 +276,9 @@ def _stage_csv(
                 read_columns[col.name] = duckdb_type(col.type)
                 names[col.name] = name
         select = ", ".join(
-            f'r."{c.name}"' if c.name in read_columns else f'NULL::{duckdb_type(c.type)} AS "{c.name}"'
+            f'r."{c.name}"'
+            if c.name in read_columns
+            else f'NULL::{duckdb_type(c.type)} AS "{c.name}"'
             for c in spec.columns
         )
         rename = " ".join(
@@ -392,7 +394,9 @@ def _read_csv_numbered(conn, files, read_columns, select, rename, tag) -> None:
 # --------------------------------------------------------------------------- JSON lines
 
 
-def _leaf_checks(name: str, t: JsonType, json_path: str, typed: str, wild: bool) -> list[tuple[str, str]]:
+def _leaf_checks(
+    name: str, t: JsonType, json_path: str, typed: str, wild: bool
+) -> list[tuple[str, str]]:
     """(label, SQL that is true when a non-null JSON value did not survive typing).
 
     Compares the number of non-null values at each path in the JSON text with
@@ -414,15 +418,13 @@ def _leaf_checks(name: str, t: JsonType, json_path: str, typed: str, wild: bool)
     if isinstance(t, dict):
         for key, sub in t.items():
             sub_typed = (
-                f"list_transform({typed}, lambda x: x.\"{key}\")" if wild else f'({typed})."{key}"'
+                f'list_transform({typed}, lambda x: x."{key}")' if wild else f'({typed})."{key}"'
             )
             checks += _leaf_checks(f"{name}.{key}", sub, f"{json_path}.{key}", sub_typed, wild)
     elif isinstance(t, list):
         elem = t[0]
-        if wild:  # a list inside a list: flatten one level on both sides
-            inner = f"flatten({typed})"
-        else:
-            inner = typed
+        # A list inside a list: flatten one level on both sides.
+        inner = f"flatten({typed})" if wild else typed
         checks += _leaf_checks(f"{name}[]", elem, f"{json_path}[*]", inner, True)
     return checks
 
@@ -431,13 +433,19 @@ def _json_check_sql(spec: SourceSpec) -> tuple[str, str]:
     """SQL naming the first wrong-typed field, and SQL naming the first missing required one."""
     checks: list[tuple[str, str]] = []
     for col in spec.columns:
-        checks += _leaf_checks(col.source, col.type, f'$."{col.source}"', f't."{col.source}"', False)
+        checks += _leaf_checks(
+            col.source, col.type, f'$."{col.source}"', f't."{col.source}"', False
+        )
     wrong = "CASE " + " ".join(f"WHEN {cond} THEN {_sql_str(label)}" for label, cond in checks)
     wrong += " END"
     if spec.required:
-        missing = "CASE " + " ".join(
-            f'WHEN t."{c.source}" IS NULL THEN {_sql_str(c.source)}' for c in spec.required
-        ) + " END"
+        missing = (
+            "CASE "
+            + " ".join(
+                f'WHEN t."{c.source}" IS NULL THEN {_sql_str(c.source)}' for c in spec.required
+            )
+            + " END"
+        )
     else:
         missing = "NULL"
     return wrong, missing
@@ -497,7 +505,8 @@ def _stage_jsonl(
                         ELSE 'missing_required' END,
                    CASE WHEN NOT is_json THEN 'malformed: not a valid JSON object'
                         WHEN wrong_field IS NOT NULL
-                            THEN 'wrong_type: field ' || wrong_field || ' has a value of the wrong type'
+                            THEN 'wrong_type: field ' || wrong_field
+                                 || ' has a value of the wrong type'
                         ELSE 'missing_required: required field ' || missing_field
                              || ' is missing or null' END,
                    left(line, 2000)
@@ -513,8 +522,7 @@ def _stage_jsonl(
 
 
 def _expr(spec: SourceSpec, column: str) -> str:
-    derived = dict(spec.derived)
-    return derived[column] if column in derived else f's."{column}"'
+    return dict(spec.derived).get(column, f's."{column}"')
 
 
 def _phone_pairs_sql(spec: SourceSpec, default_region: str) -> list[tuple[str, str]]:
@@ -572,7 +580,7 @@ def _update_phone_cache(
 def _final_select(spec: SourceSpec, default_region: str) -> str:
     pairs = _phone_pairs_sql(spec, default_region)
     cols = [f's."{c.name}"' for c in spec.columns]
-    cols += [f"{sql} AS \"{name}\"" for name, sql in spec.derived]
+    cols += [f'{sql} AS "{name}"' for name, sql in spec.derived]
     joins = []
     for i, (p, (key, region)) in enumerate(zip(spec.phones, pairs, strict=True)):
         alias = f"pc{i}"
@@ -642,15 +650,18 @@ def load(
     if spec.partitioned and (start is None or end is None):
         raise ValueError(f"{spec.entity} is partitioned: give start and end days")
     default_region = (default_region or os.environ.get("SMS_DEFAULT_PHONE_REGION", "US")).upper()
-    result = LoadResult(spec.entity, start if spec.partitioned else None, end if spec.partitioned else None)
+    result = LoadResult(
+        spec.entity, start if spec.partitioned else None, end if spec.partitioned else None
+    )
     files = list_files(landing_root, spec, start, end)
     result.files = [str(p) for p in files]
 
     ensure_meta_tables(conn)
     for needed in spec.needs:
-        if not _table_exists(conn, RAW, needed) or not conn.execute(
-            f'SELECT count(*) FROM {RAW}."{needed}"'
-        ).fetchone()[0]:
+        if (
+            not _table_exists(conn, RAW, needed)
+            or not conn.execute(f'SELECT count(*) FROM {RAW}."{needed}"').fetchone()[0]
+        ):
             raise MissingReferenceError(
                 f"{spec.entity} needs {RAW}.{needed} (for example the country of each "
                 f"store, to read phones typed at its till): materialize {RAW}/{needed} first"
@@ -703,7 +714,8 @@ def load(
         result.rows_rejected = conn.execute("SELECT count(*) FROM _stage_rejects").fetchone()[0]
         result.seconds = time.perf_counter() - began
         conn.execute(
-            f"INSERT INTO {META}.load_log VALUES (?, ?, ?, ?, ?, ?, ?, current_timestamp::TIMESTAMP)",
+            f"INSERT INTO {META}.load_log "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, current_timestamp::TIMESTAMP)",
             [
                 spec.entity,
                 result.start,
@@ -741,7 +753,7 @@ def load(
         result.rows_per_day = {
             str(d): n
             for d, n in conn.execute(
-                f"""SELECT {partition_of_file.replace('source_file', 's._source_file')} AS d,
+                f"""SELECT {partition_of_file.replace("source_file", "s._source_file")} AS d,
                            count(*) FROM _stage s GROUP BY 1 ORDER BY 1"""
             ).fetchall()
         }
@@ -772,7 +784,9 @@ def load_summary(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 def column_descriptions(spec: SourceSpec) -> dict[str, str]:
     """Descriptions for the raw table's columns, for the asset's column schema."""
-    out: dict[str, str] = {c.name: c.description or f"{c.source!r} as delivered" for c in spec.columns}
+    out: dict[str, str] = {
+        c.name: c.description or f"{c.source!r} as delivered" for c in spec.columns
+    }
     for name, _ in spec.derived:
         out[name] = "Flattened from the nested object for joins."
     for p in spec.phones:

@@ -102,9 +102,12 @@ def landing_sensor(context: SensorEvaluationContext) -> SensorResult:
         due = days_to_load(cursor.get(spec.entity, {}), current, materialized)
         new_cursor[spec.entity] = current
         for start, end in contiguous_ranges(due):
-            run_key = f"{spec.entity}:{start}:{end}:" + hashlib.sha1(
-                "".join(current[d.isoformat()] for d in _days(start, end)).encode()
-            ).hexdigest()[:12]
+            run_key = (
+                f"{spec.entity}:{start}:{end}:"
+                + hashlib.sha1(
+                    "".join(current[d.isoformat()] for d in _days(start, end)).encode()
+                ).hexdigest()[:12]
+            )
             requests.append(
                 range_run_request(
                     start.isoformat(),
