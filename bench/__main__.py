@@ -44,7 +44,8 @@ def main() -> None:
     p.add_argument("--days", type=int, default=730)
     a = p.parse_args()
     root = settings.data_dir() / "bench"
-    results = {}
+    root.mkdir(parents=True, exist_ok=True)
+    results: dict = {}
     for size in a.sizes.split(","):
         customers = SIZES[size]
         base = root / size
@@ -56,9 +57,13 @@ def main() -> None:
         flo = run_phase("floor", base)
         results[size] = {"customers": customers, "generate": gen, "ingest": ing, "floor": flo}
         _print_row(size, results[size])
-    (root / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    # Keep figures of sizes not run this time, so partial runs add up to one table.
+    path = root / "results.json"
+    merged = json.loads(path.read_text()) if path.exists() else {}
+    merged.update(results)
+    path.write_text(json.dumps(merged, indent=2, default=str))
     print()
-    _print_table(results)
+    _print_table({k: merged[k] for k in SIZES if k in merged})
 
 
 def _print_row(size: str, r: dict) -> None:

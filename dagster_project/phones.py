@@ -38,7 +38,7 @@ _TYPE_NAMES = {
 }
 
 # Below this many numbers a process pool costs more than it saves.
-_PARALLEL_THRESHOLD = 50_000
+PARALLEL_THRESHOLD = 20_000
 
 
 @dataclass(frozen=True)
@@ -98,22 +98,28 @@ def _parse_chunk(pairs: Sequence[tuple[str, str | None]]) -> list[ParsedPhone]:
     return [parse_phone(raw, region) for raw, region in pairs]
 
 
-def parse_many(
-    pairs: Sequence[tuple[str, str | None]], workers: int | None = None
-) -> list[ParsedPhone]:
-    """Parse ``(raw, default_region)`` pairs, in parallel processes when there are many.
+def parser_pool(workers: int | None = None) -> ProcessPoolExecutor:
+    """Worker processes for ``parse_many``; reuse one across chunks of a large load.
 
-    libphonenumber costs about 40 µs a number in pure Python; a first backfill
-    meets every distinct number once, so spread large batches over the cores.
+    spawn, not fork: the caller holds a DuckDB connection and its threads.
     """
-    workers = workers or os.cpu_count() or 1
-    if workers < 2 or len(pairs) < _PARALLEL_THRESHOLD:
+    return ProcessPoolExecutor(workers or os.cpu_count() or 1, mp_context=get_context("spawn"))
+
+
+def parse_many(
+    pairs: Sequence[tuple[str, str | None]], pool: ProcessPoolExecutor | None = None
+) -> list[ParsedPhone]:
+    """Parse ``(raw, default_region)`` pairs, in order; on ``pool`` when there are many.
+
+    libphonenumber costs about 40 µs a number in pure Python, and a first
+    backfill meets every distinct number once, so large batches are spread over
+    the cores.
+    """
+    if pool is None or len(pairs) < PARALLEL_THRESHOLD:
         return _parse_chunk(pairs)
-    size = -(-len(pairs) // (workers * 4))
+    size = -(-len(pairs) // (pool._max_workers * 4))
     chunks = [pairs[i : i + size] for i in range(0, len(pairs), size)]
-    # spawn, not fork: the caller holds a DuckDB connection and its threads.
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        return [parsed for chunk in pool.map(_parse_chunk, chunks) for parsed in chunk]
+    return [parsed for chunk in pool.map(_parse_chunk, chunks) for parsed in chunk]
 
 
 def mask_phone(value: str | None) -> str:

@@ -79,3 +79,8 @@ def published_path() -> Path:
     """
     default = data_dir() / "published" / "warehouse.duckdb"
     return Path(os.environ.get("SMS_PUBLISHED_PATH", default)).resolve()
+
+
+def duckdb_memory_limit() -> str:
+    """Memory DuckDB may use in the pipeline before spilling (``SMS_DUCKDB_MEMORY_LIMIT``)."""
+    return os.environ.get("SMS_DUCKDB_MEMORY_LIMIT", "2GB")

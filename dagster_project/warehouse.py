@@ -45,7 +45,13 @@ def connect(
     delay = 0.1
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return duckdb.connect(
+                str(path),
+                read_only=read_only,
+                # DuckDB would take 80% of RAM; the pipeline stays in a bounded share
+                # and spills to disk beyond it.
+                config={"memory_limit": settings.duckdb_memory_limit()},
+            )
         except duckdb.IOException as exc:
             if not is_lock_error(exc) or time.monotonic() >= deadline:
                 raise

@@ -59,3 +59,23 @@ def test_mask_hides_all_but_country_and_last_two(value, masked):
 def test_reserved_drama_numbers_are_not_valid():
     # Ofcom keeps 07700 900000-900999 for fiction; such a number is never sendable.
     assert not parse_phone("07700 900123", "GB").is_valid
+
+
+def test_parse_many_on_a_process_pool_matches_serial_in_order():
+    from dagster_project.phones import PARALLEL_THRESHOLD, parser_pool
+
+    base = [
+        ("0171 1234567", "DE"),
+        ("n/a", "GB"),
+        ("(415) 234-5678", "US"),
+        ("0532 123 45 67", "TR"),
+    ]
+    pairs = [
+        (f"{raw}{'' if i % 7 else ' '}", region)
+        for i in range(PARALLEL_THRESHOLD + 8)
+        for raw, region in [base[i % 4]]
+    ]
+    with parser_pool(2) as pool:
+        pooled = parse_many(pairs, pool)
+    assert pooled == parse_many(pairs)
+    assert [p.e164 for p in pooled[:4]] == ["+491711234567", None, "+14152345678", "+905321234567"]

@@ -50,6 +50,8 @@ _PHONE_KEY_SQL = "nullif(regexp_replace(trim({expr}), '[\\s().\\-/]', '', 'g'), 
 _DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Text read per DuckDB statement; keeps peak memory flat on long backfills.
 _TEXT_BATCH_BYTES = 256 * 1024 * 1024
+# Phone numbers parsed per chunk (Python objects per chunk stay in the tens of MB).
+_PHONE_CHUNK = 200_000
 
 
 class MissingColumnError(ValueError):
@@ -538,40 +540,57 @@ def _phone_pairs_sql(spec: SourceSpec, default_region: str) -> list[tuple[str, s
 def _update_phone_cache(
     conn: duckdb.DuckDBPyConnection, spec: SourceSpec, default_region: str
 ) -> tuple[int, int]:
-    """Parse the distinct (number, region) pairs not cached yet; returns (parsed, invalid)."""
+    """Parse the distinct (number, region) pairs not cached yet; returns (parsed, invalid).
+
+    Pairs are parsed in chunks so memory stays flat on a first backfill that
+    meets a million numbers; one process pool serves all chunks.
+    """
     if not spec.phones:
         return 0, 0
     unions = " UNION ".join(
         f"SELECT DISTINCT {key} AS key, {region} AS default_region FROM _stage s"
         for key, region in _phone_pairs_sql(spec, default_region)
     )
-    new = conn.execute(
+    conn.execute(
         f"""
-        SELECT n.key, n.default_region FROM ({unions}) n
+        CREATE OR REPLACE TEMP TABLE _new_phones AS
+        SELECT row_number() OVER (ORDER BY n.key, n.default_region) AS i, n.key, n.default_region
+        FROM ({unions}) n
         WHERE n.key IS NOT NULL
           AND NOT EXISTS (SELECT 1 FROM {META}.phone_cache c
                           WHERE c.key = n.key AND c.default_region = n.default_region)
-        ORDER BY 1, 2
         """
-    ).fetchall()
-    if not new:
-        return 0, 0
-    parsed = phones.parse_many(new)
-    frame = pd.DataFrame(
-        {
-            "key": [k for k, _ in new],
-            "default_region": [r for _, r in new],
-            "e164": [p.e164 for p in parsed],
-            "is_valid": [p.is_valid for p in parsed],
-            "region": [p.region for p in parsed],
-            "number_type": [p.number_type for p in parsed],
-            "error": [p.error for p in parsed],
-        }
     )
-    conn.register("_new_phones", frame)
-    conn.execute(f"INSERT INTO {META}.phone_cache SELECT * FROM _new_phones")
-    conn.unregister("_new_phones")
-    return len(new), sum(not p.is_valid for p in parsed)
+    total = conn.execute("SELECT count(*) FROM _new_phones").fetchone()[0]
+    invalid = 0
+    pool = phones.parser_pool() if total >= phones.PARALLEL_THRESHOLD else None
+    try:
+        for lo in range(0, total, _PHONE_CHUNK):
+            pairs = conn.execute(
+                "SELECT key, default_region FROM _new_phones WHERE i > ? AND i <= ? ORDER BY i",
+                [lo, lo + _PHONE_CHUNK],
+            ).fetchall()
+            parsed = phones.parse_many(pairs, pool)
+            invalid += sum(not p.is_valid for p in parsed)
+            frame = pd.DataFrame(
+                {
+                    "key": [k for k, _ in pairs],
+                    "default_region": [r for _, r in pairs],
+                    "e164": [p.e164 for p in parsed],
+                    "is_valid": [p.is_valid for p in parsed],
+                    "region": [p.region for p in parsed],
+                    "number_type": [p.number_type for p in parsed],
+                    "error": [p.error for p in parsed],
+                }
+            )
+            conn.register("_parsed_phones", frame)
+            conn.execute(f"INSERT INTO {META}.phone_cache SELECT * FROM _parsed_phones")
+            conn.unregister("_parsed_phones")
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    conn.execute("DROP TABLE IF EXISTS _new_phones")
+    return total, invalid
 
 
 # --------------------------------------------------------------------------- final insert
