@@ -82,6 +82,11 @@ def summary() -> None:
     print(f"\nRows rejected: {total:,} (details in ingest.rejects: file, line, column, reason)")
     for entity, kind, column, n in s["rejects"]:
         print(f"  {entity:<{width}}  {kind:<16} {column:<28} {n:>8,}")
+    print(
+        f"\nWarehouse: {settings.warehouse_path()}\n"
+        f"Analysts' read-only copy: {settings.published_path()}\n"
+        "Open the Dagster UI with `make dev` (http://127.0.0.1:3000)."
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
