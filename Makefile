@@ -18,13 +18,14 @@ DEMO_CUSTOMERS ?= 5000
 DEMO_DAYS      ?= 400
 DEMO_SEED      ?= 42
 
-.PHONY: install demo test dev bench lint clean help
+.PHONY: install demo test dev bench docs docs-serve lint clean help
 
 help:
 	@echo "make demo   generate demo data and run the whole pipeline on the embedded DuckDB"
 	@echo "make test   run the test suite"
 	@echo "make dev    open the Dagster UI on http://127.0.0.1:3000"
 	@echo "make bench  benchmarks at sizes S, M, L (see bench/README.md)"
+	@echo "make docs   dbt docs (catalog of every model and column) into dbt/target"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +42,7 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m dagster_project.demo --customers $(DEMO_CUSTOMERS) --days $(DEMO_DAYS) --seed $(DEMO_SEED)
 	rm -f $(SMS_DATA_DIR)/warehouse.duckdb $(SMS_DATA_DIR)/warehouse.duckdb.wal
-	$(PY) -m dagster_project.pipeline ingest
+	$(PY) -m dagster_project.pipeline all
 	$(PY) -m dagster_project.pipeline summary
 
 test: install
@@ -52,6 +53,17 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 
 bench: install
 	$(PY) -m bench $(BENCH_ARGS)
+
+# dbt docs read the published copy, so they never lock a running pipeline.
+DBT := cd dbt && SMS_WAREHOUSE_PATH=$(SMS_DATA_DIR)/published/warehouse.duckdb ../$(VENV)/bin/dbt
+
+docs: install
+	@test -f $(SMS_DATA_DIR)/published/warehouse.duckdb || (echo "run 'make demo' first" && exit 1)
+	$(DBT) docs generate --profiles-dir .
+	@echo "dbt docs written to dbt/target/index.html; 'make docs-serve' serves them on 127.0.0.1:8080"
+
+docs-serve: docs
+	$(DBT) docs serve --profiles-dir . --host 127.0.0.1 --port 8080 --no-browser
 
 lint: install
 	$(VENV)/bin/ruff check dagster_project tests bench

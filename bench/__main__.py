@@ -55,7 +55,19 @@ def main() -> None:
         ing = run_phase("ingest", base)
         print(f"[{size}] bare DuckDB floor ...", flush=True)
         flo = run_phase("floor", base)
-        results[size] = {"customers": customers, "generate": gen, "ingest": ing, "floor": flo}
+        print(f"[{size}] dbt build (full refresh, daily incremental) and its floor ...", flush=True)
+        full = run_phase("dbt_full", base)
+        daily = run_phase("dbt_daily", base)
+        dfloor = run_phase("dbt_floor", base)
+        results[size] = {
+            "customers": customers,
+            "generate": gen,
+            "ingest": ing,
+            "floor": flo,
+            "dbt_full": full,
+            "dbt_daily": daily,
+            "dbt_floor": dfloor,
+        }
         _print_row(size, results[size])
     # Keep figures of sizes not run this time, so partial runs add up to one table.
     path = root / "results.json"
@@ -64,6 +76,8 @@ def main() -> None:
     path.write_text(json.dumps(merged, indent=2, default=str))
     print()
     _print_table({k: merged[k] for k in SIZES if k in merged})
+    print()
+    _print_dbt_table({k: merged[k] for k in SIZES if k in merged})
 
 
 def _print_row(size: str, r: dict) -> None:
@@ -71,6 +85,28 @@ def _print_row(size: str, r: dict) -> None:
         f"[{size}] gen {r['generate']['seconds']:.1f}s, ingest {r['ingest']['seconds']:.1f}s, "
         f"floor {r['floor']['seconds']:.1f}s",
         flush=True,
+    )
+
+
+def _print_dbt_table(results: dict) -> None:
+    head = (
+        f"{'size':<4} {'dbt full s':>10} {'dbt MiB':>8} {'daily s':>8} {'daily/full':>10} "
+        f"{'floor s':>8} {'full/floor':>10} {'customers':>10}"
+    )
+    print(head)
+    print("-" * len(head))
+    for size, r in results.items():
+        if "dbt_full" not in r:
+            continue
+        f, d, fl = r["dbt_full"], r["dbt_daily"], r["dbt_floor"]
+        print(
+            f"{size:<4} {f['seconds']:>10.1f} {f['peak_mib']:>8.0f} {d['seconds']:>8.1f} "
+            f"{d['seconds'] / f['seconds']:>9.0%} {fl['seconds']:>8.1f} "
+            f"{f['seconds'] / fl['seconds']:>9.2f}x {fl['customers']:>10,}"
+        )
+    print(
+        "\nGoals (issue 3): full build at L within 3x the floor; daily incremental run under "
+        "20% of the full build; peak memory under 4 GiB."
     )
 
 

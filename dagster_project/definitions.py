@@ -7,11 +7,12 @@ the ``warehouse`` pool (or collide on the file lock) and pay process start-up.
 
 from dagster import Definitions, in_process_executor
 
-from dagster_project import ingest, publish
+from dagster_project import ingest, publish, transform
 from dagster_project.warehouse import WarehouseResource
 
 defs = Definitions.merge(
     ingest.defs,
+    transform.defs,
     publish.defs,
     Definitions(
         resources={"warehouse": WarehouseResource()},

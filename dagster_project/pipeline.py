@@ -1,12 +1,18 @@
 """Command line for running the pipeline outside the UI (``make demo`` uses it).
 
+    python -m dagster_project.pipeline all [--start DAY] [--end DAY]
     python -m dagster_project.pipeline ingest [--start DAY] [--end DAY]
+    python -m dagster_project.pipeline transform
+    python -m dagster_project.pipeline publish
     python -m dagster_project.pipeline summary
 
 ``ingest`` materializes the reference snapshots, then every delivery day found
-in the landing folder as one single-run backfill, on the Dagster instance in
-``$DAGSTER_HOME`` (so the runs show in ``make dev``). ``summary`` prints rows
-loaded per source and rows rejected and why, reading the warehouse read-only.
+in the landing folder as one single-run backfill; ``transform`` runs
+``dbt build``; ``publish`` refreshes the analysts' read-only copy; ``all`` does
+the three in order. Runs go to the Dagster instance in ``$DAGSTER_HOME``, so
+they show in ``make dev``. ``summary`` prints rows loaded and rejected per
+source and customers per lifecycle stage and segment, reading the published
+copy (never the live warehouse).
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ import argparse
 import sys
 from datetime import date
 
+import duckdb
 from dagster import AssetSelection, DagsterInstance, materialize
+from dagster_dbt import DbtCliResource
 
 from dagster_project import settings
 from dagster_project.ingest import loader
@@ -23,10 +31,30 @@ from dagster_project.ingest.assets import daily_assets, daily_partitions, refere
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.ingest.specs import DAILY_SPECS
 from dagster_project.publish import analytics_snapshot
+from dagster_project.transform import dbt_models, dbt_project
 from dagster_project.warehouse import WarehouseResource, connection
 
 # Step events at DEBUG drown the story in a terminal; the UI keeps everything.
 _QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+_ALL_ASSETS = [*reference_assets, *daily_assets, dbt_models, analytics_snapshot]
+
+
+def _resources() -> dict:
+    return {"warehouse": WarehouseResource(), "dbt": DbtCliResource(project_dir=dbt_project)}
+
+
+def _run(selection, instance: DagsterInstance, what: str, **kwargs) -> None:
+    result = materialize(
+        _ALL_ASSETS,
+        selection=selection,
+        instance=instance,
+        resources=_resources(),
+        run_config=_QUIET,
+        raise_on_error=False,
+        **kwargs,
+    )
+    if not result.success:
+        sys.exit(f"{what} failed; the run and its logs are in the Dagster UI (make dev)")
 
 
 def landing_range() -> tuple[date, date] | None:
@@ -34,14 +62,8 @@ def landing_range() -> tuple[date, date] | None:
     return (min(days), max(days)) if days else None
 
 
-def ingest(start: date | None, end: date | None) -> None:
-    instance = DagsterInstance.get()
-    resources = {"warehouse": WarehouseResource()}
-    result = materialize(
-        reference_assets, instance=instance, resources=resources, run_config=_QUIET
-    )
-    if not result.success:
-        sys.exit("loading the reference snapshots failed; see the run in the Dagster UI")
+def ingest(instance: DagsterInstance, start: date | None, end: date | None) -> None:
+    _run(AssetSelection.assets(*reference_assets), instance, "loading the reference snapshots")
     found = landing_range()
     if found is None:
         sys.exit(f"no delivery-day folders under {settings.landing_dir()}: nothing to load")
@@ -53,35 +75,62 @@ def ingest(start: date | None, end: date | None) -> None:
             f"set SMS_PARTITION_START={start} (or earlier)"
         )
     print(f"loading delivery days {start}..{end} in one run")
-    result = materialize(
-        [*daily_assets, *reference_assets],
-        selection=AssetSelection.assets(*daily_assets),
-        instance=instance,
-        resources=resources,
-        run_config=_QUIET,
+    _run(
+        AssetSelection.assets(*daily_assets),
+        instance,
+        "ingestion",
         tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
     )
-    if not result.success:
-        sys.exit("ingestion failed; see the run in the Dagster UI (make dev)")
-    result = materialize(
-        [analytics_snapshot], instance=instance, resources=resources, run_config=_QUIET
-    )
-    if not result.success:
-        sys.exit("publishing the analysts' copy failed; see the run in the Dagster UI")
+
+
+def transform(instance: DagsterInstance) -> None:
+    print("building the dbt models (dbt build)")
+    _run(AssetSelection.assets(dbt_models), instance, "dbt build")
+
+
+def publish(instance: DagsterInstance) -> None:
+    _run(AssetSelection.assets(analytics_snapshot), instance, "publishing the analysts' copy")
     print(f"analysts' copy: {settings.published_path()}")
 
 
+def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return bool(
+        conn.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+    )
+
+
 def summary() -> None:
-    with connection(read_only=True) as conn:
+    path = settings.published_path()
+    if not path.exists():
+        path = settings.warehouse_path()
+    with connection(path, read_only=True) as conn:
         s = loader.load_summary(conn)
-    width = max(len(t) for t in s["rows"]) if s["rows"] else 10
-    print("\nRows loaded (raw.*)")
-    for table, n in s["rows"].items():
-        print(f"  {table:<{width}}  {n:>12,}")
-    total = sum(r[3] for r in s["rejects"])
-    print(f"\nRows rejected: {total:,} (details in ingest.rejects: file, line, column, reason)")
-    for entity, kind, column, n in s["rejects"]:
-        print(f"  {entity:<{width}}  {kind:<16} {column:<28} {n:>8,}")
+        width = max((len(t) for t in s["rows"]), default=10)
+        print("\nRows loaded (raw.*)")
+        for table, n in s["rows"].items():
+            print(f"  {table:<{width}}  {n:>12,}")
+        total = sum(r[3] for r in s["rejects"])
+        print(f"\nRows rejected: {total:,} (details in ingest.rejects: file, line, column, reason)")
+        for entity, kind, column, n in s["rejects"]:
+            print(f"  {entity:<{width}}  {kind:<16} {column:<28} {n:>8,}")
+        if _table_exists(conn, "marts", "customer_lifecycle"):
+            print("\nCustomers per lifecycle stage")
+            for stage, n in conn.execute(
+                "SELECT lifecycle_stage, count(*) FROM marts.customer_lifecycle "
+                "GROUP BY 1 ORDER BY 2 DESC"
+            ).fetchall():
+                print(f"  {stage:<20} {n:>10,}")
+        if _table_exists(conn, "marts", "customer_segments"):
+            print("\nCustomers per segment")
+            for segment, n in conn.execute(
+                "SELECT segment, count(DISTINCT customer_id) FROM marts.customer_segments "
+                "GROUP BY 1 ORDER BY 2 DESC"
+            ).fetchall():
+                print(f"  {segment:<24} {n:>10,}")
     print(
         f"\nWarehouse: {settings.warehouse_path()}\n"
         f"Analysts' read-only copy: {settings.published_path()}\n"
@@ -96,19 +145,24 @@ def main(argv: list[str] | None = None) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    p_ingest = sub.add_parser("ingest", help="load reference files and every landed day")
-    p_ingest.add_argument(
-        "--start", type=date.fromisoformat, help="first delivery day (default: earliest landed)"
-    )
-    p_ingest.add_argument(
-        "--end", type=date.fromisoformat, help="last delivery day (default: latest landed)"
-    )
-    sub.add_parser("summary", help="rows loaded and rejected, from the warehouse")
+    for name, text in [("all", "ingest, transform and publish"), ("ingest", "load landed files")]:
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--start", type=date.fromisoformat, help="first delivery day")
+        p.add_argument("--end", type=date.fromisoformat, help="last delivery day")
+    sub.add_parser("transform", help="dbt build")
+    sub.add_parser("publish", help="refresh the analysts' read-only copy")
+    sub.add_parser("summary", help="rows loaded and rejected, customers per stage and segment")
     args = parser.parse_args(argv)
-    if args.command == "ingest":
-        ingest(args.start, args.end)
-    else:
+    if args.command == "summary":
         summary()
+        return
+    instance = DagsterInstance.get()
+    if args.command in ("all", "ingest"):
+        ingest(instance, args.start, args.end)
+    if args.command in ("all", "transform"):
+        transform(instance)
+    if args.command in ("all", "publish"):
+        publish(instance)
 
 
 if __name__ == "__main__":

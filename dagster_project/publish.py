@@ -24,7 +24,7 @@ from dagster import (
 
 from dagster_project import settings
 from dagster_project.ingest.assets import daily_assets, reference_assets
-from dagster_project.ingest.jobs import ingest_daily_job, ingest_reference_job
+from dagster_project.transform import dbt_models, refresh_marts_job
 from dagster_project.warehouse import WAREHOUSE_POOL, WarehouseResource
 
 
@@ -56,12 +56,13 @@ def publish_copy(conn: duckdb.DuckDBPyConnection, target: Path) -> dict[str, int
 
 @asset(
     group_name="publish",
-    deps=[*daily_assets, *reference_assets],
+    deps=[*daily_assets, *reference_assets, dbt_models],
     pool=WAREHOUSE_POOL,
     kinds={"duckdb"},
     description=(
-        "A read-only copy of the warehouse for analysts, replaced atomically after each "
-        "successful load, at `$SMS_PUBLISHED_PATH` (default data/published/warehouse.duckdb)."
+        "A read-only copy of the warehouse for analysts (raw tables and marts), replaced "
+        "atomically after each successful rebuild, at `$SMS_PUBLISHED_PATH` "
+        "(default data/published/warehouse.duckdb)."
     ),
 )
 def analytics_snapshot(
@@ -88,10 +89,10 @@ publish_job = define_asset_job(
 
 @run_status_sensor(
     run_status=DagsterRunStatus.SUCCESS,
-    monitored_jobs=[ingest_daily_job, ingest_reference_job],
+    monitored_jobs=[refresh_marts_job],
     request_job=publish_job,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Refresh the analysts' copy after every successful load.",
+    description="Refresh the analysts' copy after every successful rebuild of the marts.",
 )
 def publish_after_load(context) -> RunRequest:
     return RunRequest(run_key=context.dagster_run.run_id)

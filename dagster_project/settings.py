@@ -15,6 +15,8 @@ reads ``SMS_WAREHOUSE_PATH``), the CLIs and the tests all agree.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -84,3 +86,22 @@ def published_path() -> Path:
 def duckdb_memory_limit() -> str:
     """Memory DuckDB may use in the pipeline before spilling (``SMS_DUCKDB_MEMORY_LIMIT``)."""
     return os.environ.get("SMS_DUCKDB_MEMORY_LIMIT", "2GB")
+
+
+@contextmanager
+def exported_warehouse_path() -> Iterator[Path]:
+    """``SMS_WAREHOUSE_PATH`` set to the resolved warehouse while a subprocess (dbt) runs.
+
+    ``dbt/profiles.yml`` reads the path from the environment; this makes it the
+    one Dagster resolved, even when only ``SMS_DATA_DIR`` (or nothing) was set.
+    """
+    path = warehouse_path()
+    before = os.environ.get("SMS_WAREHOUSE_PATH")
+    os.environ["SMS_WAREHOUSE_PATH"] = str(path)
+    try:
+        yield path
+    finally:
+        if before is None:
+            os.environ.pop("SMS_WAREHOUSE_PATH", None)
+        else:
+            os.environ["SMS_WAREHOUSE_PATH"] = before

@@ -21,12 +21,17 @@ def test_definitions_load_with_every_ingest_asset():
         "ingest_daily",
         "ingest_reference",
         "publish_snapshot",
+        "refresh_marts",
     }
     assert {s.name for s in repo.schedule_defs} == {
         "ingest_daily_morning",
         "ingest_reference_daily",
     }
-    assert {s.name for s in repo.sensor_defs} == {"landing_sensor", "publish_after_load"}
+    assert {s.name for s in repo.sensor_defs} == {
+        "landing_sensor",
+        "marts_after_load",
+        "publish_after_load",
+    }
 
 
 def test_daily_assets_backfill_in_one_run_and_share_the_warehouse_pool():
