@@ -23,7 +23,6 @@ from datetime import date
 
 import duckdb
 from dagster import AssetSelection, DagsterInstance, materialize
-from dagster_dbt import DbtCliResource
 
 from dagster_project import settings
 from dagster_project.ingest import loader
@@ -31,7 +30,7 @@ from dagster_project.ingest.assets import daily_assets, daily_partitions, refere
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.ingest.specs import DAILY_SPECS
 from dagster_project.publish import analytics_snapshot
-from dagster_project.transform import dbt_models, dbt_project
+from dagster_project.transform import dbt_models, dbt_resource
 from dagster_project.warehouse import WarehouseResource, connection
 
 # Step events at DEBUG drown the story in a terminal; the UI keeps everything.
@@ -40,7 +39,7 @@ _ALL_ASSETS = [*reference_assets, *daily_assets, dbt_models, analytics_snapshot]
 
 
 def _resources() -> dict:
-    return {"warehouse": WarehouseResource(), "dbt": DbtCliResource(project_dir=dbt_project)}
+    return {"warehouse": WarehouseResource(), "dbt": dbt_resource()}
 
 
 def _run(selection, instance: DagsterInstance, what: str, **kwargs) -> None:

@@ -8,13 +8,19 @@ the warehouse pool: dbt opens the DuckDB file itself, so nothing else may hold
 it meanwhile.
 """
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetSelection,
+    Config,
     DagsterRunStatus,
     DefaultSensorStatus,
     Definitions,
@@ -29,19 +35,59 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
+from pydantic import Field
 
 from dagster_project import settings
 from dagster_project.ingest.jobs import ingest_daily_job, ingest_reference_job
 from dagster_project.warehouse import WAREHOUSE_POOL
 
 DBT_DIR = settings.REPO_ROOT / "dbt"
+# The dbt installed beside this interpreter, so nothing depends on PATH (a venv
+# used without activating it, a service manager's bare environment).
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 
 dbt_project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
-# `dagster dev` re-parses on every reload; elsewhere (tests, CLI, CI) parse once
-# if no manifest exists yet, so a fresh clone needs no separate step.
-dbt_project.prepare_if_dev()
-if not dbt_project.manifest_path.exists():
-    dbt_project.preparer.prepare(dbt_project)
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)
+
+
+def parse_project() -> None:
+    """Write ``dbt/target/manifest.json`` with the venv's dbt (``dbt parse``)."""
+    with settings.exported_warehouse_path():
+        subprocess.run(
+            [
+                DBT_EXECUTABLE,
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(DBT_DIR),
+                "--profiles-dir",
+                str(DBT_DIR),
+            ],
+            check=True,
+        )
+
+
+def manifest_is_stale() -> bool:
+    """True when no manifest exists or a project file changed after it was written."""
+    manifest = dbt_project.manifest_path
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    skip = {DBT_DIR / "target", DBT_DIR / "logs", DBT_DIR / "dbt_packages"}
+    for folder, dirs, files in os.walk(DBT_DIR):
+        dirs[:] = [d for d in dirs if Path(folder) / d not in skip]
+        if any(Path(folder, f).stat().st_mtime > built for f in files):
+            return True
+    return False
+
+
+# What DbtProject.prepare_if_dev does, without relying on PATH and also outside
+# `dagster dev`: a fresh clone, or an edited model, gets a new manifest on import.
+if manifest_is_stale():
+    parse_project()
 
 
 class SmsDbtTranslator(DagsterDbtTranslator):
@@ -64,6 +110,15 @@ class SmsDbtTranslator(DagsterDbtTranslator):
         return super().get_group_name(dbt_resource_props)
 
 
+class DbtBuildConfig(Config):
+    """Run configuration of the dbt build (the launchpad shows it)."""
+
+    as_of: str | None = Field(
+        default=None,
+        description="Day the customer marts describe, YYYY-MM-DD (default: today, UTC).",
+    )
+
+
 translator = SmsDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
@@ -73,10 +128,13 @@ translator = SmsDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
     dagster_dbt_translator=translator,
     pool=WAREHOUSE_POOL,
 )
-def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
+def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
     """`dbt build`: models, seeds, snapshots and their tests, streamed as they finish."""
+    args = ["build"]
+    if config.as_of:
+        args += ["--vars", json.dumps({"as_of": config.as_of})]
     with settings.exported_warehouse_path():
-        yield from dbt.cli(["build"], context=context).stream()
+        yield from dbt.cli(args, context=context).stream()
 
 
 refresh_marts_job = define_asset_job(
@@ -101,5 +159,5 @@ defs = Definitions(
     assets=[dbt_models],
     jobs=[refresh_marts_job],
     sensors=[marts_after_load],
-    resources={"dbt": DbtCliResource(project_dir=dbt_project)},
+    resources={"dbt": dbt_resource()},
 )

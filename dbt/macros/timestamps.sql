@@ -1,0 +1,29 @@
+{#- All timestamps in staging and marts are UTC, without a zone (TIMESTAMP). -#}
+
+{#- A timestamp with time zone as a UTC timestamp. -#}
+{% macro to_utc(column) -%}
+    {{ return(adapter.dispatch('to_utc')(column)) }}
+{%- endmacro %}
+{% macro default__to_utc(column) -%}
+    ({{ column }} at time zone 'UTC')
+{%- endmacro %}
+
+{#- A wall-clock timestamp read in the IANA zone held by `zone_column`, as UTC. -#}
+{% macro local_to_utc(local_timestamp, zone_column) -%}
+    {{ return(adapter.dispatch('local_to_utc')(local_timestamp, zone_column)) }}
+{%- endmacro %}
+{% macro default__local_to_utc(local_timestamp, zone_column) -%}
+    (({{ local_timestamp }} at time zone {{ zone_column }}) at time zone 'UTC')
+{%- endmacro %}
+
+{#- True when an event is dated after the day its file was delivered (plus a tolerance
+    for time zones): it cannot have happened yet, so it is a data error. Deliberately
+    measured against the delivery day, not the run date, so the flag never changes
+    once a row is loaded (incremental and full-refresh builds agree). -#}
+{% macro is_future_dated(event_timestamp, delivered_on) -%}
+    coalesce(
+        cast({{ event_timestamp }} as date)
+            > {{ dbt.dateadd('day', var('future_tolerance_days'), delivered_on) }},
+        false
+    )
+{%- endmacro %}

@@ -1,0 +1,86 @@
+-- Checkouts left unfinished in the var abandoned_checkout_hours before as_of (00:00 UTC),
+-- one row per checkout, with the customer it belongs to. A checkout drops out when the
+-- customer has since bought (in any channel, before as_of) any of its items: the cart
+-- is no longer abandoned in any sense a reminder should care about.
+with checkouts as (
+
+    select * from {{ ref('stg_shop__checkouts') }}
+    where not is_future_dated
+        and created_at >= {{ dbt.dateadd('hour', -var('abandoned_checkout_hours'), as_of_timestamp()) }}
+        and created_at < {{ as_of_timestamp() }}
+        and (completed_at is null or completed_at >= {{ as_of_timestamp() }})
+
+),
+
+identified as (
+
+    select
+        checkouts.*,
+        coalesce(id_1.customer_id, id_2.customer_id, id_3.customer_id, id_4.customer_id)
+            as customer_id
+    from checkouts
+    left join {{ ref('int_identity__identifiers') }} as id_1
+        on id_1.identifier = 'shop:' || checkouts.shop_customer_id
+    left join {{ ref('int_identity__identifiers') }} as id_2
+        on id_2.identifier = 'email:' || checkouts.customer_email
+    left join {{ ref('int_identity__identifiers') }} as id_3
+        on id_3.identifier = 'email:' || checkouts.email
+    left join {{ ref('int_identity__identifiers') }} as id_4
+        on id_4.identifier = 'phone:' || checkouts.phone_e164
+
+),
+
+checkout_lines as (
+
+    select lines.*
+    from {{ ref('stg_shop__checkout_lines') }} as lines
+    where lines.checkout_id in (select checkout_id from checkouts)
+
+),
+
+bought_since as (
+
+    select distinct identified.checkout_id
+    from identified
+    inner join checkout_lines on checkout_lines.checkout_id = identified.checkout_id
+    inner join {{ ref('fct_order_lines') }} as order_lines
+        on order_lines.customer_id = identified.customer_id
+        and order_lines.sku = checkout_lines.sku
+        and order_lines.ordered_at >= identified.created_at
+        and order_lines.ordered_at < {{ as_of_timestamp() }}
+        and not order_lines.is_cancelled
+
+),
+
+line_summary as (
+
+    select
+        checkout_id,
+        count(*) as line_count,
+        sum(quantity) as item_quantity,
+        string_agg(sku, ', ' order by line_position) as skus
+    from checkout_lines
+    group by 1
+
+),
+
+final as (
+
+    select
+        identified.checkout_id,
+        identified.customer_id,
+        identified.created_at,
+        identified.currency,
+        identified.total_price,
+        identified.total_price_reporting,
+        line_summary.line_count,
+        line_summary.item_quantity,
+        line_summary.skus
+    from identified
+    left join line_summary on line_summary.checkout_id = identified.checkout_id
+    where identified.customer_id is not null
+        and identified.checkout_id not in (select checkout_id from bought_since)
+
+)
+
+select * from final

@@ -1,0 +1,208 @@
+{{ config(materialized='table') }}
+
+-- Who each customer is: the contact attributes dim_customers shows, picked across sources.
+--   names, birth date, gender, language: the customer's CRM contact (the most recently
+--       modified one when a person has several), names else from their latest web order;
+--   phone: the CRM phone, else the most recently seen valid phone; hub phones (shared by
+--       implausibly many accounts) are never a customer's phone;
+--   e-mail: the CRM e-mail, else the most recently seen one;
+--   country: CRM, else the phone's region, else the shipping country, else the home store's;
+--   time zone: the country's zone where it has one; in multi-zone countries the zone of the
+--       customer's usual store in that country, else the region default (flagged estimate);
+--   language: CRM, else the country's default.
+with identifiers as (
+
+    select * from {{ ref('int_identity__identifiers') }}
+    where customer_id is not null
+
+),
+
+crm as (
+
+    select
+        identifiers.customer_id,
+        contacts.*
+    from {{ ref('stg_crm__contacts') }} as contacts
+    inner join identifiers on identifiers.identifier = 'crm:' || contacts.contact_id
+    qualify row_number() over (
+        partition by identifiers.customer_id
+        order by contacts.last_modified_at desc, contacts.contact_id
+    ) = 1
+
+),
+
+shop as (
+
+    select
+        identifiers.customer_id,
+        orders.shop_customer_id,
+        orders.customer_first_name,
+        orders.customer_last_name,
+        orders.shipping_country
+    from {{ ref('stg_shop__orders') }} as orders
+    inner join identifiers on identifiers.identifier = 'shop:' || orders.shop_customer_id
+    qualify row_number() over (
+        partition by identifiers.customer_id
+        order by orders.updated_at desc, orders.order_id desc
+    ) = 1
+
+),
+
+latest_identifiers as (
+
+    select
+        customer_id,
+        identifier_type,
+        identifier_value
+    from identifiers
+    where identifier_type in ('phone', 'email', 'loyalty', 'shop')
+    qualify row_number() over (
+        partition by customer_id, identifier_type
+        order by last_seen_on desc, identifier_set_count desc, identifier_value
+    ) = 1
+
+),
+
+phone_regions as (
+
+    -- the region libphonenumber gave a phone where a source recorded it (till phones are
+    -- left out: a POS-only customer gets the home store's country instead)
+    select phone_e164, max(phone_region) as phone_region
+    from (
+        select phone_e164, phone_region from {{ ref('base_crm__contacts') }}
+        where phone_e164 is not null
+        union all
+        select phone_e164, phone_region from {{ ref('stg_crm__consent_events') }}
+        where phone_e164 is not null
+        union all
+        select phone_e164, phone_region from {{ ref('base_shop__orders') }}
+        where phone_e164 is not null
+        union all
+        select customer_phone_e164, customer_phone_region from {{ ref('base_shop__orders') }}
+        where customer_phone_e164 is not null
+    ) as regions
+    group by 1
+
+),
+
+home_stores as (
+
+    select
+        orders.customer_id,
+        stores.country as store_country,
+        stores.time_zone as store_time_zone
+    from {{ ref('fct_orders') }} as orders
+    inner join {{ ref('stg_pos__stores') }} as stores on stores.location_id = orders.location_id
+    where orders.customer_id is not null
+        and orders.source_system = 'pos'
+        and orders.ordered_at < {{ as_of_timestamp() }}
+    group by 1, 2, 3
+    qualify row_number() over (
+        partition by orders.customer_id order by count(*) desc, max(orders.ordered_at) desc
+    ) = 1
+
+),
+
+picked as (
+
+    select
+        customers.customer_id,
+        crm.contact_id as crm_contact_id,
+        coalesce(crm.first_name, shop.customer_first_name) as first_name,
+        coalesce(crm.last_name, shop.customer_last_name) as last_name,
+        coalesce(crm.email, emails.identifier_value) as email,
+        case
+            when crm.phone_e164 is not null
+                and crm.phone_e164 in (
+                    select identifier_value from identifiers where identifier_type = 'phone'
+                )
+                then crm.phone_e164
+            else phones.identifier_value
+        end as phone_e164,
+        crm.birth_date,
+        crm.gender,
+        crm.language as crm_language,
+        crm.country as crm_country,
+        crm.created_at as crm_created_at,
+        crm.lead_status,
+        coalesce(shop.shop_customer_id, shops.identifier_value) as shop_customer_id,
+        shop.shipping_country,
+        loyalty.identifier_value as loyalty_id,
+        home_stores.store_country,
+        home_stores.store_time_zone
+    from {{ ref('int_identity__customers') }} as customers
+    left join crm on crm.customer_id = customers.customer_id
+    left join shop on shop.customer_id = customers.customer_id
+    left join latest_identifiers as emails
+        on emails.customer_id = customers.customer_id and emails.identifier_type = 'email'
+    left join latest_identifiers as phones
+        on phones.customer_id = customers.customer_id and phones.identifier_type = 'phone'
+    left join latest_identifiers as shops
+        on shops.customer_id = customers.customer_id and shops.identifier_type = 'shop'
+    left join latest_identifiers as loyalty
+        on loyalty.customer_id = customers.customer_id and loyalty.identifier_type = 'loyalty'
+    left join home_stores on home_stores.customer_id = customers.customer_id
+
+),
+
+located as (
+
+    select
+        picked.*,
+        phone_regions.phone_region,
+        coalesce(picked.crm_country, phone_regions.phone_region, picked.shipping_country,
+            picked.store_country) as country,
+        case
+            when picked.crm_country is not null then 'crm'
+            when phone_regions.phone_region is not null then 'phone_region'
+            when picked.shipping_country is not null then 'shipping_address'
+            when picked.store_country is not null then 'home_store'
+        end as country_source
+    from picked
+    left join phone_regions on phone_regions.phone_e164 = picked.phone_e164
+
+),
+
+final as (
+
+    select
+        located.customer_id,
+        located.crm_contact_id,
+        located.shop_customer_id,
+        located.loyalty_id,
+        located.first_name,
+        located.last_name,
+        located.email,
+        located.phone_e164,
+        located.phone_region,
+        located.birth_date,
+        coalesce(located.gender, 'unknown') as gender,
+        coalesce(located.crm_language, regions.default_language) as language,
+        case
+            when located.crm_language is not null then 'crm'
+            when regions.default_language is not null then 'country_default'
+        end as language_source,
+        located.country,
+        located.country_source,
+        case
+            when regions.zone_count = 1 then regions.default_time_zone
+            when located.store_country = located.country then located.store_time_zone
+            else regions.default_time_zone
+        end as time_zone,
+        case
+            when regions.region is null then null
+            when regions.zone_count = 1 then 'country'
+            when located.store_country = located.country then 'home_store'
+            else 'country_default'
+        end as time_zone_source,
+        regions.zone_count > 1 and coalesce(located.store_country <> located.country, true)
+            as time_zone_is_estimate,
+        located.crm_created_at,
+        located.lead_status
+    from located
+    left join {{ ref('stg_reference__region_defaults') }} as regions
+        on regions.region = located.country
+
+)
+
+select * from final

@@ -1,0 +1,74 @@
+-- Value flags per customer as of var as_of.
+--   big spender: lifetime revenue >= var big_spender_multiple x the average revenue of the
+--                customers who bought at least once (prospects would drag the average
+--                down by however many leads the CRM holds, so they are left out of it).
+--   VIP:         among customers who bought within the trailing var vip_window_days, the
+--                top var vip_top_share by revenue in that window, with at least
+--                var vip_min_orders orders in it.
+--   value tier:  vip, high (rest of the top 25%), medium (top 60%), low (other buyers in the
+--                window), inactive (bought before, not in the window), none (never bought).
+with summary as (
+
+    select * from {{ ref('int_customers__order_summary') }}
+
+),
+
+average as (
+
+    select avg(revenue_amount) as average_customer_revenue
+    from summary
+    where orders_count > 0
+
+),
+
+ranked as (
+
+    select
+        summary.customer_id,
+        summary.orders_count,
+        summary.revenue_amount,
+        summary.orders_in_vip_window,
+        summary.revenue_in_vip_window,
+        average.average_customer_revenue,
+        average.average_customer_revenue * {{ var('big_spender_multiple') }} as big_spender_threshold,
+        case when summary.orders_in_vip_window > 0 then
+            cume_dist() over (
+                partition by summary.orders_in_vip_window > 0
+                order by summary.revenue_in_vip_window desc
+            )
+        end as window_revenue_top_share
+    from summary
+    cross join average
+
+),
+
+final as (
+
+    select
+        customer_id,
+        revenue_amount,
+        cast(average_customer_revenue as decimal(18, 2)) as average_customer_revenue,
+        cast(big_spender_threshold as decimal(18, 2)) as big_spender_threshold,
+        orders_count > 0 and revenue_amount >= big_spender_threshold as is_big_spender,
+        orders_in_vip_window,
+        revenue_in_vip_window,
+        window_revenue_top_share,
+        coalesce(
+            window_revenue_top_share <= {{ var('vip_top_share') }}
+            and orders_in_vip_window >= {{ var('vip_min_orders') }},
+            false
+        ) as is_vip,
+        case
+            when orders_count = 0 then 'none'
+            when orders_in_vip_window = 0 then 'inactive'
+            when window_revenue_top_share <= {{ var('vip_top_share') }}
+                and orders_in_vip_window >= {{ var('vip_min_orders') }} then 'vip'
+            when window_revenue_top_share <= 0.25 then 'high'
+            when window_revenue_top_share <= 0.60 then 'medium'
+            else 'low'
+        end as value_tier
+    from ranked
+
+)
+
+select * from final

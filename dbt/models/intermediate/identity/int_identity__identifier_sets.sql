@@ -1,0 +1,118 @@
+-- The input of identity resolution: every distinct combination of identifiers that some
+-- source record carried together, with the first and last delivery day it was seen.
+-- Identifiers are typed strings:
+--   crm:<record id>   shop:<customer id>   loyalty:<card>   phone:<E.164>   email:<normalized>
+-- Sources: POS transactions (loyalty card, till phone), every version of every CRM contact
+-- (record id, e-mail, phone), every version of every web order (shop customer, account and
+-- order e-mail, account and order phone), checkouts (shop customer, e-mails, phone) and
+-- consent events (phone, CRM contact). Only valid phones and well-formed e-mails appear
+-- (staging blanked the rest), so an invalid number never links anyone. Reads the base
+-- (not deduplicated) models: duplicates do not change which identifiers co-occur.
+with pos as (
+
+    select
+        'pos' as source_kind,
+        cast(null as {{ dbt.type_string() }}) as crm_identifier,
+        cast(null as {{ dbt.type_string() }}) as shop_identifier,
+        'loyalty:' || loyalty_id as loyalty_identifier,
+        cast(null as {{ dbt.type_string() }}) as email_identifier_1,
+        cast(null as {{ dbt.type_string() }}) as email_identifier_2,
+        'phone:' || customer_phone_e164 as phone_identifier_1,
+        cast(null as {{ dbt.type_string() }}) as phone_identifier_2,
+        min(delivered_on) as first_seen_on,
+        max(delivered_on) as last_seen_on
+    from {{ ref('base_pos__transactions') }}
+    where loyalty_id is not null or customer_phone_e164 is not null
+    group by loyalty_id, customer_phone_e164
+
+),
+
+crm as (
+
+    select
+        'crm' as source_kind,
+        'crm:' || contact_id,
+        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_string() }}),
+        'email:' || email,
+        cast(null as {{ dbt.type_string() }}),
+        'phone:' || phone_e164,
+        cast(null as {{ dbt.type_string() }}),
+        min(delivered_on),
+        max(delivered_on)
+    from {{ ref('base_crm__contacts') }}
+    where contact_id is not null
+    group by contact_id, email, phone_e164
+
+),
+
+shop_orders as (
+
+    select
+        'shop_order' as source_kind,
+        cast(null as {{ dbt.type_string() }}),
+        'shop:' || shop_customer_id,
+        cast(null as {{ dbt.type_string() }}),
+        'email:' || customer_email,
+        'email:' || email,
+        'phone:' || customer_phone_e164,
+        'phone:' || phone_e164,
+        min(delivered_on),
+        max(delivered_on)
+    from {{ ref('base_shop__orders') }}
+    group by shop_customer_id, customer_email, email, customer_phone_e164, phone_e164
+
+),
+
+shop_checkouts as (
+
+    select
+        'checkout' as source_kind,
+        cast(null as {{ dbt.type_string() }}),
+        'shop:' || shop_customer_id,
+        cast(null as {{ dbt.type_string() }}),
+        'email:' || customer_email,
+        'email:' || email,
+        'phone:' || phone_e164,
+        cast(null as {{ dbt.type_string() }}),
+        min(delivered_on),
+        max(delivered_on)
+    from {{ ref('base_shop__checkouts') }}
+    group by shop_customer_id, customer_email, email, phone_e164
+
+),
+
+consent_events as (
+
+    select
+        'consent' as source_kind,
+        'crm:' || contact_id,
+        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_string() }}),
+        'phone:' || phone_e164,
+        cast(null as {{ dbt.type_string() }}),
+        min(delivered_on),
+        max(delivered_on)
+    from {{ ref('stg_crm__consent_events') }}
+    where phone_e164 is not null
+    group by contact_id, phone_e164
+
+),
+
+final as (
+
+    select * from pos
+    union all
+    select * from crm
+    union all
+    select * from shop_orders
+    union all
+    select * from shop_checkouts
+    union all
+    select * from consent_events
+
+)
+
+select * from final

@@ -1,0 +1,40 @@
+-- One row per CRM contact: its latest version (latest Last Modified Date wins; a version
+-- whose modification date is in the future of its delivery is a data error and only wins
+-- when there is nothing else). Exact duplicates vanish in the same step.
+with versions as (
+
+    select * from {{ ref('base_crm__contacts') }}
+
+),
+
+final as (
+
+    select
+        contact_id,
+        first_name,
+        last_name,
+        email,
+        phone_e164,
+        phone_region,
+        phone_type,
+        birth_date,
+        gender,
+        language,
+        country,
+        created_at,
+        last_modified_at,
+        lead_status,
+        count(distinct last_modified_at) over (partition by contact_id) as version_count,
+        min(delivered_on) over (partition by contact_id) as first_delivered_on,
+        delivered_on as last_delivered_on,
+        max(_loaded_at) over (partition by contact_id) as _loaded_at
+    from versions
+    qualify row_number() over (
+        partition by contact_id
+        order by is_future_dated, last_modified_at desc, delivered_on desc, _loaded_at desc,
+            _source_file, _source_line
+    ) = 1
+
+)
+
+select * from final
