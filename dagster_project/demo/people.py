@@ -39,6 +39,7 @@ IN_STORE, ONLINE, BOTH = range(3)
 # Lapsed buyers stop at least this many days before the end (comfortably > 6 months).
 LAPSE_GAP_DAYS = 200
 LAPSED_SHARE_OF_BUYERS = 0.20
+BIG_LAPSED_SHARE = 0.15
 EXISTING_CUSTOMER_SHARE = 0.40  # already active on day 0
 HOME_STORE_SAME_TZ_WEIGHT = 4.0
 
@@ -143,8 +144,9 @@ def make_people(params: Params, stores: Stores, con) -> People:
 
     archetype = rng.choice(len(ARCHETYPES), size=n, p=ARCHETYPE_P).astype(np.int8)
     buyer = archetype != PROSPECT
-    can_lapse = buyer & (archetype != BIG) & (days > LAPSE_GAP_DAYS + 30)
-    lapse_p = LAPSED_SHARE_OF_BUYERS / (1 - ARCHETYPE_P[BIG] / (1 - ARCHETYPE_P[PROSPECT]))
+    can_lapse = buyer & (days > LAPSE_GAP_DAYS + 30)
+    # Big spenders lapse too (the win-back campaign's best audience), less often.
+    lapse_p = np.where(archetype == BIG, BIG_LAPSED_SHARE, LAPSED_SHARE_OF_BUYERS)
     lapsed = can_lapse & (rng.random(n) < lapse_p)
     channel = rng.choice(3, size=n, p=CHANNEL_P).astype(np.int8)
     pref_cat = rng.choice(len(CATEGORY_P_PEOPLE), size=n, p=CATEGORY_P_PEOPLE).astype(np.int8)
@@ -156,6 +158,9 @@ def make_people(params: Params, stores: Stores, con) -> People:
     win_lo = np.where(existing, 0, rng.integers(0, days, n)).astype(np.int32)
     win_hi = np.full(n, days - 1, dtype=np.int32)
     lapsed_end = rng.integers(0, max(days - LAPSE_GAP_DAYS, 1), n).astype(np.int32)
+    # A lapsed big spender was one for a long time first: active over the later half.
+    late_half = (max(days - LAPSE_GAP_DAYS, 1) + lapsed_end) // 2
+    lapsed_end = np.where(archetype == BIG, late_half, lapsed_end).astype(np.int32)
     win_hi = np.where(lapsed, lapsed_end, win_hi)
     win_lo = np.where(
         lapsed, np.where(existing, 0, (rng.random(n) * (lapsed_end + 1)).astype(np.int32)), win_lo
