@@ -1,6 +1,7 @@
 -- POS item rows (sales and refunds), one per (transaction, event type, SKU): exact
--- duplicates and re-delivered lines removed (the first delivery wins), money converted to
--- the reporting currency.
+-- duplicates and re-delivered lines removed (the first delivery day wins; copies within
+-- one delivery day are identical lines, so which one stays does not matter), money
+-- converted to the reporting currency.
 with source as (
 
     select * from {{ ref('base_pos__transactions') }}
@@ -12,7 +13,7 @@ deduplicated as (
     select * from source
     qualify row_number() over (
         partition by transaction_id, event_type, sku
-        order by delivered_on, _source_file, _source_line
+        order by delivered_on
     ) = 1
 
 ),

@@ -11,17 +11,17 @@ with versions as (
 winners as (
 
     select
-        _row_id,
-        min(case when not is_created_future_dated then created_at end)
-            over (partition by checkout_id) as plausible_created_at,
-        min(delivered_on) over (partition by checkout_id) as first_delivered_on,
-        max(_loaded_at) over (partition by checkout_id) as last_loaded_at
+        checkout_id,
+        arg_max(
+            _row_id,
+            (completed_at is not null, not is_updated_future_dated, updated_at, delivered_on,
+                _loaded_at, _row_id)
+        ) as _row_id,
+        min(created_at) filter (where not is_created_future_dated) as plausible_created_at,
+        min(delivered_on) as first_delivered_on,
+        max(_loaded_at) as last_loaded_at
     from versions
-    qualify row_number() over (
-        partition by checkout_id
-        order by completed_at is null, is_updated_future_dated, updated_at desc,
-            delivered_on desc, _loaded_at desc, _source_file, _source_line
-    ) = 1
+    group by 1
 
 ),
 

@@ -8,6 +8,28 @@ with orders as (
 
 ),
 
+allocated as (
+
+    -- the order's discount spread over its lines in whole cents, proportional to line
+    -- gross, computed on the nested list before unnesting (no window needed): each line
+    -- gets the floor of its share, the first line also gets the rounding rest
+    select
+        order_id,
+        total_discounts,
+        currency,
+        rate_to_reporting,
+        line_items,
+        list_transform(
+            line_items,
+            lambda item: floor(
+                total_discounts * 100 * item.quantity * item.price
+                / nullif(list_sum(list_transform(line_items, lambda i: i.quantity * i.price)), 0)
+            )
+        ) as discount_cents
+    from orders
+
+),
+
 lines as (
 
     select
@@ -20,7 +42,12 @@ lines as (
         exploded.item.quantity as quantity,
         exploded.item.price as unit_price,
         exploded.item.quantity * exploded.item.price as gross_amount,
-        exploded.total_discounts,
+        cast((
+            coalesce(exploded.discount_cents, 0)
+            + case when exploded.line_position = 1
+                then exploded.total_discounts * 100 - coalesce(exploded.discount_cents_total, 0)
+                else 0 end
+        ) / 100 as decimal(18, 2)) as discount_amount,
         exploded.currency,
         exploded.rate_to_reporting
     from (
@@ -30,9 +57,11 @@ lines as (
             total_discounts,
             currency,
             rate_to_reporting,
+            list_sum(discount_cents) as discount_cents_total,
             unnest(line_items) as item,
+            unnest(discount_cents) as discount_cents,
             generate_subscripts(line_items, 1) as line_position
-        from orders
+        from allocated
     ) as exploded
 
 ),
@@ -60,47 +89,28 @@ refunds as (
 
 ),
 
-discounted as (
-
-    select
-        lines.*,
-        floor(
-            lines.total_discounts * 100 * {{ safe_divide('lines.gross_amount', 'sum(lines.gross_amount) over (partition by lines.order_id)') }}
-        ) as discount_cents_floor
-    from lines
-
-),
-
 final as (
 
     select
-        discounted.order_id,
-        discounted.line_item_id,
-        discounted.line_position,
-        discounted.sku,
-        discounted.product_id,
-        discounted.item_title,
-        discounted.quantity,
-        discounted.unit_price,
-        discounted.currency,
-        discounted.rate_to_reporting,
-        cast(discounted.gross_amount as decimal(18, 2)) as gross_amount,
-        cast((
-            coalesce(discounted.discount_cents_floor, 0)
-            + case
-                when discounted.line_position = 1
-                    then discounted.total_discounts * 100
-                        - coalesce(sum(discounted.discount_cents_floor) over (partition by discounted.order_id), 0)
-                else 0
-            end
-        ) / 100 as decimal(18, 2)) as discount_amount,
+        lines.order_id,
+        lines.line_item_id,
+        lines.line_position,
+        lines.sku,
+        lines.product_id,
+        lines.item_title,
+        lines.quantity,
+        lines.unit_price,
+        lines.currency,
+        lines.rate_to_reporting,
+        cast(lines.gross_amount as decimal(18, 2)) as gross_amount,
+        lines.discount_amount,
         coalesce(refunds.refunded_quantity, 0) as refunded_quantity,
         cast(coalesce(refunds.refunded_amount, 0) as decimal(18, 2)) as refunded_amount,
         refunds.last_refunded_at
-    from discounted
+    from lines
     left join refunds
-        on refunds.order_id = discounted.order_id
-        and refunds.line_item_id = discounted.line_item_id
+        on refunds.order_id = lines.order_id
+        and refunds.line_item_id = lines.line_item_id
 
 )
 

@@ -11,20 +11,20 @@ with versions as (
 
 winners as (
 
-    -- ranked on narrow columns only; the wide winning rows are fetched below
+    -- one aggregate pass on narrow columns picks each order's winning row; the wide row
+    -- (with its nested lists) is fetched below
     select
-        _row_id,
-        min(case when not is_created_future_dated then created_at end)
-            over (partition by order_id) as plausible_created_at,
-        count(distinct updated_at) over (partition by order_id) as version_count,
-        min(delivered_on) over (partition by order_id) as first_delivered_on,
-        max(_loaded_at) over (partition by order_id) as last_loaded_at
+        order_id,
+        arg_max(
+            _row_id,
+            (not is_updated_future_dated, updated_at, delivered_on, _loaded_at, _row_id)
+        ) as _row_id,
+        min(created_at) filter (where not is_created_future_dated) as plausible_created_at,
+        count(distinct updated_at) as version_count,
+        min(delivered_on) as first_delivered_on,
+        max(_loaded_at) as last_loaded_at
     from versions
-    qualify row_number() over (
-        partition by order_id
-        order by is_updated_future_dated, updated_at desc, delivered_on desc, _loaded_at desc,
-            _source_file, _source_line
-    ) = 1
+    group by 1
 
 ),
 

@@ -33,18 +33,41 @@ crm as (
 
 shop as (
 
+    -- names and shipping country from each shop account's most recent order version
     select
         identifiers.customer_id,
-        orders.shop_customer_id,
-        orders.customer_first_name,
-        orders.customer_last_name,
-        orders.shipping_country
-    from {{ ref('stg_shop__orders') }} as orders
-    inner join identifiers on identifiers.identifier = 'shop:' || orders.shop_customer_id
+        accounts.shop_customer_id,
+        accounts.latest.customer_first_name as customer_first_name,
+        accounts.latest.customer_last_name as customer_last_name,
+        accounts.latest.shipping_country as shipping_country
+    from (
+        select
+            shop_customer_id,
+            arg_max(
+                struct_pack(customer_first_name, customer_last_name, shipping_country),
+                updated_at
+            ) as latest,
+            max(updated_at) as updated_at
+        from {{ ref('base_shop__orders') }}
+        where shop_customer_id is not null and not is_updated_future_dated
+        group by 1
+    ) as accounts
+    inner join identifiers on identifiers.identifier = 'shop:' || accounts.shop_customer_id
     qualify row_number() over (
         partition by identifiers.customer_id
-        order by orders.updated_at desc, orders.order_id desc
+        order by accounts.updated_at desc, accounts.shop_customer_id desc
     ) = 1
+
+),
+
+checkout_countries as (
+
+    -- shop accounts that only ever checked out (prospects with a cart)
+    select identifiers.customer_id, max(checkouts.shipping_country) as shipping_country
+    from {{ ref('base_shop__checkouts') }} as checkouts
+    inner join identifiers on identifiers.identifier = 'shop:' || checkouts.shop_customer_id
+    where checkouts.shipping_country is not null
+    group by 1
 
 ),
 
@@ -60,28 +83,6 @@ latest_identifiers as (
         partition by customer_id, identifier_type
         order by last_seen_on desc, identifier_set_count desc, identifier_value
     ) = 1
-
-),
-
-phone_regions as (
-
-    -- the region libphonenumber gave a phone where a source recorded it (till phones are
-    -- left out: a POS-only customer gets the home store's country instead)
-    select phone_e164, max(phone_region) as phone_region
-    from (
-        select phone_e164, phone_region from {{ ref('base_crm__contacts') }}
-        where phone_e164 is not null
-        union all
-        select phone_e164, phone_region from {{ ref('stg_crm__consent_events') }}
-        where phone_e164 is not null
-        union all
-        select phone_e164, phone_region from {{ ref('base_shop__orders') }}
-        where phone_e164 is not null
-        union all
-        select customer_phone_e164, customer_phone_region from {{ ref('base_shop__orders') }}
-        where customer_phone_e164 is not null
-    ) as regions
-    group by 1
 
 ),
 
@@ -126,13 +127,14 @@ picked as (
         crm.created_at as crm_created_at,
         crm.lead_status,
         coalesce(shop.shop_customer_id, shops.identifier_value) as shop_customer_id,
-        shop.shipping_country,
+        coalesce(shop.shipping_country, checkout_countries.shipping_country) as shipping_country,
         loyalty.identifier_value as loyalty_id,
         home_stores.store_country,
         home_stores.store_time_zone
     from {{ ref('int_identity__customers') }} as customers
     left join crm on crm.customer_id = customers.customer_id
     left join shop on shop.customer_id = customers.customer_id
+    left join checkout_countries on checkout_countries.customer_id = customers.customer_id
     left join latest_identifiers as emails
         on emails.customer_id = customers.customer_id and emails.identifier_type = 'email'
     left join latest_identifiers as phones
@@ -142,6 +144,27 @@ picked as (
     left join latest_identifiers as loyalty
         on loyalty.customer_id = customers.customer_id and loyalty.identifier_type = 'loyalty'
     left join home_stores on home_stores.customer_id = customers.customer_id
+
+),
+
+phone_regions as (
+
+    -- the region libphonenumber gave a phone where a source recorded it, looked up only
+    -- for the phones whose customer has no CRM country
+    select phone_e164, max(phone_region) as phone_region
+    from (
+        select phone_e164, phone_region from {{ ref('base_crm__contacts') }}
+        union all
+        select phone_e164, phone_region from {{ ref('stg_crm__consent_events') }}
+        union all
+        select phone_e164, phone_region from {{ ref('base_shop__orders') }}
+        union all
+        select customer_phone_e164, customer_phone_region from {{ ref('base_shop__orders') }}
+        union all
+        select customer_phone_e164, customer_phone_region from {{ ref('base_pos__transactions') }}
+    ) as regions
+    where phone_e164 in (select phone_e164 from picked where crm_country is null)
+    group by 1
 
 ),
 

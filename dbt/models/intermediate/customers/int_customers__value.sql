@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+
 -- Value flags per customer as of var as_of.
 --   big spender: lifetime revenue >= var big_spender_multiple x the average revenue of the
 --                customers who bought at least once (prospects would drag the average

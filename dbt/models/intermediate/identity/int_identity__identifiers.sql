@@ -11,8 +11,13 @@
 -- changes. `USING KEY` keeps one row per node, so each round only touches nodes whose
 -- label just changed.
 --
--- Nodes are numbered in (first delivery day, identifier) order, so a component converges
--- to its earliest-seen identifier, the anchor; customer_id is a hash of the anchor.
+-- Node ids are DuckDB's 64-bit hash of the identifier text: computed where needed, no global
+-- numbering and no join to find them (the unique test on node_id guards against a
+-- collision). A node's label is (first delivery day, 64 bits of the identifier's MD5) in
+-- one 128-bit integer, so the label a component converges to names its earliest-seen
+-- identifier, same-day ties broken by MD5 (a fixed function, unlike the engine's hash,
+-- so anchors do not move when DuckDB is upgraded): the anchor. customer_id is an MD5 hash
+-- of the anchor's text.
 {%- set identifier_columns = [
     ('crm_identifier', 'crm'),
     ('shop_identifier', 'shop'),
@@ -50,9 +55,21 @@ identifiers as (
         min(identifier_type) as identifier_type,
         min(first_seen_on) as first_seen_on,
         max(last_seen_on) as last_seen_on,
-        count(*) as identifier_set_count
+        count(*) as identifier_set_count,
+        hash(identifier) as node_id
     from occurrences
     group by 1
+
+),
+
+hub_candidates as (
+
+    -- only a phone or e-mail seen in more identifier sets than the limit can be shared by
+    -- more accounts than the limit: count accounts for those few only
+    select identifier
+    from identifiers
+    where identifier_type in ('phone', 'email')
+        and identifier_set_count > {{ var('identity_max_accounts_per_identifier') }}
 
 ),
 
@@ -63,7 +80,9 @@ account_links as (
     {% set outer_loop = loop -%}
     {% for account, kind in account_columns -%}
     select {{ linker }} as identifier, '{{ kind }}' as account_type, {{ account }} as account
-    from identifier_sets where {{ linker }} is not null and {{ account }} is not null
+    from identifier_sets
+    where {{ account }} is not null
+        and {{ linker }} in (select identifier from hub_candidates)
     {% if not (outer_loop.last and loop.last) %}union all{% endif %}
     {% endfor -%}
     {% endfor %}
@@ -121,25 +140,12 @@ star_edges as (
 
 ),
 
-nodes as (
-
-    select
-        identifiers.identifier,
-        identifiers.first_seen_on,
-        row_number() over (order by identifiers.first_seen_on, identifiers.identifier) as node_id
-    from identifiers
-    where identifiers.identifier not in (select identifier from hubs)
-
-),
-
 edges as (
 
     select distinct
-        centers.node_id as node_a,
-        others.node_id as node_b
+        hash(center) as node_a,
+        hash(other) as node_b
     from star_edges
-    inner join nodes as centers on centers.identifier = star_edges.center
-    inner join nodes as others on others.identifier = star_edges.other
 
 ),
 
@@ -151,9 +157,23 @@ undirected_edges as (
 
 ),
 
+nodes as (
+
+    select
+        node_id,
+        -- (first delivery day, node id) in one sortable number
+        cast({{ dbt.datediff("cast('1970-01-01' as date)", 'first_seen_on', 'day') }} as uhugeint)
+            * cast(18446744073709551616 as uhugeint) + md5_number_lower(identifier) as label,
+        identifier,
+        first_seen_on
+    from identifiers
+    where identifier not in (select identifier from hubs)
+
+),
+
 components (node_id, label) using key (node_id) as (
 
-    select node_id, node_id as label from nodes
+    select node_id, label from nodes
 
     union
 
@@ -175,7 +195,7 @@ anchored as (
         anchors.identifier as anchor_identifier,
         anchors.first_seen_on as anchor_first_seen_on
     from components
-    inner join nodes as anchors on anchors.node_id = components.label
+    inner join nodes as anchors on anchors.label = components.label
 
 ),
 
@@ -185,6 +205,7 @@ final as (
         identifiers.identifier,
         identifiers.identifier_type,
         substr(identifiers.identifier, length(identifiers.identifier_type) + 2) as identifier_value,
+        identifiers.node_id,
         identifiers.first_seen_on,
         identifiers.last_seen_on,
         identifiers.identifier_set_count,
@@ -197,8 +218,7 @@ final as (
         anchored.anchor_first_seen_on
     from identifiers
     left join hubs on hubs.identifier = identifiers.identifier
-    left join nodes on nodes.identifier = identifiers.identifier
-    left join anchored on anchored.node_id = nodes.node_id
+    left join anchored on anchored.node_id = identifiers.node_id
 
 )
 

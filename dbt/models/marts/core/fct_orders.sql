@@ -7,11 +7,19 @@
     )
 }}
 
--- depends_on: {{ ref('int_identity__identifiers') }}
+-- depends_on: {{ ref('base_pos__transactions') }}
+-- depends_on: {{ ref('base_shop__orders') }}
 
--- One row per order (a POS transaction or a web order), summed from fct_order_lines.
--- Incremental exactly like the lines: an order is rewritten when its lines carry a newer
--- `_loaded_at` than this table holds for that source, or when its customer changed.
+-- One row per order: a POS transaction or a web order, refunds and cancellations applied,
+-- resolved to a customer. Amounts are sums of the order's lines, each line converted to the
+-- reporting currency and rounded to the cent, so fct_orders and fct_order_lines reconcile
+-- to the cent.
+--
+-- Incremental: a daily run rewrites (delete + insert on order_key) every order that
+-- (a) has a source row loaded after the newest `_loaded_at` this table holds for that
+-- source (a new sale, a refund row, a new order version), or (b) resolves today to another
+-- customer than the stored one (two customers merged, a hub identifier). Nothing depends
+-- on the run date, so a full refresh yields the same rows.
 with
 
 {% if is_incremental() %}
@@ -26,14 +34,9 @@ watermarks as (
 
 ),
 
-changed_orders as (
+remapped_orders as (
 
-    select order_key
-    from {{ ref('fct_order_lines') }}
-    where (source_system = 'pos' and _loaded_at > (select pos_loaded_at from watermarks))
-        or (source_system = 'shop' and _loaded_at > (select shop_loaded_at from watermarks))
-    union
-    select existing.order_key
+    select existing.source_system, existing.source_order_id
     from {{ this }} as existing
     left join {{ ref('int_identity__identifiers') }} as identifiers
         on identifiers.identifier = existing.identity_key
@@ -41,53 +44,182 @@ changed_orders as (
         and identifiers.customer_id is distinct from existing.customer_id
 
 ),
+
+changed_pos_transactions as (
+
+    -- the base model is the cheap place to look: finding ids needs no deduplication
+    select distinct transaction_id
+    from {{ ref('base_pos__transactions') }}
+    where _loaded_at > (select pos_loaded_at from watermarks)
+    union
+    select source_order_id from remapped_orders where source_system = 'pos'
+
+),
+
+changed_shop_orders as (
+
+    select distinct order_id
+    from {{ ref('base_shop__orders') }}
+    where _loaded_at > (select shop_loaded_at from watermarks)
+    union
+    select source_order_id from remapped_orders where source_system = 'shop'
+
+),
 {% endif %}
 
-lines as (
+pos_lines as (
 
-    select * from {{ ref('fct_order_lines') }}
+    select * from {{ ref('int_pos__order_lines') }}
     {% if is_incremental() %}
-    where order_key in (select order_key from changed_orders)
+    where transaction_id in (select transaction_id from changed_pos_transactions)
     {% endif %}
 
 ),
 
-aggregated as (
+pos_orders as (
 
     select
-        order_key,
-        any_value(source_system) as source_system,
-        any_value(channel) as channel,
-        any_value(source_order_id) as source_order_id,
-        any_value(order_name) as order_name,
+        'pos:' || transaction_id as order_key,
+        'pos' as source_system,
+        'in_store' as channel,
+        transaction_id as source_order_id,
+        cast(null as {{ dbt.type_string() }}) as order_name,
         any_value(location_id) as location_id,
-        any_value(customer_id) as customer_id,
-        any_value(identity_key) as identity_key,
-        any_value(ordered_at) as ordered_at,
+        min(sold_at) as ordered_at,
         any_value(currency) as currency,
-        any_value(fx_rate_to_reporting) as fx_rate_to_reporting,
+        any_value(rate_to_reporting) as fx_rate_to_reporting,
         count(*) as line_count,
         sum(quantity) as item_quantity,
         sum(refunded_quantity) as refunded_quantity,
         sum(gross_local) as gross_local,
         sum(discount_local) as discount_local,
         sum(refunded_local) as refunded_local,
-        sum(net_local) as net_local,
-        sum(gross_amount) as gross_amount,
-        sum(discount_amount) as discount_amount,
-        sum(refunded_amount) as refunded_amount,
-        sum(net_amount) as net_amount,
-        sum(revenue_amount) as revenue_amount,
+        sum({{ to_reporting_currency('gross_local', 'rate_to_reporting') }}) as gross_amount,
+        sum({{ to_reporting_currency('discount_local', 'rate_to_reporting') }}) as discount_amount,
+        sum({{ to_reporting_currency('refunded_local', 'rate_to_reporting') }}) as refunded_amount,
+        sum({{ to_reporting_currency('gross_local - discount_local - refunded_local', 'rate_to_reporting') }})
+            as net_amount,
         max(last_refunded_at) as last_refunded_at,
-        any_value(is_cancelled) as is_cancelled,
-        any_value(cancelled_at) as cancelled_at,
-        any_value(cancel_reason) as cancel_reason,
-        any_value(shop_financial_status) as shop_financial_status,
-        any_value(discount_code) as discount_code,
+        false as is_cancelled,
+        cast(null as timestamp) as cancelled_at,
+        cast(null as {{ dbt.type_string() }}) as cancel_reason,
+        cast(null as {{ dbt.type_string() }}) as shop_financial_status,
+        max(discount_code) as discount_code,
         any_value(payment_method) as payment_method,
-        max(_loaded_at) as _loaded_at
-    from lines
+        max(_loaded_at) as _loaded_at,
+        'loyalty:' || max(loyalty_id) as identity_candidate_1,
+        'phone:' || max(customer_phone_e164) as identity_candidate_2,
+        cast(null as {{ dbt.type_string() }}) as identity_candidate_3,
+        cast(null as {{ dbt.type_string() }}) as identity_candidate_4,
+        cast(null as {{ dbt.type_string() }}) as identity_candidate_5
+    from pos_lines
+    group by transaction_id
+
+),
+
+shop_headers as (
+
+    select * from {{ ref('stg_shop__orders') }}
+    where not is_future_dated
+    {% if is_incremental() %}
+        and order_id in (select order_id from changed_shop_orders)
+    {% endif %}
+
+),
+
+shop_line_totals as (
+
+    select
+        order_id,
+        count(*) as line_count,
+        sum(quantity) as item_quantity,
+        sum(refunded_quantity) as refunded_quantity,
+        sum(gross_amount) as gross_local,
+        sum(discount_amount) as discount_local,
+        sum(refunded_amount) as refunded_local,
+        sum({{ to_reporting_currency('gross_amount', 'rate_to_reporting') }}) as gross_amount,
+        sum({{ to_reporting_currency('discount_amount', 'rate_to_reporting') }}) as discount_amount,
+        sum({{ to_reporting_currency('refunded_amount', 'rate_to_reporting') }}) as refunded_amount,
+        sum({{ to_reporting_currency('gross_amount - discount_amount - refunded_amount', 'rate_to_reporting') }})
+            as net_amount,
+        max(last_refunded_at) as last_refunded_at
+    from {{ ref('stg_shop__order_lines') }}
+    {% if is_incremental() %}
+    where order_id in (select order_id from changed_shop_orders)
+    {% endif %}
     group by 1
+
+),
+
+shop_orders as (
+
+    select
+        'shop:' || shop_headers.order_id as order_key,
+        'shop' as source_system,
+        'online' as channel,
+        shop_headers.order_id as source_order_id,
+        shop_headers.order_name,
+        cast(null as {{ dbt.type_string() }}) as location_id,
+        shop_headers.created_at as ordered_at,
+        shop_headers.currency,
+        shop_headers.rate_to_reporting as fx_rate_to_reporting,
+        totals.line_count,
+        totals.item_quantity,
+        totals.refunded_quantity,
+        totals.gross_local,
+        totals.discount_local,
+        totals.refunded_local,
+        totals.gross_amount,
+        totals.discount_amount,
+        totals.refunded_amount,
+        totals.net_amount,
+        totals.last_refunded_at,
+        shop_headers.is_cancelled,
+        shop_headers.cancelled_at,
+        shop_headers.cancel_reason,
+        shop_headers.financial_status as shop_financial_status,
+        shop_headers.discount_code,
+        cast(null as {{ dbt.type_string() }}) as payment_method,
+        shop_headers._loaded_at,
+        'shop:' || shop_headers.shop_customer_id as identity_candidate_1,
+        'email:' || shop_headers.customer_email as identity_candidate_2,
+        'email:' || shop_headers.email as identity_candidate_3,
+        'phone:' || shop_headers.customer_phone_e164 as identity_candidate_4,
+        'phone:' || shop_headers.phone_e164 as identity_candidate_5
+    from shop_headers
+    inner join shop_line_totals as totals on totals.order_id = shop_headers.order_id
+
+),
+
+orders as (
+
+    select * from pos_orders
+    union all
+    select * from shop_orders
+
+),
+
+identified as (
+
+    -- the first candidate that resolves wins; every non-hub identifier of one record sits
+    -- in the same component, so they agree unless one of them is a hub
+    select
+        orders.*,
+        case
+            {% for i in range(1, 6) -%}
+            when id_{{ i }}.customer_id is not null then id_{{ i }}.identifier
+            {% endfor -%}
+        end as identity_key,
+        coalesce(
+            {%- for i in range(1, 6) %}
+            id_{{ i }}.customer_id{% if not loop.last %},{% endif %}
+            {%- endfor %}
+        ) as customer_id
+    from orders
+    {% for i in range(1, 6) -%}
+    left join {{ ref('int_identity__identifiers') }} as id_{{ i }}
+        on id_{{ i }}.identifier = orders.identity_candidate_{{ i }}
+    {% endfor %}
 
 ),
 
@@ -109,15 +241,15 @@ final as (
         line_count,
         item_quantity,
         refunded_quantity,
-        gross_local,
-        discount_local,
-        refunded_local,
-        net_local,
-        gross_amount,
-        discount_amount,
-        refunded_amount,
-        net_amount,
-        revenue_amount,
+        cast(gross_local as decimal(18, 2)) as gross_local,
+        cast(discount_local as decimal(18, 2)) as discount_local,
+        cast(refunded_local as decimal(18, 2)) as refunded_local,
+        cast(gross_local - discount_local - refunded_local as decimal(18, 2)) as net_local,
+        cast(gross_amount as decimal(18, 2)) as gross_amount,
+        cast(discount_amount as decimal(18, 2)) as discount_amount,
+        cast(refunded_amount as decimal(18, 2)) as refunded_amount,
+        cast(net_amount as decimal(18, 2)) as net_amount,
+        cast(case when is_cancelled then 0 else net_amount end as decimal(18, 2)) as revenue_amount,
         case
             when refunded_local = 0 then 'none'
             when refunded_local >= gross_local - discount_local then 'full'
@@ -135,13 +267,14 @@ final as (
                 else 'partially_refunded'
             end
         ) as financial_status,
-        -- a purchase is an order that was not cancelled; a fully refunded order still is
-        -- one (the customer did buy and came into contact), with zero revenue
+        -- a purchase is an order that was not cancelled; a fully refunded order still is one
+        -- (the customer did buy), with zero net revenue
         not is_cancelled as is_purchase,
         discount_code,
         payment_method,
         _loaded_at
-    from aggregated
+    from identified
+    where ordered_at is not null
 
 )
 
