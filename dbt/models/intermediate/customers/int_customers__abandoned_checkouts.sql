@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+
 -- Checkouts left unfinished in the var abandoned_checkout_hours before as_of (00:00 UTC),
 -- one row per checkout, with the customer it belongs to. A checkout drops out when the
 -- customer has since bought (in any channel, before as_of) any of its items: the cart

@@ -1,12 +1,59 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='transaction_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+
+-- depends_on: {{ ref('stg_pos__transactions') }}
+-- depends_on: {{ ref('base_pos__transactions') }}
+-- depends_on: {{ ref('stg_reference__fx_rates') }}
+
 -- POS lines: one row per (transaction, SKU): the sale row with its refund rows folded in.
 -- A line whose sale row is dated in the future of its delivery (a clock error) is left
 -- out, refunds and all: no purchase, no recency; a refund without its sale has nothing to
 -- reduce. Joining sales to the (few) refunds is much cheaper than grouping every row.
-with transactions as (
+--
+-- Incremental (delete + insert on transaction_id): a run re-stages only the transactions
+-- with a row loaded after the newest `_loaded_at` held here, applying the staging logic
+-- (macro pos_transactions_staged) to those rows alone; a filter on the staging view would
+-- not reach below its deduplication. A full refresh yields the same rows.
+with
+
+{% if is_incremental() %}
+changed_transactions as (
+
+    select distinct transaction_id
+    from {{ ref('base_pos__transactions') }}
+    where _loaded_at > (
+        select coalesce(max(_loaded_at), cast('1900-01-01' as timestamp)) from {{ this }}
+    )
+
+),
+
+changed_rows as (
+
+    select * from {{ ref('base_pos__transactions') }}
+    where transaction_id in (select transaction_id from changed_transactions)
+
+),
+
+{{ pos_transactions_staged('changed_rows') }},
+
+transactions as (
+
+    select * from pos_converted
+
+),
+{% else %}
+transactions as (
 
     select * from {{ ref('stg_pos__transactions') }}
 
 ),
+{% endif %}
 
 sales as (
 
@@ -30,7 +77,7 @@ refunds as (
 
 ),
 
-final as (
+order_lines as (
 
     select
         sales.transaction_id,
@@ -60,4 +107,4 @@ final as (
 
 )
 
-select * from final
+select * from order_lines

@@ -74,8 +74,8 @@ shop_lines as (
         'shop:' || lines.order_id || ':' || lines.line_item_id as order_line_key,
         lines.line_position as line_number,
         lines.sku,
-        coalesce(products.title, lines.item_title) as product_title,
-        products.category,
+        lines.product_title,
+        lines.category,
         lines.quantity,
         lines.refunded_quantity,
         lines.currency,
@@ -85,8 +85,7 @@ shop_lines as (
         lines.discount_amount as discount_local,
         lines.refunded_amount as refunded_local,
         lines.last_refunded_at
-    from {{ ref('stg_shop__order_lines') }} as lines
-    left join {{ ref('stg_shop__products') }} as products on products.sku = lines.sku
+    from {{ ref('int_shop__order_lines') }} as lines
     where 'shop:' || lines.order_id in (select order_key from orders where source_system = 'shop')
 
 ),

@@ -143,7 +143,7 @@ shop_line_totals as (
         sum({{ to_reporting_currency('gross_amount - discount_amount - refunded_amount', 'rate_to_reporting') }})
             as net_amount,
         max(last_refunded_at) as last_refunded_at
-    from {{ ref('stg_shop__order_lines') }}
+    from {{ ref('int_shop__order_lines') }}
     {% if is_incremental() %}
     where order_id in (select order_id from changed_shop_orders)
     {% endif %}
