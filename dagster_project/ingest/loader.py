@@ -22,7 +22,7 @@ import os
 import re
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -596,6 +596,14 @@ def _update_phone_cache(
 # --------------------------------------------------------------------------- final insert
 
 
+def _partition_of(spec: SourceSpec, file_column: str) -> str:
+    """SQL for a row's delivery day: the date folder its file sits in."""
+    if not spec.partitioned:
+        return "NULL::DATE"
+    day = "(\\d{4}-\\d{2}-\\d{2})[/\\\\][^/\\\\]*$"
+    return f"regexp_extract({file_column}, '{day}', 1)::DATE"
+
+
 def _final_select(spec: SourceSpec, default_region: str) -> str:
     pairs = _phone_pairs_sql(spec, default_region)
     cols = [f's."{c.name}"' for c in spec.columns]
@@ -615,11 +623,7 @@ def _final_select(spec: SourceSpec, default_region: str) -> str:
         )
     for e in spec.emails:
         cols.append(f"nullif(lower(trim({_expr(spec, e)})), '') AS \"{e}_normalized\"")
-    partition = (
-        "regexp_extract(s._source_file, '(\\d{4}-\\d{2}-\\d{2})[/\\\\][^/\\\\]*$', 1)::DATE"
-        if spec.partitioned
-        else "NULL::DATE"
-    )
+    partition = _partition_of(spec, "s._source_file")
     cols += [
         "s._source_file",
         "s._source_line",
@@ -703,11 +707,7 @@ def load(
     _ensure_raw_table(conn, spec, select)
 
     table = f'{RAW}."{spec.entity}"'
-    partition_of_file = (
-        "regexp_extract(source_file, '(\\d{4}-\\d{2}-\\d{2})[/\\\\][^/\\\\]*$', 1)::DATE"
-        if spec.partitioned
-        else "NULL::DATE"
-    )
+    partition_of_file = _partition_of(spec, "source_file")
     conn.execute("BEGIN TRANSACTION")
     try:
         if spec.partitioned:
@@ -751,14 +751,10 @@ def load(
         raise
 
     result.rejects_by_reason = dict(
-        Counter(
-            dict(
-                conn.execute(
-                    "SELECT error_type || coalesce(' (' || column_name || ')', ''), count(*) "
-                    "FROM _stage_rejects GROUP BY 1 ORDER BY 2 DESC"
-                ).fetchall()
-            )
-        )
+        conn.execute(
+            "SELECT error_type || coalesce(' (' || column_name || ')', ''), count(*) "
+            "FROM _stage_rejects GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
     )
     preview = conn.execute(
         "SELECT source_file, line, column_name, reason FROM _stage_rejects "
@@ -772,7 +768,7 @@ def load(
         result.rows_per_day = {
             str(d): n
             for d, n in conn.execute(
-                f"""SELECT {partition_of_file.replace("source_file", "s._source_file")} AS d,
+                f"""SELECT {_partition_of(spec, "s._source_file")} AS d,
                            count(*) FROM _stage s GROUP BY 1 ORDER BY 1"""
             ).fetchall()
         }
