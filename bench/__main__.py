@@ -1,12 +1,19 @@
 """``make bench``: sizes S, M, L; each phase in its own process; a table at the end.
 
-    python -m bench [--sizes S,M,L] [--days 730]
+    python -m bench [--sizes S,M,L] [--days 730] [--phases PHASES] [--repeat N]
 
 Figures per size: generation time and peak memory, ingestion time (all
 partitions, one single-run backfill through Dagster) and peak memory, and the
 floor: a bare DuckDB ``CREATE TABLE AS SELECT * FROM read_csv/read_json`` over
-the same files in the same run. Results also go to
+the same files in the same run; then the dbt build (full refresh, then a daily
+incremental run) beside its hand-written floor. Results also go to
 ``$SMS_DATA_DIR/bench/results.json``.
+
+``--phases dbt_full,dbt_daily,dbt_floor`` re-runs only those phases on data an
+earlier run generated and ingested (phases always run in the order above, so
+``dbt_daily`` follows ``dbt_full``). ``--repeat N`` runs the chosen phases N
+times in a row and keeps each phase's best run, with every run's seconds and
+peak memory beside it (the spread). Phases not run keep their earlier figures.
 """
 
 from __future__ import annotations
@@ -21,6 +28,15 @@ from pathlib import Path
 from dagster_project import settings
 
 SIZES = {"S": 10_000, "M": 100_000, "L": 1_000_000}
+PHASES = ["generate", "ingest", "floor", "dbt_full", "dbt_daily", "dbt_floor"]
+# What a phase reads that an earlier phase writes.
+NEEDS = {
+    "ingest": "landing",
+    "floor": "landing",
+    "dbt_full": "warehouse.duckdb",
+    "dbt_daily": "warehouse.duckdb",
+    "dbt_floor": "warehouse.duckdb",
+}
 
 
 def run_phase(phase: str, base: Path, *args: str) -> dict:
@@ -38,75 +54,116 @@ def run_phase(phase: str, base: Path, *args: str) -> dict:
     return figures
 
 
+def best_of(runs: list[dict]) -> dict:
+    """The fastest run's figures, with every run's seconds and peak memory (the spread)."""
+    best = dict(min(runs, key=lambda r: r["seconds"]))
+    if len(runs) > 1:
+        best["runs"] = [{"seconds": r["seconds"], "peak_mib": r["peak_mib"]} for r in runs]
+    return best
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--sizes", default="S,M,L")
     p.add_argument("--days", type=int, default=730)
+    p.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help=f"comma-separated subset of {','.join(PHASES)} (default: all)",
+    )
+    p.add_argument("--repeat", type=int, default=1, help="run the chosen phases N times")
     a = p.parse_args()
+    chosen = [x.strip() for x in a.phases.split(",") if x.strip()]
+    unknown = sorted(set(chosen) - set(PHASES))
+    if unknown:
+        p.error(f"unknown phase(s) {', '.join(unknown)}; choose from {', '.join(PHASES)}")
+    phases = [x for x in PHASES if x in chosen]  # always in pipeline order
+    sizes = [s.strip() for s in a.sizes.split(",") if s.strip()]
+    if not set(sizes) <= set(SIZES):
+        p.error(f"unknown size(s); choose from {', '.join(SIZES)}")
     root = settings.data_dir() / "bench"
     root.mkdir(parents=True, exist_ok=True)
-    results: dict = {}
-    for size in a.sizes.split(","):
-        customers = SIZES[size]
-        base = root / size
-        print(f"[{size}] generating {customers:,} customers x {a.days} days ...", flush=True)
-        gen = run_phase("generate", base, "--customers", str(customers), "--days", str(a.days))
-        print(f"[{size}] ingesting ...", flush=True)
-        ing = run_phase("ingest", base)
-        print(f"[{size}] bare DuckDB floor ...", flush=True)
-        flo = run_phase("floor", base)
-        print(f"[{size}] dbt build (full refresh, daily incremental) and its floor ...", flush=True)
-        full = run_phase("dbt_full", base)
-        daily = run_phase("dbt_daily", base)
-        dfloor = run_phase("dbt_floor", base)
-        results[size] = {
-            "customers": customers,
-            "generate": gen,
-            "ingest": ing,
-            "floor": flo,
-            "dbt_full": full,
-            "dbt_daily": daily,
-            "dbt_floor": dfloor,
-        }
-        _print_row(size, results[size])
-    # Keep figures of sizes not run this time, so partial runs add up to one table.
     path = root / "results.json"
     merged = json.loads(path.read_text()) if path.exists() else {}
-    merged.update(results)
-    path.write_text(json.dumps(merged, indent=2, default=str))
+    for size in sizes:
+        customers = SIZES[size]
+        base = root / size
+        for phase in phases:
+            need = NEEDS.get(phase)
+            produced_here = {"landing": "generate", "warehouse.duckdb": "ingest"}.get(need)
+            if need and produced_here not in phases and not (base / need).exists():
+                raise SystemExit(
+                    f"[{size}] {phase} needs {base / need}: run the {produced_here} phase first"
+                )
+        runs: dict[str, list[dict]] = {phase: [] for phase in phases}
+        for attempt in range(1, a.repeat + 1):
+            for phase in phases:
+                note = f" (run {attempt}/{a.repeat})" if a.repeat > 1 else ""
+                print(f"[{size}] {phase}{note} ...", flush=True)
+                args = (
+                    ["--customers", str(customers), "--days", str(a.days)]
+                    if phase == "generate"
+                    else []
+                )
+                figures = run_phase(phase, base, *args)
+                print(
+                    f"[{size}] {phase}: {figures['seconds']:.1f} s, {figures['peak_mib']:.0f} MiB",
+                    flush=True,
+                )
+                runs[phase].append(figures)
+        entry = merged.setdefault(size, {})
+        entry["customers"] = customers
+        for phase in phases:
+            entry[phase] = best_of(runs[phase])
+        # Written after every size, so an interrupted run keeps what it measured.
+        path.write_text(json.dumps(merged, indent=2, default=str))
     print()
     _print_table({k: merged[k] for k in SIZES if k in merged})
     print()
     _print_dbt_table({k: merged[k] for k in SIZES if k in merged})
 
 
-def _print_row(size: str, r: dict) -> None:
-    print(
-        f"[{size}] gen {r['generate']['seconds']:.1f}s, ingest {r['ingest']['seconds']:.1f}s, "
-        f"floor {r['floor']['seconds']:.1f}s",
-        flush=True,
-    )
+def _spread(figures: dict) -> str:
+    runs = figures.get("runs")
+    if not runs:
+        return ""
+    seconds = [r["seconds"] for r in runs]
+    return f"{min(seconds):.1f}-{max(seconds):.1f}"
+
+
+def _num(figures: dict, key: str, fmt: str) -> str:
+    return format(figures[key], fmt) if key in figures else "-"
+
+
+def _ratio(a: dict, b: dict, fmt: str) -> str:
+    if "seconds" not in a or "seconds" not in b:
+        return "-"
+    return format(a["seconds"] / b["seconds"], fmt)
 
 
 def _print_dbt_table(results: dict) -> None:
     head = (
-        f"{'size':<4} {'dbt full s':>10} {'dbt MiB':>8} {'daily s':>8} {'daily/full':>10} "
-        f"{'floor s':>8} {'full/floor':>10} {'customers':>10}"
+        f"{'size':<4} {'dbt full s':>10} {'(spread)':>11} {'full MiB':>8} {'daily s':>8} "
+        f"{'(spread)':>11} {'daily MiB':>9} {'daily/full':>10} {'floor s':>8} "
+        f"{'full/floor':>10} {'customers':>10}"
     )
     print(head)
     print("-" * len(head))
     for size, r in results.items():
-        if "dbt_full" not in r:
+        if not {"dbt_full", "dbt_daily", "dbt_floor"} & r.keys():
             continue
-        f, d, fl = r["dbt_full"], r["dbt_daily"], r["dbt_floor"]
+        f, d, fl = (r.get(k, {}) for k in ("dbt_full", "dbt_daily", "dbt_floor"))
         print(
-            f"{size:<4} {f['seconds']:>10.1f} {f['peak_mib']:>8.0f} {d['seconds']:>8.1f} "
-            f"{d['seconds'] / f['seconds']:>9.0%} {fl['seconds']:>8.1f} "
-            f"{f['seconds'] / fl['seconds']:>9.2f}x {fl['customers']:>10,}"
+            f"{size:<4} {_num(f, 'seconds', '.1f'):>10} {_spread(f):>11} "
+            f"{_num(f, 'peak_mib', '.0f'):>8} {_num(d, 'seconds', '.1f'):>8} {_spread(d):>11} "
+            f"{_num(d, 'peak_mib', '.0f'):>9} {_ratio(d, f, '.0%'):>10} "
+            f"{_num(fl, 'seconds', '.1f'):>8} {_ratio(f, fl, '.2f'):>9}x "
+            f"{_num(fl, 'customers', ',d'):>10}"
         )
     print(
         "\nGoals (issue 3): full build at L within 3x the floor; daily incremental run under "
-        "20% of the full build; peak memory under 4 GiB."
+        "20% of the full build; peak memory under 4 GiB. Best of the runs; spread = "
+        "fastest-slowest when repeated."
     )
 
 
@@ -119,6 +176,8 @@ def _print_table(results: dict) -> None:
     print(head)
     print("-" * len(head))
     for size, r in results.items():
+        if not {"generate", "ingest", "floor"} <= r.keys():
+            continue
         g, i, f = r["generate"], r["ingest"], r["floor"]
         print(
             f"{size:<4} {r['customers']:>10,} {i['order_lines']:>12,} {i['rows_loaded']:>12,} "

@@ -1,6 +1,8 @@
 """One benchmark phase, run in its own process so its peak memory is its own.
 
-    python -m bench.phases generate|ingest|floor --dir DIR [--customers N --days D]
+    python -m bench.phases PHASE --dir DIR [--customers N --days D]
+
+PHASE is generate, ingest, floor, dbt_full, dbt_daily or dbt_floor.
 
 Prints one JSON line with the phase's figures on stdout.
 """
@@ -201,6 +203,8 @@ def main() -> None:
     p.add_argument("--customers", type=int, default=0)
     p.add_argument("--days", type=int, default=730)
     a = p.parse_args()
+    # absolute, because dbt resolves a relative --target-path against its project dir
+    a.dir = a.dir.resolve()
     a.dir.mkdir(parents=True, exist_ok=True)
     if a.phase == "generate":
         out = generate(a.dir, a.customers, a.days)
