@@ -30,12 +30,22 @@ from dagster_project.ingest.assets import daily_assets, daily_partitions, refere
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.ingest.specs import DAILY_SPECS
 from dagster_project.publish import analytics_snapshot
+from dagster_project.quality import mart_checks, raw_checks
 from dagster_project.transform import dbt_models, dbt_resource
 from dagster_project.warehouse import WarehouseResource, connection
 
 # Step events at DEBUG drown the story in a terminal; the UI keeps everything.
 _QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-_ALL_ASSETS = [*reference_assets, *daily_assets, dbt_models, analytics_snapshot]
+_ALL_ASSETS = [
+    *reference_assets,
+    *daily_assets,
+    dbt_models,
+    analytics_snapshot,
+    *raw_checks,
+    *mart_checks,
+]
+# Every data-quality check evaluated by this process's runs, for the closing table.
+_EVALUATIONS: list = []
 
 
 def _resources() -> dict:
@@ -52,8 +62,38 @@ def _run(selection, instance: DagsterInstance, what: str, **kwargs) -> None:
         raise_on_error=False,
         **kwargs,
     )
+    evaluations = result.get_asset_check_evaluations()
+    _EVALUATIONS.extend(e for e in evaluations if e.check_name in _GX_CHECKS)
     if not result.success:
+        failed = [e for e in evaluations if not e.passed]
+        for e in failed:
+            reason = e.metadata.get("reason")
+            print(
+                f"  check failed: {e.asset_key.to_user_string()}:{e.check_name}"
+                f" [{e.severity.value}] {getattr(reason, 'value', reason) or e.description or ''}",
+                file=sys.stderr,
+            )
         sys.exit(f"{what} failed; the run and its logs are in the Dagster UI (make dev)")
+
+
+_GX_CHECKS = {spec.name for c in [*raw_checks, *mart_checks] for spec in c.check_specs}
+
+
+def print_checks() -> None:
+    """One line per data-quality check evaluated in this process's runs."""
+    if not _EVALUATIONS:
+        return
+    print("\nData-quality gates (Great Expectations, expectations/*.json)")
+    for e in sorted(_EVALUATIONS, key=lambda e: (e.asset_key.to_user_string(), e.check_name)):
+        verdict = "pass" if e.passed else f"FAIL ({e.severity.value})"
+        rows = e.metadata.get("rows")
+        rows = getattr(rows, "value", rows)
+        print(
+            f"  {e.asset_key.to_user_string():<28} {e.check_name:<22} {verdict:<13}"
+            f" {rows if rows is not None else '':>9} rows"
+        )
+    docs = settings.data_dir() / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site"
+    print(f"  Data Docs: {docs / 'index.html'}")
 
 
 def landing_range() -> tuple[date, date] | None:
@@ -162,6 +202,7 @@ def main(argv: list[str] | None = None) -> None:
         transform(instance)
     if args.command in ("all", "publish"):
         publish(instance)
+    print_checks()
 
 
 if __name__ == "__main__":

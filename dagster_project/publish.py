@@ -24,6 +24,7 @@ from dagster import (
 
 from dagster_project import settings
 from dagster_project.ingest.assets import daily_assets, reference_assets
+from dagster_project.quality.gates import require_passing_gates
 from dagster_project.transform import dbt_models, refresh_marts_job
 from dagster_project.warehouse import WAREHOUSE_POOL, WarehouseResource
 
@@ -68,6 +69,7 @@ def publish_copy(conn: duckdb.DuckDBPyConnection, target: Path) -> dict[str, int
 def analytics_snapshot(
     context: AssetExecutionContext, warehouse: WarehouseResource
 ) -> MaterializeResult:
+    require_passing_gates(context)  # analysts never get data a gate refused
     target = settings.published_path()
     with warehouse.get_connection() as conn:
         counts = publish_copy(conn, target)

@@ -39,6 +39,7 @@ from pydantic import Field
 
 from dagster_project import settings
 from dagster_project.ingest.jobs import ingest_daily_job, ingest_reference_job
+from dagster_project.quality.gates import require_passing_gates
 from dagster_project.warehouse import WAREHOUSE_POOL
 
 DBT_DIR = settings.REPO_ROOT / "dbt"
@@ -130,6 +131,7 @@ translator = SmsDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 )
 def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
     """`dbt build`: models, seeds, snapshots and their tests, streamed as they finish."""
+    require_passing_gates(context)  # a raw gate that failed in the load's run stops us here
     args = ["build"]
     if config.as_of:
         args += ["--vars", json.dumps({"as_of": config.as_of})]

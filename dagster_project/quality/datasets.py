@@ -1,0 +1,371 @@
+"""The gated datasets: for each suite, the bounded batch it validates, fetched from DuckDB.
+
+A dataset is one SQL query over the warehouse that returns only the rows and
+columns its suite needs: the delivery days just loaded for a raw table, one
+row per source for the daily volume band, the customer keys of a mart. Derived
+columns (days between an event and its delivery, the volume ratio) are computed
+here so the suite's thresholds stay in the suite file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A suite's batch: which table, which rows and columns, which of them are phones."""
+
+    suite: str  # expectations/<suite>.json
+    asset: tuple[str, ...]  # the asset key path the check is attached to
+    description: str  # why the check matters: the check's description in the UI
+    query: Callable[[date | None, date | None], tuple[str, list]]
+    partitioned: bool = False
+    phone_columns: tuple[str, ...] = ()
+    example_columns: tuple[str, ...] = ()
+
+
+def fetch(conn: duckdb.DuckDBPyConnection, dataset: Dataset, start=None, end=None) -> pd.DataFrame:
+    sql, params = dataset.query(start, end)
+    return conn.execute(sql, params).df()
+
+
+def latest_delivery_day(conn: duckdb.DuckDBPyConnection, table: str) -> date | None:
+    """The newest delivery day loaded into ``raw.<table>`` (a standalone check's default)."""
+    return conn.execute(f"SELECT max(_partition_date) FROM raw.{table}").fetchone()[0]
+
+
+def _range(table: str, columns: str) -> Callable:
+    def query(start, end):
+        return (
+            f"SELECT {columns} FROM raw.{table} WHERE _partition_date BETWEEN ? AND ?",
+            [start, end],
+        )
+
+    return query
+
+
+def _days_after_delivery(column: str) -> str:
+    # An event dated after the day its file was delivered cannot have happened yet.
+    return f"date_diff('day', _partition_date, CAST({column} AS DATE)) AS days_after_delivery"
+
+
+_PROVENANCE = "_partition_date, _source_file, _source_line"
+
+RAW_DATASETS: list[Dataset] = [
+    Dataset(
+        suite="raw_pos_transactions",
+        asset=("raw", "pos_transactions"),
+        description=(
+            "Gate on the POS lines just loaded: keys present and unique, payments positive "
+            "and refunds negative, no sale dated after its delivery, phones mostly valid."
+        ),
+        partitioned=True,
+        query=_range(
+            "pos_transactions",
+            "transaction_id, sku, event_type, quantity, CAST(net_sales AS DOUBLE) AS net_sales, "
+            "currency, customer_phone, customer_phone_is_valid, "
+            f"{_days_after_delivery('local_date')}, {_PROVENANCE}",
+        ),
+        phone_columns=("customer_phone",),
+        example_columns=(
+            "_source_file", "_source_line", "transaction_id", "event_type", "net_sales",
+            "customer_phone", "days_after_delivery",
+        ),
+    ),
+    Dataset(
+        suite="raw_shop_orders",
+        asset=("raw", "shop_orders"),
+        description=(
+            "Gate on the shop orders just loaded: ids present and unique per delivery, totals "
+            "within bounds, known financial statuses, no order from the future, phones mostly valid."
+        ),
+        partitioned=True,
+        query=_range(
+            "shop_orders",
+            "id, CAST(total_price AS DOUBLE) AS total_price, financial_status, currency, "
+            "phone, phone_is_valid, customer_phone, customer_phone_is_valid, "
+            f"{_days_after_delivery('created_at')}, {_PROVENANCE}",
+        ),
+        phone_columns=("phone", "customer_phone"),
+        example_columns=(
+            "_source_file", "_source_line", "id", "total_price", "financial_status", "phone",
+            "days_after_delivery",
+        ),
+    ),
+    Dataset(
+        suite="raw_shop_checkouts",
+        asset=("raw", "shop_checkouts"),
+        description=(
+            "Gate on the checkouts just loaded (the abandoned-cart segment): ids present, "
+            "totals within bounds, no checkout from the future, phones mostly valid."
+        ),
+        partitioned=True,
+        query=_range(
+            "shop_checkouts",
+            "id, CAST(total_price AS DOUBLE) AS total_price, phone, phone_is_valid, "
+            f"{_days_after_delivery('created_at')}, {_PROVENANCE}",
+        ),
+        phone_columns=("phone",),
+        example_columns=("_source_file", "_source_line", "id", "total_price", "phone"),
+    ),
+    Dataset(
+        suite="raw_crm_contacts",
+        asset=("raw", "crm_contacts"),
+        description=(
+            "Gate on the CRM contacts just loaded: record ids present and unique per delivery, "
+            "no contact created in the future, phones mostly valid."
+        ),
+        partitioned=True,
+        query=_range(
+            "crm_contacts",
+            f"record_id, phone, phone_is_valid, {_days_after_delivery('created_at')}, {_PROVENANCE}",
+        ),
+        phone_columns=("phone",),
+        example_columns=("_source_file", "_source_line", "record_id", "phone", "days_after_delivery"),
+    ),
+    Dataset(
+        suite="raw_crm_consent",
+        asset=("raw", "crm_consent"),
+        description=(
+            "Gate on the consent events just loaded: every event has an id, a phone, a known "
+            "type and a known source; an opt-in carries its text version; none from the future."
+        ),
+        partitioned=True,
+        query=_range(
+            "crm_consent",
+            "event_id, event_type, source, phone, phone_is_valid, consent_text_version, "
+            f"{_days_after_delivery('occurred_at')}, {_PROVENANCE}",
+        ),
+        phone_columns=("phone",),
+        example_columns=(
+            "_source_file", "_source_line", "event_id", "event_type", "source", "phone",
+        ),
+    ),
+    Dataset(
+        suite="raw_crm_tickets",
+        asset=("raw", "crm_tickets"),
+        description=(
+            "Gate on the support tickets just loaded (the open-ticket exclusion): ids present "
+            "and unique per delivery, known statuses, none created in the future."
+        ),
+        partitioned=True,
+        query=_range(
+            "crm_tickets",
+            f"ticket_id, status, priority, {_days_after_delivery('created_at')}, {_PROVENANCE}",
+        ),
+        example_columns=("_source_file", "_source_line", "ticket_id", "status"),
+    ),
+]
+
+DAILY_TABLES = [d.asset[1] for d in RAW_DATASETS]
+
+# Volume: a day's row count against the same weekday's median over the four weeks
+# before (weekly rhythm), divided by the demand index of that day: the median of that
+# ratio over the sources that follow demand (POS lines, shop orders, checkouts).
+# Season, holidays and promotions move those together; a failed export moves one.
+# Evaluated on the last delivery day of the load.
+DEMAND_TABLES = ("pos_transactions", "shop_orders", "shop_checkouts")
+
+_VOLUME_SQL = """
+WITH counts AS (
+    {unions}
+),
+windowed AS (
+    SELECT
+        source,
+        day,
+        rows,
+        -- Days with no rows at all (before the source existed, a closure) are no baseline.
+        median(rows) FILTER (WHERE rows > 0) OVER w AS baseline_rows,
+        count(*) FILTER (WHERE rows > 0) OVER w AS baseline_days
+    FROM counts
+    WINDOW w AS (
+        PARTITION BY source, dayofweek(day) ORDER BY day
+        ROWS BETWEEN 4 PRECEDING AND 1 PRECEDING
+    )
+),
+ratios AS (
+    SELECT *, CASE WHEN baseline_days >= 3 THEN rows / baseline_rows END AS ratio
+    FROM windowed
+    WHERE day = $day
+),
+indexed AS (
+    SELECT
+        *,
+        median(ratio) FILTER (WHERE source IN {demand}) OVER () AS demand_index,
+        count(ratio) FILTER (WHERE source IN {demand}) OVER () AS demand_sources
+    FROM ratios
+)
+SELECT
+    source,
+    day,
+    rows,
+    baseline_rows,
+    baseline_days,
+    ratio,
+    demand_index,
+    demand_sources,
+    CASE
+        WHEN demand_sources >= 2 THEN ratio / nullif(demand_index, 0)
+        ELSE ratio
+    END AS relative_ratio
+FROM indexed
+"""
+
+
+def _volume_query(table: str) -> Callable:
+    def query(start, end):
+        day = end
+        # Every source's counts for the five weeks up to the day, zero-filled so a
+        # source that sent nothing shows as 0 rather than vanishing.
+        unions = "\n    UNION ALL\n    ".join(
+            f"SELECT '{t}' AS source, d.day, count(r._partition_date) AS rows "
+            f"FROM range($day - INTERVAL 35 DAY, $day + INTERVAL 1 DAY, INTERVAL 1 DAY) d(day) "
+            f"LEFT JOIN raw.{t} r ON r._partition_date = CAST(d.day AS DATE) "
+            f"AND r._partition_date BETWEEN $day - INTERVAL 35 DAY AND $day "
+            f"GROUP BY ALL"
+            for t in DAILY_TABLES
+        )
+        sql = (
+            "SELECT * FROM (" + _VOLUME_SQL.format(unions=unions, demand=DEMAND_TABLES) + ") WHERE source = $table"
+        )
+        return sql, {"day": day, "table": table}
+
+    return query
+
+
+VOLUME_DATASETS: list[Dataset] = [
+    Dataset(
+        suite="raw_daily_volume",
+        asset=("raw", t),
+        description=(
+            f"Gate on the volume of raw.{t}'s last delivered day: compared with the same "
+            "weekday over the four weeks before, and with how the demand-driven sources (POS, "
+            "orders, checkouts) moved that day. A source that sends half its usual volume is "
+            "a failed export."
+        ),
+        partitioned=True,
+        query=_volume_query(t),
+        example_columns=("source", "day", "rows", "baseline_rows", "ratio", "relative_ratio"),
+    )
+    for t in DAILY_TABLES
+]
+
+MART_DATASETS: list[Dataset] = [
+    Dataset(
+        suite="customer_lifecycle",
+        asset=("marts", "customer_lifecycle"),
+        description=(
+            "Gate: every customer of dim_customers has exactly one lifecycle stage, and no "
+            "stage belongs to an unknown customer. Campaigns pick people by stage."
+        ),
+        query=lambda start, end: (
+            """
+            SELECT
+                coalesce(d.customer_id, l.customer_id) AS customer_id,
+                count(l.customer_id) AS stage_rows,
+                min(l.lifecycle_stage) AS lifecycle_stage,
+                bool_or(d.customer_id IS NOT NULL) AS in_dim_customers
+            FROM marts.dim_customers AS d
+            FULL OUTER JOIN marts.customer_lifecycle AS l ON l.customer_id = d.customer_id
+            GROUP BY 1
+            """,
+            [],
+        ),
+        example_columns=("customer_id", "stage_rows", "lifecycle_stage", "in_dim_customers"),
+    ),
+    Dataset(
+        suite="customer_segments",
+        asset=("marts", "customer_segments"),
+        description=(
+            "Gate: no customer twice in a segment (per category, for category affinity), and "
+            "only known segments. A duplicate would count and message someone twice."
+        ),
+        query=lambda start, end: (
+            "SELECT customer_id, segment, coalesce(segment_detail, '') AS segment_detail "
+            "FROM marts.customer_segments",
+            [],
+        ),
+        example_columns=("customer_id", "segment", "segment_detail"),
+    ),
+    Dataset(
+        suite="sms_audience",
+        asset=("marts", "sms_audience"),
+        description=(
+            "Compliance gate, always blocking: nobody in the audience has opted out (per the "
+            "live consent events, not yesterday's mart), is suppressed, lacks an explicit "
+            "opt-in on record or has an invalid or non-mobile number; no customer and no "
+            "phone appears twice."
+        ),
+        query=lambda start, end: (
+            """
+            WITH audience AS (
+                SELECT customer_id, phone_e164 FROM marts.sms_audience
+            ),
+            events AS (
+                -- The staging view reads raw.crm_consent as it is now: an opt-out loaded
+                -- after the marts were built still counts. Same precedence as sms_consent.
+                SELECT
+                    phone_e164,
+                    event_type,
+                    consent_source,
+                    consent_text_version,
+                    CASE
+                        WHEN NOT is_future_dated THEN occurred_at
+                        WHEN event_type = 'opt_out' THEN CAST(delivered_on AS TIMESTAMP)
+                    END AS effective_at,
+                    event_id
+                FROM staging.stg_crm__consent_events
+                WHERE phone_e164 IN (SELECT phone_e164 FROM audience)
+            ),
+            latest AS (
+                SELECT * FROM events
+                WHERE effective_at IS NOT NULL
+                QUALIFY row_number() OVER (
+                    PARTITION BY phone_e164
+                    ORDER BY effective_at DESC, (event_type = 'opt_out') DESC, event_id DESC
+                ) = 1
+            ),
+            suppressed AS (
+                SELECT phone_e164, string_agg(DISTINCT suppression_reason, ',') AS reasons
+                FROM marts.sms_suppression
+                WHERE phone_e164 IN (SELECT phone_e164 FROM audience)
+                GROUP BY 1
+            ),
+            phones AS (
+                SELECT e164, bool_and(is_valid) AS is_valid, min(number_type) AS number_type
+                FROM ingest.phone_cache
+                WHERE e164 IN (SELECT phone_e164 FROM audience)
+                GROUP BY 1
+            )
+            SELECT
+                a.customer_id,
+                a.phone_e164,
+                coalesce(latest.event_type, 'none') AS latest_consent_event,
+                latest.consent_source AS latest_consent_source,
+                latest.consent_text_version AS latest_consent_text_version,
+                suppressed.reasons AS suppression_reasons,
+                coalesce(phones.is_valid, false) AS phone_is_valid,
+                phones.number_type AS phone_type
+            FROM audience AS a
+            LEFT JOIN latest ON latest.phone_e164 = a.phone_e164
+            LEFT JOIN suppressed ON suppressed.phone_e164 = a.phone_e164
+            LEFT JOIN phones ON phones.e164 = a.phone_e164
+            """,
+            [],
+        ),
+        phone_columns=("phone_e164",),
+        example_columns=(
+            "customer_id", "phone_e164", "latest_consent_event", "suppression_reasons",
+            "phone_is_valid", "phone_type",
+        ),
+    ),
+]
+
+ALL_DATASETS = [*RAW_DATASETS, *VOLUME_DATASETS, *MART_DATASETS]

@@ -1,0 +1,75 @@
+"""The cross-run half of blocking: refuse to build on a failed gate from an earlier run.
+
+Inside one run Dagster already skips everything downstream of a failed
+blocking check. Runs are split in practice (the load, then the dbt build its
+sensor starts, then the publish or send; or someone clicks "Materialize" on
+one asset), so an asset that must never build on bad data also asks the
+instance for the latest evaluation of every blocking check upstream of it.
+"""
+
+from collections.abc import Iterable
+
+from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey, DagsterInstance, Failure
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+
+def failed_gates(
+    instance: DagsterInstance, asset_graph, assets: Iterable[AssetKey]
+) -> dict[AssetCheckKey, str]:
+    """Blocking checks upstream of ``assets`` whose latest verdict is a failure.
+
+    Upstream means on an ancestor outside ``assets``: an asset's own checks judge
+    what it builds, so a failed mart gate never stops the rebuild that fixes it.
+    A check that never ran, or whose latest execution is still planned, blocks
+    nothing here: in a run that includes it, Dagster orders it first anyway.
+    """
+    keys = set(assets)
+    scope = {a for k in keys for a in asset_graph.get_ancestor_asset_keys(k)} - keys
+    checks = [
+        k for k in asset_graph.get_check_keys_for_assets(scope) if asset_graph.get_check_spec(k).blocking
+    ]
+    if not checks:
+        return {}
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(checks)
+    failed = {}
+    for key, record in latest.items():
+        if record.status != AssetCheckExecutionRecordStatus.FAILED:
+            continue
+        evaluation = record.event.asset_check_evaluation if record.event else None
+        if evaluation is not None and evaluation.severity != AssetCheckSeverity.ERROR:
+            continue  # a WARN signal never blocks
+        reason = ""
+        if evaluation is not None:
+            value = evaluation.metadata.get("reason")
+            reason = getattr(value, "value", value) or evaluation.description or ""
+        failed[key] = reason or "failed (see the check in the UI)"
+    return failed
+
+
+def _asset_graph(context):
+    """The code location's asset graph; a run started by ``materialize()`` has no
+    repository on its context, but its job carries the graph it was built from."""
+    try:
+        return context.repository_def.asset_graph
+    except Exception:  # noqa: BLE001 - Dagster raises a CheckError for "no repository"
+        return context.job_def.asset_layer.asset_graph
+
+
+def require_passing_gates(context, assets: Iterable[AssetKey] | None = None) -> None:
+    """Raise ``Failure`` naming each failed upstream gate and its reason."""
+    assets = list(assets if assets is not None else context.selected_asset_keys)
+    failed = failed_gates(context.instance, _asset_graph(context), assets)
+    if not failed:
+        return
+    lines = [f"{k.asset_key.to_user_string()}:{k.name}: {reason}" for k, reason in sorted(
+        failed.items(), key=lambda kv: kv[0].to_user_string()
+    )]
+    raise Failure(
+        description=(
+            f"{len(failed)} blocking data-quality gate(s) upstream failed their latest "
+            "evaluation; nothing is built on that data until they pass again (fix or reload "
+            "the data, then re-run the check or the load):\n" + "\n".join(lines)
+        ),
+        metadata={"failed_gates": "\n".join(lines)},
+        allow_retries=False,
+    )
