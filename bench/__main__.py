@@ -28,13 +28,14 @@ from pathlib import Path
 from dagster_project import settings
 
 SIZES = {"S": 10_000, "M": 100_000, "L": 1_000_000}
-PHASES = ["generate", "ingest", "floor", "dbt_full", "dbt_daily", "dbt_floor"]
+PHASES = ["generate", "ingest", "floor", "dbt_full", "dbt_daily", "checks", "dbt_floor"]
 # What a phase reads that an earlier phase writes.
 NEEDS = {
     "ingest": "landing",
     "floor": "landing",
     "dbt_full": "warehouse.duckdb",
     "dbt_daily": "warehouse.duckdb",
+    "checks": "warehouse.duckdb",
     "dbt_floor": "warehouse.duckdb",
 }
 
@@ -121,6 +122,26 @@ def main() -> None:
     _print_table({k: merged[k] for k in SIZES if k in merged})
     print()
     _print_dbt_table({k: merged[k] for k in SIZES if k in merged})
+    print()
+    _print_checks_table({k: merged[k] for k in SIZES if k in merged})
+
+
+def _print_checks_table(results: dict) -> None:
+    head = f"{'size':<4} {'checks':>7} {'failed':>7} {'rows validated':>15} {'checks s':>9} {'MiB':>6}"
+    print(head)
+    print("-" * len(head))
+    for size, r in results.items():
+        c = r.get("checks")
+        if not c:
+            continue
+        print(
+            f"{size:<4} {c['checks']:>7} {len(c['failed']):>7} {c['rows_validated']:>15,} "
+            f"{c['seconds']:>9.1f} {c['peak_mib']:>6.0f}"
+        )
+    print(
+        "\nGoal (issue 4): all checks of a daily run at L under 60 s (raw gates on the last "
+        "delivery day, volume bands, mart gates, Data Docs included)."
+    )
 
 
 def _spread(figures: dict) -> str:

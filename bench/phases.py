@@ -170,6 +170,49 @@ def dbt_daily(base: Path) -> dict:
     return {"seconds": _dbt(base), "day_rows": rows}
 
 
+def checks(base: Path) -> dict:
+    """The data-quality checks of a daily run, through Dagster (ephemeral instance).
+
+    The raw gates on the last delivery day, the volume band of every daily source
+    and the three mart gates, with their Data Docs pages: what a daily run adds.
+    """
+    os.environ["SMS_WAREHOUSE_PATH"] = str(base / "warehouse.duckdb")
+    os.environ["SMS_DATA_DIR"] = str(base)  # Data Docs under <base>/gx
+    from dagster import AssetSelection, DagsterInstance, materialize
+
+    from dagster_project.ingest.assets import daily_assets, reference_assets
+    from dagster_project.quality import mart_checks, raw_checks
+    from dagster_project.transform import dbt_models, dbt_resource
+    from dagster_project.warehouse import WarehouseResource
+
+    gx_checks = [*raw_checks, *mart_checks]
+    t = time.perf_counter()
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(
+            [*daily_assets, *reference_assets, dbt_models, *gx_checks],
+            selection=AssetSelection.checks(*gx_checks),
+            instance=instance,
+            resources={"warehouse": WarehouseResource(), "dbt": dbt_resource()},
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            raise_on_error=False,
+        )
+    seconds = time.perf_counter() - t
+    evaluations = result.get_asset_check_evaluations()
+    rows = {
+        f"{e.asset_key.to_user_string()}:{e.check_name}": getattr(
+            e.metadata.get("rows"), "value", None
+        )
+        for e in evaluations
+    }
+    return {
+        "seconds": seconds,
+        "checks": len(evaluations),
+        "failed": sorted(k for e in evaluations if not e.passed for k in [e.check_name]),
+        "rows_validated": sum(v or 0 for v in rows.values()),
+        "rows": rows,
+    }
+
+
 def dbt_floor(base: Path) -> dict:
     """The hand-written script (bench/floor_customers.sql) on the same raw tables."""
     import duckdb
@@ -197,7 +240,8 @@ def _plain(obj):
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument(
-        "phase", choices=["generate", "ingest", "floor", "dbt_full", "dbt_daily", "dbt_floor"]
+        "phase",
+        choices=["generate", "ingest", "floor", "dbt_full", "dbt_daily", "checks", "dbt_floor"],
     )
     p.add_argument("--dir", type=Path, required=True)
     p.add_argument("--customers", type=int, default=0)
@@ -213,7 +257,8 @@ def main() -> None:
     elif a.phase == "floor":
         out = floor(a.dir)
     else:
-        out = {"dbt_full": dbt_full, "dbt_daily": dbt_daily, "dbt_floor": dbt_floor}[a.phase](a.dir)
+        phases = {"dbt_full": dbt_full, "dbt_daily": dbt_daily, "checks": checks, "dbt_floor": dbt_floor}
+        out = phases[a.phase](a.dir)
     print("BENCH " + json.dumps(out, default=str))
 
 

@@ -13,6 +13,19 @@ from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey, DagsterInstance
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 
+def blocking_checks(asset_graph) -> set[AssetCheckKey]:
+    """Every blocking check: the quality suites', and any other the graph knows.
+
+    A run started from a job or ``materialize()`` carries only its own job's
+    checks in its graph, so the suites' checks are listed from their definitions.
+    """
+    from dagster_project.quality.checks import mart_checks, raw_checks
+
+    keys = {spec.key for c in [*raw_checks, *mart_checks] for spec in c.check_specs if spec.blocking}
+    keys |= {k for k in asset_graph.asset_check_keys if asset_graph.get_check_spec(k).blocking}
+    return keys
+
+
 def failed_gates(
     instance: DagsterInstance, asset_graph, assets: Iterable[AssetKey]
 ) -> dict[AssetCheckKey, str]:
@@ -25,9 +38,7 @@ def failed_gates(
     """
     keys = set(assets)
     scope = {a for k in keys for a in asset_graph.get_ancestor_asset_keys(k)} - keys
-    checks = [
-        k for k in asset_graph.get_check_keys_for_assets(scope) if asset_graph.get_check_spec(k).blocking
-    ]
+    checks = [k for k in blocking_checks(asset_graph) if k.asset_key in scope]
     if not checks:
         return {}
     latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(checks)
@@ -47,8 +58,9 @@ def failed_gates(
 
 
 def _asset_graph(context):
-    """The code location's asset graph; a run started by ``materialize()`` has no
-    repository on its context, but its job carries the graph it was built from."""
+    """The code location's asset graph; a run started by ``materialize()`` or
+    ``execute_in_process`` has no repository on its context, but its job carries
+    the graph it was built from (its assets and their ancestors)."""
     try:
         return context.repository_def.asset_graph
     except Exception:  # noqa: BLE001 - Dagster raises a CheckError for "no repository"

@@ -143,9 +143,18 @@ def load_suite(path: Path) -> gx.ExpectationSuite:
                 f"{sorted(_SEVERITIES)}, found {severity!r}"
             )
     try:
-        return gx.ExpectationSuite(**data)
+        suite = gx.ExpectationSuite(**data)
     except Exception as exc:  # GX raises a zoo of pydantic and its own errors
         raise SuiteError(f"{path}: Great Expectations rejected the suite: {exc}") from exc
+    if len(suite.expectations) != len(expectations):
+        # GX logs an expectation it cannot build and leaves it out; a gate must not vanish.
+        built = {e.expectation_type for e in suite.expectations}
+        lost = [e["type"] for e in expectations if e["type"] not in built] or ["(one of them)"]
+        raise SuiteError(
+            f"{path}: Great Expectations rejected expectation(s) {', '.join(lost)}: "
+            "unknown type or invalid kwargs"
+        )
+    return suite
 
 
 def suite_is_blocking(suite: gx.ExpectationSuite) -> bool:
@@ -209,10 +218,7 @@ def _outcome(r, frame: pd.DataFrame, shown: list[str], phones: set[str]) -> Expe
     kwargs = config.kwargs
     column = kwargs.get("column") or ",".join(kwargs.get("column_list") or [])
     res = r.result or {}
-    error = None
-    info = r.exception_info or {}
-    if isinstance(info, dict) and info.get("raised_exception"):
-        error = str(info.get("exception_message"))[:300]
+    error = _exception(r.exception_info)
     examples = []
     for i in (res.get("partial_unexpected_index_list") or [])[:MAX_EXAMPLES]:
         if isinstance(i, dict) or i not in frame.index:
@@ -232,6 +238,18 @@ def _outcome(r, frame: pd.DataFrame, shown: list[str], phones: set[str]) -> Expe
         error=error,
         examples=examples,
     )
+
+
+def _exception(info: Any) -> str | None:
+    """GX's exception_info is flat, or keyed by the metric that raised: the message."""
+    if not isinstance(info, dict):
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message"))[:300]
+    for value in info.values():
+        if isinstance(value, dict) and value.get("raised_exception"):
+            return str(value.get("exception_message"))[:300]
+    return None
 
 
 def _plain(value: Any) -> Any:

@@ -1,0 +1,247 @@
+"""Blocking for real: a failed gate stops everything downstream, in the run and after it.
+
+A small generated world is loaded and built once (every gate passes). Each test
+then works on its own copy of the warehouse and landing folder with a fresh
+Dagster instance, breaks the data the way a gate guards against, and runs the
+real jobs: the daily load the schedule starts, the dbt build its sensor starts,
+a manual publish. Nothing downstream of the failed gate may materialize, and
+the reason must be in the check's metadata, phones masked.
+"""
+
+import csv
+import json
+import shutil
+from datetime import date, timedelta
+
+import duckdb
+import pytest
+from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance, materialize
+
+from dagster_project.definitions import defs
+from dagster_project.demo import generate
+from dagster_project.ingest.assets import daily_assets, reference_assets
+from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
+from dagster_project.publish import analytics_snapshot
+from dagster_project.quality import mart_checks, raw_checks
+from dagster_project.transform import dbt_models, dbt_resource
+from dagster_project.warehouse import WarehouseResource
+
+END = date(2026, 11, 21)
+DAYS = 60
+AS_OF = (END + timedelta(days=1)).isoformat()
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+ALL = [*reference_assets, *daily_assets, dbt_models, analytics_snapshot, *raw_checks, *mart_checks]
+DBT_CONFIG = {"ops": {"dbt_models": {"config": {"as_of": AS_OF}}}}
+
+
+def resources():
+    return {"warehouse": WarehouseResource(), "dbt": dbt_resource()}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """Every day but the last loaded, built and published in one run; all gates pass."""
+    base = tmp_path_factory.mktemp("gates")
+    generate(out=base / "landing", truth_dir=base / "truth", customers=1500, days=DAYS, seed=3, end=END)
+    start = (END - timedelta(days=DAYS - 1)).isoformat()
+    with pytest.MonkeyPatch.context() as mp:
+        env(mp, base)
+        with DagsterInstance.ephemeral() as instance:
+            assert materialize(
+                ALL, selection=AssetSelection.assets(*reference_assets), instance=instance,
+                resources=resources(), run_config=QUIET,
+            ).success
+            result = materialize(
+                ALL,
+                selection=AssetSelection.assets(*daily_assets, dbt_models, analytics_snapshot),
+                instance=instance,
+                resources=resources(),
+                run_config={**QUIET, **DBT_CONFIG},
+                tags={RANGE_START_TAG: start, RANGE_END_TAG: (END - timedelta(days=1)).isoformat()},
+            )
+            assert result.success
+            gx_checks = {s.name for c in [*raw_checks, *mart_checks] for s in c.check_specs}
+            evaluations = [e for e in result.get_asset_check_evaluations() if e.check_name in gx_checks]
+            # 6 raw suites + 6 volume checks + 3 mart gates, all passing on clean data.
+            assert len(evaluations) == 15
+            assert [e for e in evaluations if not e.passed] == []
+    return base
+
+
+def env(mp, base):
+    mp.setenv("SMS_DATA_DIR", str(base))
+    mp.setenv("SMS_LANDING_DIR", str(base / "landing"))
+    mp.setenv("SMS_WAREHOUSE_PATH", str(base / "warehouse.duckdb"))
+    mp.setenv("SMS_PUBLISHED_PATH", str(base / "published" / "warehouse.duckdb"))
+
+
+@pytest.fixture
+def copy(world, tmp_path, monkeypatch):
+    """This test's own copy of the built world, and its own Dagster instance."""
+    for name in ("landing", "warehouse.duckdb", "published"):
+        src = world / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
+    env(monkeypatch, tmp_path)
+    with DagsterInstance.ephemeral() as instance:
+        yield tmp_path, instance
+
+
+def job(name):
+    return defs.resolve_job_def(name)
+
+
+def materialized(result) -> set[AssetKey]:
+    return {e.asset_key for e in result.get_asset_materialization_events()}
+
+
+def evaluation(result, asset: str, check: str):
+    [e] = [
+        e for e in result.get_asset_check_evaluations()
+        if e.asset_key == AssetKey(asset.split("/")) and e.check_name == check
+    ]
+    return e
+
+
+def meta(e, key):
+    value = e.metadata[key]
+    return getattr(value, "value", getattr(value, "md_str", getattr(value, "text", value)))
+
+
+def marts_as_of(base) -> str:
+    with duckdb.connect(str(base / "warehouse.duckdb"), read_only=True) as conn:
+        return str(conn.execute("SELECT max(as_of_date) FROM marts.dim_customers").fetchone()[0])
+
+
+def break_phones(base, day: date, share: float = 0.5) -> list[str]:
+    """Replace the phone of the first ``share`` of the day's POS lines with garbage."""
+    files = sorted((base / "landing" / "pos" / "transactions" / day.isoformat()).glob("*.csv"))
+    assert files
+    originals = []
+    for f in files:
+        rows = list(csv.reader(f.open(newline="")))
+        header, body = rows[0], rows[1:]
+        col = header.index("Customer Phone")
+        for row in body[: max(1, int(len(body) * share))]:
+            if len(row) == len(header):
+                if row[col]:
+                    originals.append(row[col])
+                row[col] = "12"
+        with f.open("w", newline="") as out:
+            csv.writer(out).writerows([header, *body])
+    return originals
+
+
+def test_pos_day_of_invalid_phones_stops_the_scheduled_load_the_build_and_the_publish(copy):
+    base, instance = copy
+    published = base / "published" / "warehouse.duckdb"
+    published_before = published.stat().st_mtime_ns
+    day_folder = base / "landing" / "pos" / "transactions" / END.isoformat()
+    pristine = shutil.copytree(day_folder, base / "pristine")
+    assert break_phones(base, END)
+
+    # The run the morning schedule starts: the daily job for the new delivery day.
+    load = job("ingest_daily").execute_in_process(
+        instance=instance, partition_key=END.isoformat(), run_config=QUIET, raise_on_error=False
+    )
+    assert not load.success
+    gate = evaluation(load, "raw/pos_transactions", "raw_pos_transactions")
+    assert not gate.passed and gate.severity.value == "ERROR"
+    assert "customer_phone_is_valid" in meta(gate, "reason")
+    examples = meta(gate, "examples")
+    assert "customer_phone_is_valid" in examples and "| 12 |" not in examples  # masked
+    # The other sources loaded and passed: a gate stops what depends on its data only.
+    assert evaluation(load, "raw/shop_orders", "raw_shop_orders").passed
+
+    # The marts_after_load sensor only follows successful loads; someone runs the build
+    # by hand anyway: the gate's failure still stops it, with the reason.
+    build = job("refresh_marts").execute_in_process(
+        instance=instance, run_config={**QUIET, **DBT_CONFIG}, raise_on_error=False
+    )
+    assert not build.success
+    assert materialized(build) == set()
+    failure = next(e for e in build.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "raw/pos_transactions:raw_pos_transactions" in str(failure.event_specific_data.error)
+    assert marts_as_of(base) == AS_OF  # yesterday's build, untouched
+
+    publish = job("publish_snapshot").execute_in_process(
+        instance=instance, run_config=QUIET, raise_on_error=False
+    )
+    assert not publish.success and materialized(publish) == set()
+    assert published.stat().st_mtime_ns == published_before
+
+    # Fixed at the source (the export re-sent), the day reloads, the gate passes and
+    # the build is allowed again.
+    shutil.copytree(pristine, day_folder, dirs_exist_ok=True)
+    reload = job("ingest_daily").execute_in_process(
+        instance=instance, partition_key=END.isoformat(), run_config=QUIET
+    )
+    assert evaluation(reload, "raw/pos_transactions", "raw_pos_transactions").passed
+    rebuilt = job("refresh_marts").execute_in_process(
+        instance=instance, run_config={**QUIET, **DBT_CONFIG}
+    )
+    assert AssetKey(["marts", "sms_audience"]) in materialized(rebuilt)
+
+
+def test_opt_out_after_the_build_stops_the_send_side_until_the_audience_is_rebuilt(copy):
+    base, instance = copy
+    with duckdb.connect(str(base / "warehouse.duckdb"), read_only=True) as conn:
+        phone, customer = conn.execute(
+            "SELECT phone_e164, customer_id FROM marts.sms_audience ORDER BY customer_id LIMIT 1"
+        ).fetchone()
+    # The customer texts STOP; the consent export of the new day carries it.
+    folder = base / "landing" / "crm" / "consent" / END.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    stop = {
+        "event_id": "stop-after-build", "contact_id": None, "phone": phone, "country_code": None,
+        "event_type": "opt_out", "source": "keyword", "occurred_at": f"{END}T09:00:00+00:00",
+        "consent_text_version": None, "keyword": "STOP",
+    }
+    (folder / "consent-late-stop.jsonl").write_text(json.dumps(stop) + "\n")
+    load = job("ingest_daily").execute_in_process(
+        instance=instance, partition_key=END.isoformat(), run_config=QUIET, raise_on_error=False
+    )
+    assert load.success  # a clean day
+
+    # The send side runs on the marts built before the STOP arrived.
+    audience_check = AssetCheckKey(AssetKey(["marts", "sms_audience"]), "sms_audience")
+    send_side = materialize(
+        ALL,
+        selection=AssetSelection.checks(audience_check) | AssetSelection.assets(analytics_snapshot),
+        instance=instance,
+        resources=resources(),
+        run_config=QUIET,
+        raise_on_error=False,
+    )
+    assert not send_side.success
+    assert materialized(send_side) == set()
+    gate = evaluation(send_side, "marts/sms_audience", "sms_audience")
+    assert not gate.passed and gate.severity.value == "ERROR"
+    assert "latest_consent_event" in meta(gate, "reason")
+    outcomes = {o["column"]: o for o in meta(gate, "outcomes_json")}
+    # Ours, and any genuine opt-out of that day's export for someone in the audience.
+    assert 1 <= outcomes["latest_consent_event"]["unexpected_count"] <= 5
+    assert [c for c, o in outcomes.items() if not o["success"]] == ["latest_consent_event"]
+    assert phone not in json.dumps(dict(gate.metadata), default=str)
+    assert customer in meta(gate, "examples")
+    docs = meta(gate, "data_docs")
+    assert docs.endswith(".html") and "opt_out" in open(docs).read()
+    assert phone not in open(docs).read()
+
+    # A later manual publish is refused while the gate's latest verdict is a failure.
+    again = job("publish_snapshot").execute_in_process(
+        instance=instance, run_config=QUIET, raise_on_error=False
+    )
+    assert not again.success and materialized(again) == set()
+
+    # The dbt build (its own gate is not upstream of it) rebuilds the audience without
+    # the phone; the gate passes and the publish goes through.
+    build = job("refresh_marts").execute_in_process(
+        instance=instance, run_config={**QUIET, **DBT_CONFIG}, raise_on_error=False
+    )
+    assert build.success
+    assert evaluation(build, "marts/sms_audience", "sms_audience").passed
+    with duckdb.connect(str(base / "warehouse.duckdb"), read_only=True) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM marts.sms_audience WHERE phone_e164 = ?", [phone]
+        ).fetchone()[0] == 0
+    assert job("publish_snapshot").execute_in_process(instance=instance, run_config=QUIET).success
