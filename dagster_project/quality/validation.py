@@ -321,7 +321,8 @@ class DataDocs:
         self.context.validation_results_store.set(key, outcome.result)
         self._prune(outcome.suite)
         self.context.build_data_docs(resource_identifiers=[key])
-        page = self.site_dir / "validations" / Path(*key.to_tuple()).with_suffix(".html")
+        [site] = self.context.get_docs_sites_urls(resource_identifier=key)
+        page = Path(site["site_url"].removeprefix("file://"))
         for html in (page, self.site_dir / "index.html"):
             if html.exists():
                 _strip_beacons(html)
