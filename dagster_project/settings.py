@@ -83,6 +83,11 @@ def published_path() -> Path:
     return Path(os.environ.get("SMS_PUBLISHED_PATH", default)).resolve()
 
 
+def campaigns_dir() -> Path:
+    """Campaign files (``SMS_CAMPAIGNS_DIR``, default ``campaigns/`` in the repository)."""
+    return Path(os.environ.get("SMS_CAMPAIGNS_DIR", REPO_ROOT / "campaigns")).resolve()
+
+
 def duckdb_memory_limit() -> str:
     """Memory DuckDB may use in the pipeline before spilling (``SMS_DUCKDB_MEMORY_LIMIT``)."""
     return os.environ.get("SMS_DUCKDB_MEMORY_LIMIT", "2GB")

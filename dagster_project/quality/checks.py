@@ -51,7 +51,7 @@ def docs_dir():
     return settings.data_dir() / "gx"
 
 
-def loaded_range(context: AssetCheckExecutionContext, config: GateConfig, conn, table: str):
+def loaded_range(context: AssetCheckExecutionContext, config: GateConfig, conn, dataset: Dataset):
     """The delivery days to validate: config, else the run's range, else the latest day."""
     if config.start:
         start = date.fromisoformat(config.start)
@@ -62,7 +62,7 @@ def loaded_range(context: AssetCheckExecutionContext, config: GateConfig, conn, 
     if "dagster/partition" in tags:
         day = date.fromisoformat(tags["dagster/partition"])
         return day, day
-    day = datasets.latest_delivery_day(conn, table)
+    day = dataset.latest_day(conn)
     return day, day
 
 
@@ -161,9 +161,9 @@ def build_check(dataset: Dataset) -> AssetChecksDefinition:
     ) -> AssetCheckResult:
         with warehouse.get_connection() as conn:
             if dataset.partitioned:
-                start, end = loaded_range(context, config, conn, dataset.asset[1])
+                start, end = loaded_range(context, config, conn, dataset)
                 if start is None:
-                    raise RuntimeError(f"raw.{dataset.asset[1]} holds no delivery day to check")
+                    raise RuntimeError(f"{'/'.join(dataset.asset)} holds no day to check")
                 batch = f"delivery days {start}..{end}" if start != end else f"delivery day {end}"
             else:
                 start = end = None
@@ -214,7 +214,7 @@ def build_volume_check(volume: list[Dataset]) -> AssetChecksDefinition:
             for check_key in sorted(context.selected_asset_check_keys, key=str):
                 dataset = by_key[check_key.asset_key]
                 table = dataset.asset[1]
-                _, day = loaded_range(context, config, conn, table)
+                _, day = loaded_range(context, config, conn, dataset)
                 if day is None:
                     raise RuntimeError(f"raw.{table} holds no delivery day to check")
                 frame = datasets.fetch(conn, dataset, day, day)

@@ -28,16 +28,17 @@ class Dataset:
     partitioned: bool = False
     phone_columns: tuple[str, ...] = ()
     example_columns: tuple[str, ...] = ()
+    # The newest day there is to check, for a partitioned check run on its own.
+    latest_sql: str | None = None
+
+    def latest_day(self, conn: duckdb.DuckDBPyConnection) -> date | None:
+        sql = self.latest_sql or f"SELECT max(_partition_date) FROM raw.{self.asset[1]}"
+        return conn.execute(sql).fetchone()[0]
 
 
 def fetch(conn: duckdb.DuckDBPyConnection, dataset: Dataset, start=None, end=None) -> pd.DataFrame:
     sql, params = dataset.query(start, end)
     return conn.execute(sql, params).df()
-
-
-def latest_delivery_day(conn: duckdb.DuckDBPyConnection, table: str) -> date | None:
-    """The newest delivery day loaded into ``raw.<table>`` (a standalone check's default)."""
-    return conn.execute(f"SELECT max(_partition_date) FROM raw.{table}").fetchone()[0]
 
 
 def _range(table: str, columns: str, phones: tuple[str, ...] = ()) -> Callable:
@@ -268,6 +269,46 @@ VOLUME_DATASETS: list[Dataset] = [
     for t in DAILY_TABLES
 ]
 
+# The compliance check of any audience: a CTE `audience(customer_id, phone_e164)` comes
+# first. Consent and suppression are dbt *views* (marts.sms_consent, marts.sms_suppression),
+# computed when read: an opt-out loaded after the last build counts here.
+AUDIENCE_CHECK = """
+            suppressed AS (
+                SELECT phone_e164, string_agg(DISTINCT suppression_reason, ',') AS reasons
+                FROM marts.sms_suppression
+                WHERE phone_e164 IN (SELECT phone_e164 FROM audience)
+                GROUP BY 1
+            ),
+            phones AS (
+                SELECT e164, bool_and(is_valid) AS is_valid, min(number_type) AS number_type
+                FROM ingest.phone_cache
+                WHERE e164 IN (SELECT phone_e164 FROM audience)
+                GROUP BY 1
+            )
+            SELECT
+                a.customer_id,
+                a.phone_e164,
+                CASE c.consent_state WHEN 'opted_in' THEN 'opt_in' WHEN 'opted_out' THEN 'opt_out'
+                     ELSE 'none' END AS latest_consent_event,
+                CASE WHEN c.consent_state = 'opted_in' THEN c.opt_in_source END
+                    AS latest_consent_source,
+                CASE WHEN c.consent_state = 'opted_in' THEN c.opt_in_text_version END
+                    AS latest_consent_text_version,
+                suppressed.reasons AS suppression_reasons,
+                coalesce(phones.is_valid, false) AS phone_is_valid,
+                phones.number_type AS phone_type
+            FROM audience AS a
+            LEFT JOIN marts.sms_consent AS c ON c.phone_e164 = a.phone_e164
+            LEFT JOIN suppressed ON suppressed.phone_e164 = a.phone_e164
+            LEFT JOIN phones ON phones.e164 = a.phone_e164
+"""
+
+
+def audience_query(audience_sql: str, params) -> tuple[str, object]:
+    """The compliance batch of an audience given as SQL selecting customer_id, phone_e164."""
+    return f"WITH audience AS ({audience_sql}),\n{AUDIENCE_CHECK}", params
+
+
 MART_DATASETS: list[Dataset] = [
     Dataset(
         suite="customer_lifecycle",
@@ -314,62 +355,8 @@ MART_DATASETS: list[Dataset] = [
             "opt-in on record or has an invalid or non-mobile number; no customer and no "
             "phone appears twice."
         ),
-        query=lambda start, end: (
-            """
-            WITH audience AS (
-                SELECT customer_id, phone_e164 FROM marts.sms_audience
-            ),
-            events AS (
-                -- The staging view reads raw.crm_consent as it is now: an opt-out loaded
-                -- after the marts were built still counts. Same precedence as sms_consent.
-                SELECT
-                    phone_e164,
-                    event_type,
-                    consent_source,
-                    consent_text_version,
-                    CASE
-                        WHEN NOT is_future_dated THEN occurred_at
-                        WHEN event_type = 'opt_out' THEN CAST(delivered_on AS TIMESTAMP)
-                    END AS effective_at,
-                    event_id
-                FROM staging.stg_crm__consent_events
-                WHERE phone_e164 IN (SELECT phone_e164 FROM audience)
-            ),
-            latest AS (
-                SELECT * FROM events
-                WHERE effective_at IS NOT NULL
-                QUALIFY row_number() OVER (
-                    PARTITION BY phone_e164
-                    ORDER BY effective_at DESC, (event_type = 'opt_out') DESC, event_id DESC
-                ) = 1
-            ),
-            suppressed AS (
-                SELECT phone_e164, string_agg(DISTINCT suppression_reason, ',') AS reasons
-                FROM marts.sms_suppression
-                WHERE phone_e164 IN (SELECT phone_e164 FROM audience)
-                GROUP BY 1
-            ),
-            phones AS (
-                SELECT e164, bool_and(is_valid) AS is_valid, min(number_type) AS number_type
-                FROM ingest.phone_cache
-                WHERE e164 IN (SELECT phone_e164 FROM audience)
-                GROUP BY 1
-            )
-            SELECT
-                a.customer_id,
-                a.phone_e164,
-                coalesce(latest.event_type, 'none') AS latest_consent_event,
-                latest.consent_source AS latest_consent_source,
-                latest.consent_text_version AS latest_consent_text_version,
-                suppressed.reasons AS suppression_reasons,
-                coalesce(phones.is_valid, false) AS phone_is_valid,
-                phones.number_type AS phone_type
-            FROM audience AS a
-            LEFT JOIN latest ON latest.phone_e164 = a.phone_e164
-            LEFT JOIN suppressed ON suppressed.phone_e164 = a.phone_e164
-            LEFT JOIN phones ON phones.e164 = a.phone_e164
-            """,
-            [],
+        query=lambda start, end: audience_query(
+            "SELECT customer_id, phone_e164 FROM marts.sms_audience", []
         ),
         phone_columns=("phone_e164",),
         example_columns=(

@@ -1,3 +1,7 @@
+-- A view, not a table: consent is read when it is used, so an opt-out loaded after the
+-- last dbt build takes effect at the next plan, gate or dispatch without a rebuild.
+{{ config(materialized='view') }}
+
 -- The latest SMS consent state of every valid E.164 phone that has consent events.
 --
 -- Consent belongs to the phone number, not to a person: whoever holds the number said

@@ -1,3 +1,6 @@
+-- A view over sms_consent (itself a view) and the seeds: always current, like consent.
+{{ config(materialized='view') }}
+
 -- Phones that must not receive marketing SMS, one row per phone and reason. Three feeds:
 --   opt_out       the phone's latest consent event is an opt-out (sms_consent);
 --   hard_bounce   the gateway reported the number as permanently undeliverable. No source

@@ -1,0 +1,292 @@
+"""Campaign files (``campaigns/*.yml``) and the sending policy, validated on load.
+
+A marketer writes one YAML file per campaign; ``load_campaigns`` turns the folder
+into typed ``Campaign`` objects or fails with ``CampaignError`` naming the file
+and the field. Filters are structured (field, operator, value) and checked
+against the columns of ``dim_customers``: a file never carries SQL.
+
+Pure: no Dagster, no DuckDB. The global policy (frequency caps across
+campaigns) lives in ``campaigns/settings/policy.yml``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+# What a filter may test: dim_customers' columns a marketer can reason about, with the
+# operators that make sense for their type. Never raw SQL.
+FILTER_FIELDS: dict[str, str] = {
+    "country": "text",
+    "language": "text",
+    "age_band": "text",
+    "gender": "text",
+    "lifecycle_stage": "text",
+    "rfm_segment": "text",
+    "value_tier": "text",
+    "preferred_category": "text",
+    "channel_mix": "text",
+    "orders_count": "number",
+    "in_store_orders_count": "number",
+    "online_orders_count": "number",
+    "revenue_amount": "number",
+    "average_order_value": "number",
+    "is_big_spender": "bool",
+    "is_vip": "bool",
+    "has_open_ticket": "bool",
+}
+OPERATORS = {
+    "text": {"=", "!=", "in", "not in"},
+    "number": {"=", "!=", ">", ">=", "<", "<="},
+    "bool": {"=", "!="},
+}
+SEGMENTS = {
+    "prospect",
+    "new_customer",
+    "big_spender",
+    "vip",
+    "lapsed",
+    "at_risk",
+    "abandoned_checkout",
+    "category_affinity",
+    "repeat_purchase_due",
+    "open_ticket_exclusion",
+}
+LANGUAGES = {"en", "de", "tr"}
+# Recipient-local hours a send may ever happen in (the compliance rule), and the default.
+HARD_WINDOW = (dt.time(8, 0), dt.time(21, 0))
+DEFAULT_WINDOW = (dt.time(9, 0), dt.time(20, 0))
+
+
+class CampaignError(ValueError):
+    """An invalid campaign or policy file: the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Filter(_Strict):
+    field: str
+    op: Literal["=", "!=", ">", ">=", "<", "<=", "in", "not in"]
+    value: Any
+
+    @model_validator(mode="after")
+    def _known_field_and_operator(self) -> Filter:
+        kind = FILTER_FIELDS.get(self.field)
+        if kind is None:
+            raise ValueError(
+                f"unknown field {self.field!r}; filters may use {', '.join(sorted(FILTER_FIELDS))}"
+            )
+        if self.op not in OPERATORS[kind]:
+            raise ValueError(f"operator {self.op!r} does not apply to {kind} field {self.field!r}")
+        if self.op in ("in", "not in") and not isinstance(self.value, list):
+            raise ValueError(f"operator {self.op!r} needs a list value")
+        if kind == "number" and not isinstance(self.value, (int, float)):
+            raise ValueError(f"{self.field!r} is a number; value {self.value!r} is not")
+        if kind == "bool" and not isinstance(self.value, bool):
+            raise ValueError(f"{self.field!r} is true/false; value {self.value!r} is not")
+        return self
+
+
+class Exclusions(_Strict):
+    segments: list[str] = Field(default_factory=list)
+    bought_category_within_days: int | None = Field(
+        default=None, ge=1, description="drop whoever bought the promoted category this recently"
+    )
+    open_ticket: bool = True
+
+    @field_validator("segments")
+    @classmethod
+    def _known_segments(cls, v: list[str]) -> list[str]:
+        return _check_segments(v)
+
+
+class Variant(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,20}$")
+    weight: int = Field(ge=1)
+    templates: dict[str, str] | None = None
+
+
+class Window(_Strict):
+    start: dt.time = DEFAULT_WINDOW[0]
+    end: dt.time = DEFAULT_WINDOW[1]
+
+    @model_validator(mode="after")
+    def _inside_hard_window(self) -> Window:
+        lo, hi = HARD_WINDOW
+        if not (lo <= self.start < self.end <= hi):
+            raise ValueError(
+                f"send window {self.start:%H:%M}-{self.end:%H:%M} must lie within "
+                f"{lo:%H:%M}-{hi:%H:%M} recipient local time, start before end"
+            )
+        return self
+
+
+class Cap(_Strict):
+    max: int = Field(ge=1)
+    per_days: int = Field(ge=1)
+
+
+class Campaign(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,48}$")
+    name: str
+    kind: Literal["marketing", "transactional"] = "marketing"
+    segments: list[str] = Field(min_length=1)
+    exclusions: Exclusions = Field(default_factory=Exclusions)
+    filters: list[Filter] = Field(default_factory=list)
+    promoted_category: str | None = None
+    templates: dict[str, str] = Field(min_length=1)
+    fallback_language: str = "en"
+    variants: list[Variant] = Field(default_factory=lambda: [Variant(id="A", weight=1)])
+    holdout_percent: float = Field(default=10, ge=0, le=50)
+    send_window: Window = Field(default_factory=Window)
+    start_date: dt.date
+    end_date: dt.date | None = None
+    cadence: Literal["once", "daily", "segment_entry"] = "once"
+    entry_within_days: int = Field(default=2, ge=1, description="segment_entry: how recent")
+    priority: int = Field(default=0, ge=0, le=100)
+    cap: Cap | None = Field(default=None, description="this campaign's own per-person cap")
+    sender_ids: dict[str, str] = Field(min_length=1)
+    budget_usd: float | None = Field(default=None, gt=0)
+    link_base_url: str = "https://sms.example/c"
+    source: str = Field(default="", exclude=True)
+
+    @field_validator("segments")
+    @classmethod
+    def _known_segments(cls, v: list[str]) -> list[str]:
+        return _check_segments(v)
+
+    @field_validator("templates")
+    @classmethod
+    def _known_languages(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = set(v) - LANGUAGES
+        if unknown:
+            raise ValueError(f"unknown language(s) {sorted(unknown)}; supported: {sorted(LANGUAGES)}")
+        return v
+
+    @field_validator("sender_ids")
+    @classmethod
+    def _sender_keys(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in v if k != "default" and not re.fullmatch(r"[A-Z]{2}", k)]
+        if bad:
+            raise ValueError(f"keys must be ISO country codes or 'default', found {bad}")
+        if "default" not in v:
+            raise ValueError("needs a 'default' sender id for countries not listed")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Campaign:
+        if self.fallback_language not in self.templates:
+            raise ValueError(
+                f"fallback_language {self.fallback_language!r} has no template "
+                f"(templates: {sorted(self.templates)})"
+            )
+        if self.end_date and self.end_date < self.start_date:
+            raise ValueError("end_date is before start_date")
+        if len({v.id for v in self.variants}) != len(self.variants):
+            raise ValueError("variant ids must be unique")
+        for v in self.variants:
+            if v.templates and self.fallback_language not in v.templates:
+                raise ValueError(f"variant {v.id!r} lacks the fallback language's template")
+        if self.exclusions.bought_category_within_days and not self.promoted_category:
+            raise ValueError("exclusions.bought_category_within_days needs promoted_category")
+        return self
+
+    def is_active(self, day: dt.date) -> bool:
+        return self.start_date <= day and (self.end_date is None or day <= self.end_date)
+
+    def templates_for(self, variant: str) -> dict[str, str]:
+        v = next(x for x in self.variants if x.id == variant)
+        return v.templates or self.templates
+
+    def sender_for(self, country: str | None) -> str:
+        return self.sender_ids.get(country or "", self.sender_ids["default"])
+
+
+class Policy(_Strict):
+    """Caps across campaigns, per person, counted on marketing messages."""
+
+    marketing_per_day: int = Field(default=1, ge=1)
+    marketing_per_week: int = Field(default=3, ge=1)
+
+
+def _check_segments(v: list[str]) -> list[str]:
+    unknown = sorted(set(v) - SEGMENTS)
+    if unknown:
+        raise ValueError(f"unknown segment(s) {unknown}; known: {', '.join(sorted(SEGMENTS))}")
+    return v
+
+
+def _field_path(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(file)"
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise CampaignError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CampaignError(f"{path}: a campaign file is a YAML mapping of fields")
+    return data
+
+
+def _validate(model: type[BaseModel], data: dict, path: Path):
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"field {_field_path(e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise CampaignError(f"{path}: {problems}") from exc
+
+
+def load_campaign(path: Path, validate_template=None) -> Campaign:
+    """One campaign file; ``validate_template(text)`` checks each template if given."""
+    data = _read_yaml(path)
+    campaign = _validate(Campaign, {**data, "source": str(path)}, path)
+    if campaign.id != path.stem:
+        raise CampaignError(f"{path}: field id: must be the file name {path.stem!r}")
+    if validate_template is not None:
+        sets = [("templates", campaign.templates)] + [
+            (f"variants[{i}].templates", v.templates)
+            for i, v in enumerate(campaign.variants)
+            if v.templates
+        ]
+        for where, templates in sets:
+            for language, text in templates.items():
+                try:
+                    validate_template(text)
+                except Exception as exc:  # noqa: BLE001 - any template error names the field
+                    raise CampaignError(f"{path}: field {where}.{language}: {exc}") from exc
+    return campaign
+
+
+def load_campaigns(folder: Path, validate_template=None) -> list[Campaign]:
+    """Every ``*.yml`` directly in ``folder``, sorted by priority (highest first), then id."""
+    campaigns = [load_campaign(p, validate_template) for p in sorted(folder.glob("*.yml"))]
+    return sorted(campaigns, key=lambda c: (-c.priority, c.id))
+
+
+def load_policy(path: Path) -> Policy:
+    if not path.exists():
+        return Policy()
+    return _validate(Policy, _read_yaml(path), path)

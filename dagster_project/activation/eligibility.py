@@ -1,0 +1,248 @@
+"""Who gets a campaign's message today, and why everyone else does not.
+
+Pure rules over plain values (no Dagster, no DuckDB), applied in the order the
+funnel reports them:
+
+1. in a target segment (for ``segment_entry`` campaigns: entered it recently)
+2. passes the campaign's filters and exclusions
+3. has a valid mobile number
+4. explicit opt-in on record (marketing; a transactional message needs none)
+5. not suppressed (opt-out, hard bounce, manual block)
+6. within frequency caps: this campaign's own cap, ``once`` cadence, and the
+   global marketing caps across campaigns (plans run in priority order, so on a
+   collision the higher priority campaign has already taken the slot)
+7. holdout: a deterministic hash of (campaign, customer), stable across reruns
+8. send window in the recipient's local time: closed now means deferred to the
+   next opening, never dropped and never sent outside it
+
+``decide`` returns one ``Decision`` per candidate; the funnel is the count of
+decisions by the step that stopped them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dagster_project.activation.campaigns import Campaign, Filter, Policy
+
+SMS_LINE_TYPES = frozenset({"mobile", "fixed_line_or_mobile"})
+
+# Funnel steps, in order; a skip reason starts with its step's name.
+STEPS = (
+    "in_segment",
+    "filters",
+    "valid_mobile",
+    "opt_in",
+    "not_suppressed",
+    "frequency_caps",
+    "holdout",
+    "send_window",
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One customer in a target segment, with what the rules need to know."""
+
+    customer_id: str
+    segments: frozenset[str]
+    phone_e164: str | None = None
+    phone_type: str | None = None
+    consent_state: str = "none"  # opted_in | opted_out | none (of that phone)
+    opt_in_event_id: str | None = None
+    opt_in_source: str | None = None
+    opt_in_text_version: str | None = None
+    suppression: str | None = None  # the reason(s) the phone is suppressed, else None
+    time_zone: str | None = None
+    country: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    entered_on: dt.date | None = None  # when the customer entered the target segment
+    bought_promoted_on: dt.date | None = None  # last purchase of the promoted category
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A marketing message already planned or sent to a customer (for the caps)."""
+
+    campaign_id: str
+    scheduled_at: dt.datetime  # UTC
+
+
+@dataclass(frozen=True)
+class Decision:
+    customer_id: str
+    state: str  # planned | deferred | held_out | skipped
+    step: str  # the funnel step that decided (send_window for planned and deferred)
+    reason: str
+    variant: str | None = None
+    scheduled_at: dt.datetime | None = None  # UTC; planned: now, deferred: next opening
+
+
+def stable_fraction(*parts: str) -> float:
+    """A number in [0, 1) from a SHA-256 of the parts: same input, same number, forever."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def in_holdout(campaign_id: str, customer_id: str, percent: float) -> bool:
+    return stable_fraction("holdout", campaign_id, customer_id) < percent / 100
+
+
+def pick_variant(campaign: Campaign, customer_id: str) -> str:
+    total = sum(v.weight for v in campaign.variants)
+    point = stable_fraction("variant", campaign.id, customer_id) * total
+    for v in campaign.variants:
+        point -= v.weight
+        if point < 0:
+            return v.id
+    return campaign.variants[-1].id
+
+
+def zone(name: str | None) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def window_slot(
+    now: dt.datetime, tz: ZoneInfo, start: dt.time, end: dt.time
+) -> tuple[bool, dt.datetime]:
+    """(open now, when to send in UTC): now if the local window is open, else its next opening."""
+    local = now.astimezone(tz)
+    if start <= local.time() < end:
+        return True, now
+    day = local.date() if local.time() < start else local.date() + dt.timedelta(days=1)
+    opening = dt.datetime.combine(day, start, tzinfo=tz)
+    return False, opening.astimezone(dt.UTC)
+
+
+def passes(f: Filter, value: Any) -> bool:
+    """A structured filter on one attribute; a missing value never passes."""
+    if value is None:
+        return f.op in ("!=", "not in")
+    ops = {
+        "=": lambda a, b: a == b,
+        "!=": lambda a, b: a != b,
+        ">": lambda a, b: a > b,
+        ">=": lambda a, b: a >= b,
+        "<": lambda a, b: a < b,
+        "<=": lambda a, b: a <= b,
+        "in": lambda a, b: a in b,
+        "not in": lambda a, b: a not in b,
+    }
+    return bool(ops[f.op](value, f.value))
+
+
+def _local_day(moment: dt.datetime, tz: ZoneInfo) -> dt.date:
+    return moment.astimezone(tz).date()
+
+
+def decide(
+    c: Candidate,
+    campaign: Campaign,
+    now: dt.datetime,
+    policy: Policy,
+    history: Sequence[Sent] = (),
+) -> Decision:
+    """The fate of one candidate for ``campaign`` at ``now`` (UTC, aware)."""
+
+    def skip(step: str, reason: str) -> Decision:
+        return Decision(c.customer_id, "skipped", step, reason)
+
+    today = now.date()
+    targeted = c.segments & set(campaign.segments)
+    if not targeted:
+        return skip("in_segment", "not in a target segment")
+    if campaign.cadence == "segment_entry":
+        if c.entered_on is None or (today - c.entered_on).days >= campaign.entry_within_days:
+            return skip("in_segment", f"entered the segment more than {campaign.entry_within_days} days ago")
+
+    for f in campaign.filters:
+        if not passes(f, c.attributes.get(f.field)):
+            return skip("filters", f"filter {f.field} {f.op} {f.value}")
+    ex = campaign.exclusions
+    for segment in ex.segments:
+        if segment in c.segments:
+            return skip("filters", f"excluded segment {segment}")
+    if ex.open_ticket and "open_ticket_exclusion" in c.segments:
+        return skip("filters", "open support ticket")
+    if ex.bought_category_within_days and c.bought_promoted_on is not None:
+        if (today - c.bought_promoted_on).days < ex.bought_category_within_days:
+            return skip(
+                "filters",
+                f"bought {campaign.promoted_category} in the last {ex.bought_category_within_days} days",
+            )
+
+    if not c.phone_e164 or c.phone_type not in SMS_LINE_TYPES:
+        return skip("valid_mobile", "no valid mobile number")
+
+    marketing = campaign.kind == "marketing"
+    if marketing:
+        if c.consent_state != "opted_in":
+            return skip("opt_in", "opted out" if c.consent_state == "opted_out" else "no opt-in on record")
+        if not (c.opt_in_event_id and c.opt_in_source and c.opt_in_text_version):
+            return skip("opt_in", "opt-in record incomplete (source or text version missing)")
+
+    if c.suppression:
+        return skip("not_suppressed", f"suppressed: {c.suppression}")
+
+    tz = zone(c.time_zone)
+    if tz is None:
+        # Without a time zone the local window cannot be honoured: never guess.
+        return skip("send_window", "no usable time zone")
+    window = campaign.send_window
+    is_open, slot = window_slot(now, tz, window.start, window.end)
+
+    mine = [s for s in history if s.campaign_id == campaign.id]
+    if campaign.cadence == "once" and mine:
+        return skip("frequency_caps", "already received this campaign")
+    if campaign.cadence in ("daily", "segment_entry") and any(
+        _local_day(s.scheduled_at, tz) == _local_day(slot, tz) for s in mine
+    ):
+        return skip("frequency_caps", "already has this campaign that day")
+    if campaign.cap:
+        since = _local_day(slot, tz) - dt.timedelta(days=campaign.cap.per_days - 1)
+        if sum(_local_day(s.scheduled_at, tz) >= since for s in mine) >= campaign.cap.max:
+            return skip(
+                "frequency_caps",
+                f"campaign cap {campaign.cap.max} per {campaign.cap.per_days} days",
+            )
+    if marketing:
+        slot_day = _local_day(slot, tz)
+        days = [_local_day(s.scheduled_at, tz) for s in history]
+        if sum(d == slot_day for d in days) >= policy.marketing_per_day:
+            return skip("frequency_caps", f"global cap {policy.marketing_per_day} marketing per day")
+        week_start = slot_day - dt.timedelta(days=6)
+        if sum(week_start <= d <= slot_day for d in days) >= policy.marketing_per_week:
+            return skip("frequency_caps", f"global cap {policy.marketing_per_week} marketing per 7 days")
+
+    variant = pick_variant(campaign, c.customer_id)
+    if in_holdout(campaign.id, c.customer_id, campaign.holdout_percent):
+        return Decision(c.customer_id, "held_out", "holdout", "holdout group", variant, slot)
+    if is_open:
+        return Decision(c.customer_id, "planned", "send_window", "window open", variant, slot)
+    return Decision(
+        c.customer_id, "deferred", "send_window", "window closed: deferred to its opening", variant, slot
+    )
+
+
+def funnel(decisions: Iterable[Decision]) -> list[tuple[str, int, int]]:
+    """(step, reached, stopped here) per step, in order; the last rows are the outcomes."""
+    decisions = list(decisions)
+    stopped = {s: 0 for s in STEPS}
+    for d in decisions:
+        if d.state in ("skipped", "held_out"):
+            stopped[d.step] += 1
+    rows, reached = [], len(decisions)
+    for s in STEPS:
+        rows.append((s, reached, stopped[s]))
+        reached -= stopped[s]
+    return rows

@@ -1,0 +1,201 @@
+"""The send ledger: every planned message, its state and the evidence that allowed it.
+
+One row per candidate of a campaign's plan for a day (``sms.ledger``), keyed by
+a deterministic idempotency key ``campaign|customer|day|variant``. States:
+
+    skipped (with the funnel step and reason)   held_out   deferred   planned
+    planned/deferred -> sending -> accepted | failed | unknown
+
+``sending`` is written (in bulk, committed) before a batch goes to the gateway;
+after a crash, rows still ``sending`` have an unknown fate: they are resent
+only through a gateway that honours the idempotency key, otherwise marked
+``unknown`` and never resent. The consent evidence (opt-in event, source, text
+version) is stored on every row that can be sent. Tracked-link tokens go to
+``sms.links`` for the webhook receiver.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import duckdb
+import pandas as pd
+
+SENDABLE = ("planned", "deferred")
+FINAL = ("accepted", "failed", "unknown")
+LOCKED = ("sending", *FINAL)  # a re-plan never touches these
+COUNTS_FOR_CAPS = ("planned", "deferred", "sending", "accepted", "unknown")
+
+DDL = """
+CREATE SCHEMA IF NOT EXISTS sms;
+CREATE TABLE IF NOT EXISTS sms.ledger (
+    message_key VARCHAR PRIMARY KEY,
+    campaign_id VARCHAR NOT NULL,
+    plan_day DATE NOT NULL,
+    customer_id VARCHAR NOT NULL,
+    variant VARCHAR,
+    kind VARCHAR NOT NULL,
+    state VARCHAR NOT NULL,
+    step VARCHAR NOT NULL,
+    reason VARCHAR,
+    phone_e164 VARCHAR,
+    time_zone VARCHAR,
+    country VARCHAR,
+    sender VARCHAR,
+    language VARCHAR,
+    body VARCHAR,
+    encoding VARCHAR,
+    segments INTEGER,
+    cost_usd DOUBLE,
+    opt_in_event_id VARCHAR,
+    opt_in_source VARCHAR,
+    opt_in_text_version VARCHAR,
+    scheduled_at TIMESTAMP,
+    planned_at TIMESTAMP NOT NULL,
+    sending_at TIMESTAMP,
+    final_at TIMESTAMP,
+    provider_message_id VARCHAR,
+    error_code VARCHAR,
+    error VARCHAR,
+    outcome VARCHAR,
+    attempts INTEGER DEFAULT 0,
+    run_id VARCHAR
+);
+CREATE TABLE IF NOT EXISTS sms.links (
+    token VARCHAR PRIMARY KEY,
+    message_key VARCHAR NOT NULL,
+    target_url VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
+"""
+
+COLUMNS = [
+    "message_key", "campaign_id", "plan_day", "customer_id", "variant", "kind", "state",
+    "step", "reason", "phone_e164", "time_zone", "country", "sender", "language", "body",
+    "encoding", "segments", "cost_usd", "opt_in_event_id", "opt_in_source",
+    "opt_in_text_version", "scheduled_at", "planned_at", "run_id",
+]  # fmt: skip
+
+
+def ensure(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(DDL)
+
+
+def message_key(campaign_id: str, customer_id: str, day: dt.date, variant: str | None) -> str:
+    return f"{campaign_id}|{customer_id}|{day.isoformat()}|{variant or '-'}"
+
+
+def history(conn, customer_ids: Sequence[str], before_day: dt.date, days: int = 400) -> pd.DataFrame:
+    """Marketing messages already planned or sent to these customers (for the caps)."""
+    frame = pd.DataFrame({"customer_id": list(customer_ids)})
+    conn.register("_hist_customers", frame)
+    try:
+        return conn.execute(
+            f"""
+            SELECT l.customer_id, l.campaign_id, l.scheduled_at, l.plan_day
+            FROM sms.ledger AS l
+            JOIN _hist_customers USING (customer_id)
+            WHERE l.kind = 'marketing'
+              AND l.state IN {COUNTS_FOR_CAPS}
+              AND l.plan_day >= ?::DATE - INTERVAL {int(days)} DAY
+            """,
+            [before_day],
+        ).df()
+    finally:
+        conn.unregister("_hist_customers")
+
+
+def write_plan(
+    conn, campaign_id: str, day: dt.date, rows: pd.DataFrame, links: pd.DataFrame
+) -> dict[str, int]:
+    """Replace the not-yet-sent part of (campaign, day)'s plan in one transaction.
+
+    Rows already sending or final are kept as they are, and their customers are
+    not planned again: a re-run of a plan never produces a second message.
+    """
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        locked = {
+            r[0]
+            for r in conn.execute(
+                f"SELECT customer_id FROM sms.ledger WHERE campaign_id = ? AND plan_day = ? "
+                f"AND state IN {LOCKED}",
+                [campaign_id, day],
+            ).fetchall()
+        }
+        conn.execute(
+            f"DELETE FROM sms.ledger WHERE campaign_id = ? AND plan_day = ? AND state NOT IN {LOCKED}",
+            [campaign_id, day],
+        )
+        fresh = rows[~rows["customer_id"].isin(locked)][COLUMNS]
+        conn.register("_plan_rows", fresh)
+        conn.execute(f"INSERT INTO sms.ledger ({', '.join(COLUMNS)}) SELECT * FROM _plan_rows")
+        conn.unregister("_plan_rows")
+        if len(links):
+            conn.register("_plan_links", links[links["message_key"].isin(fresh["message_key"])])
+            conn.execute(
+                "INSERT INTO sms.links SELECT token, message_key, target_url, now() FROM _plan_links "
+                "ON CONFLICT (token) DO NOTHING"
+            )
+            conn.unregister("_plan_links")
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+    return {"written": len(fresh), "kept_locked": len(locked)}
+
+
+def mark_sending(conn, keys: Sequence[str], now: dt.datetime, run_id: str | None) -> None:
+    """Committed before the batch leaves: a crash after this leaves the fate unknown."""
+    conn.register("_keys", pd.DataFrame({"message_key": list(keys)}))
+    conn.execute(
+        "UPDATE sms.ledger SET state = 'sending', sending_at = ?, run_id = ?, attempts = attempts + 1 "
+        "FROM _keys WHERE sms.ledger.message_key = _keys.message_key",
+        [now.replace(tzinfo=None), run_id],
+    )
+    conn.unregister("_keys")
+
+
+def record_results(conn, results: pd.DataFrame, now: dt.datetime) -> None:
+    """Final states in bulk: columns key, state, provider_message_id, error_code, error, outcome."""
+    conn.register("_results", results)
+    conn.execute(
+        """
+        UPDATE sms.ledger SET
+            state = r.state,
+            final_at = ?,
+            provider_message_id = r.provider_message_id,
+            error_code = r.error_code,
+            error = r.error,
+            outcome = r.outcome
+        FROM _results AS r
+        WHERE sms.ledger.message_key = r.key
+        """,
+        [now.replace(tzinfo=None)],
+    )
+    conn.unregister("_results")
+
+
+def set_state(conn, keys: Sequence[str], state: str, reason: str, step: str | None = None) -> None:
+    if not keys:
+        return
+    conn.register("_keys", pd.DataFrame({"message_key": list(keys)}))
+    conn.execute(
+        "UPDATE sms.ledger SET state = ?, reason = ?, step = coalesce(?, step) "
+        "FROM _keys WHERE sms.ledger.message_key = _keys.message_key",
+        [state, reason, step],
+    )
+    conn.unregister("_keys")
+
+
+def reschedule(conn, rows: pd.DataFrame) -> None:
+    """Deferred rows whose window is closed at dispatch time: columns message_key, scheduled_at."""
+    if rows.empty:
+        return
+    conn.register("_resched", rows)
+    conn.execute(
+        "UPDATE sms.ledger SET state = 'deferred', scheduled_at = r.scheduled_at "
+        "FROM _resched AS r WHERE sms.ledger.message_key = r.message_key"
+    )
+    conn.unregister("_resched")

@@ -1,0 +1,263 @@
+"""A campaign's plan for a day: candidates from the marts, rules, rendering, ledger rows.
+
+``build_plan`` reads the candidates of one campaign (customers in its target
+segments, with their phone, live consent, suppression, time zone and the
+attributes its filters test), runs ``eligibility.decide`` on each in order,
+renders the message of everyone who will be sent (or would have been, for the
+holdout), and returns the ledger rows and link tokens. ``write`` stores them;
+``preview`` uses the same function and writes nothing.
+
+Consent and suppression come from ``marts.sms_consent`` and
+``marts.sms_suppression``, dbt views computed when read: an opt-out loaded after
+the marts were built is honoured by the next plan and by the dispatch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import duckdb
+import pandas as pd
+
+from dagster_project.activation import eligibility, ledger
+from dagster_project.activation.campaigns import FILTER_FIELDS, Campaign, Policy
+
+# Per-deployment secret for tracked-link tokens; the demo's default is public, so a
+# real deployment sets its own (tokens must not be guessable).
+LINK_SECRET_ENV = "SMS_LINK_SECRET"
+DEV_LINK_SECRET = "dev-only-link-secret"
+
+CANDIDATES_SQL = """
+WITH targeted AS (
+    SELECT DISTINCT customer_id FROM marts.customer_segments WHERE list_contains($segments, segment)
+),
+segs AS (
+    SELECT s.customer_id, list(DISTINCT s.segment) AS segments
+    FROM marts.customer_segments AS s JOIN targeted USING (customer_id)
+    GROUP BY 1
+),
+entered AS (
+    SELECT h.customer_id, max(h.entered_on) AS entered_on
+    FROM marts.customer_segment_history AS h JOIN targeted USING (customer_id)
+    WHERE list_contains($segments, h.segment) AND h.left_on IS NULL
+    GROUP BY 1
+),
+customers AS (
+    SELECT d.*, coalesce(d.sms_opted_in_phone_e164, d.phone_e164) AS send_phone
+    FROM marts.dim_customers AS d JOIN targeted USING (customer_id)
+),
+suppressed AS (
+    SELECT phone_e164, string_agg(DISTINCT suppression_reason, ', ') AS reasons
+    FROM marts.sms_suppression
+    WHERE phone_e164 IN (SELECT send_phone FROM customers)
+    GROUP BY 1
+),
+phones AS (
+    SELECT e164, bool_and(is_valid) AS is_valid, min(number_type) AS number_type
+    FROM ingest.phone_cache WHERE e164 IN (SELECT send_phone FROM customers)
+    GROUP BY 1
+),
+bought AS (
+    SELECT l.customer_id, max(l.ordered_on) AS bought_on
+    FROM marts.fct_order_lines AS l JOIN targeted USING (customer_id)
+    WHERE l.category = $category AND NOT l.is_cancelled
+    GROUP BY 1
+)
+SELECT
+    c.customer_id,
+    segs.segments,
+    c.send_phone AS phone_e164,
+    CASE WHEN phones.is_valid THEN phones.number_type END AS phone_type,
+    coalesce(consent.consent_state, 'none') AS consent_state,
+    CASE WHEN consent.consent_state = 'opted_in' THEN consent.opt_in_event_id END
+        AS opt_in_event_id,
+    CASE WHEN consent.consent_state = 'opted_in' THEN consent.opt_in_source END AS opt_in_source,
+    CASE WHEN consent.consent_state = 'opted_in' THEN consent.opt_in_text_version END
+        AS opt_in_text_version,
+    suppressed.reasons AS suppression,
+    c.time_zone,
+    c.first_name,
+    c.age_band,
+    entered.entered_on,
+    bought.bought_on AS bought_promoted_on,
+    {attributes}
+FROM customers AS c
+JOIN segs USING (customer_id)
+LEFT JOIN entered USING (customer_id)
+LEFT JOIN marts.sms_consent AS consent ON consent.phone_e164 = c.send_phone
+LEFT JOIN suppressed ON suppressed.phone_e164 = c.send_phone
+LEFT JOIN phones ON phones.e164 = c.send_phone
+LEFT JOIN bought USING (customer_id)
+ORDER BY c.customer_id
+""".replace("{attributes}", ", ".join(f"c.{f}" for f in FILTER_FIELDS))
+
+
+def candidates(conn: duckdb.DuckDBPyConnection, campaign: Campaign) -> pd.DataFrame:
+    return conn.execute(
+        CANDIDATES_SQL,
+        {"segments": campaign.segments, "category": campaign.promoted_category or ""},
+    ).df()
+
+
+def _none(value):
+    return None if value is None or (isinstance(value, float) and value != value) or value is pd.NaT else value
+
+
+def to_candidate(row: dict) -> eligibility.Candidate:
+    def day(v):
+        v = _none(v)
+        return v.date() if isinstance(v, (pd.Timestamp, dt.datetime)) else v
+
+    return eligibility.Candidate(
+        customer_id=row["customer_id"],
+        segments=frozenset(row["segments"]),
+        phone_e164=_none(row["phone_e164"]),
+        phone_type=_none(row["phone_type"]),
+        consent_state=row["consent_state"],
+        opt_in_event_id=_none(row["opt_in_event_id"]),
+        opt_in_source=_none(row["opt_in_source"]),
+        opt_in_text_version=_none(row["opt_in_text_version"]),
+        suppression=_none(row["suppression"]),
+        time_zone=_none(row["time_zone"]),
+        country=_none(row["country"]),
+        attributes={f: _none(row[f]) for f in FILTER_FIELDS},
+        entered_on=day(row["entered_on"]),
+        bought_promoted_on=day(row["bought_promoted_on"]),
+    )
+
+
+@dataclass
+class Plan:
+    campaign: Campaign
+    day: dt.date
+    decisions: list[eligibility.Decision]
+    rows: pd.DataFrame
+    links: pd.DataFrame
+    over_budget: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = defaultdict(int)
+        for d in self.decisions:
+            out[d.state] += 1
+        return dict(out)
+
+
+def build_plan(
+    conn,
+    campaign: Campaign,
+    day: dt.date,
+    now: dt.datetime,
+    policy: Policy,
+    renderer_factory,
+    prices,
+    run_id: str | None = None,
+) -> Plan:
+    """Decide, render and cost one campaign's plan for ``day`` at ``now`` (writes nothing)."""
+    from dagster_project.activation import encoding as sms_encoding
+    from dagster_project.activation.pricing import estimate_cost
+
+    frame = candidates(conn, campaign) if campaign.is_active(day) else pd.DataFrame()
+    records = frame.to_dict("records")
+    past = ledger.history(conn, [r["customer_id"] for r in records], day) if records else None
+    sent: dict[str, list[eligibility.Sent]] = defaultdict(list)
+    if past is not None:
+        for r in past.itertuples():
+            if r.campaign_id == campaign.id and r.plan_day == day:
+                continue  # this plan's own earlier version is being replaced
+            sent[r.customer_id].append(
+                eligibility.Sent(r.campaign_id, r.scheduled_at.to_pydatetime().replace(tzinfo=dt.UTC))
+            )
+    renderers = {v.id: renderer_factory(campaign, v.id) for v in campaign.variants}
+    decisions, rows, links = [], [], []
+    spent = 0.0
+    over_budget = 0
+    planned_at = now.replace(tzinfo=None)
+    for record in records:
+        c = to_candidate(record)
+        d = eligibility.decide(c, campaign, now, policy, sent[c.customer_id])
+        body = encoding = language = None
+        segments_n = cost = None
+        key = ledger.message_key(campaign.id, c.customer_id, day, d.variant)
+        if d.state in ("planned", "deferred", "held_out"):
+            recipient = {
+                "customer_id": c.customer_id,
+                "first_name": _none(record["first_name"]),
+                "language": _none(record["language"]),
+                "country": c.country,
+                "age_band": _none(record["age_band"]),
+            }
+            msg = renderers[d.variant].render(recipient, key)
+            size = sms_encoding.measure(msg.text)
+            body, encoding, language, segments_n = msg.text, size.encoding, msg.language, size.segments
+            cost = float(estimate_cost(size, c.country, prices))
+            if d.state != "held_out":
+                if campaign.budget_usd is not None and spent + cost > campaign.budget_usd:
+                    d = eligibility.Decision(
+                        c.customer_id, "skipped", "frequency_caps", "campaign budget exhausted"
+                    )
+                    over_budget += 1
+                else:
+                    spent += cost
+                    links += [
+                        {"token": link.token, "message_key": key, "target_url": link.target_url}
+                        for link in msg.links
+                    ]
+        decisions.append(d)
+        sendable = d.state in ("planned", "deferred", "held_out")
+        rows.append(
+            {
+                "message_key": key,
+                "campaign_id": campaign.id,
+                "plan_day": day,
+                "customer_id": c.customer_id,
+                "variant": d.variant,
+                "kind": campaign.kind,
+                "state": d.state,
+                "step": d.step,
+                "reason": d.reason,
+                "phone_e164": c.phone_e164,
+                "time_zone": c.time_zone,
+                "country": c.country,
+                "sender": campaign.sender_for(c.country) if sendable else None,
+                "language": language if sendable else None,
+                "body": body if sendable else None,
+                "encoding": encoding if sendable else None,
+                "segments": segments_n if sendable else None,
+                "cost_usd": cost if sendable else None,
+                "opt_in_event_id": c.opt_in_event_id,
+                "opt_in_source": c.opt_in_source,
+                "opt_in_text_version": c.opt_in_text_version,
+                "scheduled_at": d.scheduled_at.replace(tzinfo=None) if d.scheduled_at else None,
+                "planned_at": planned_at,
+                "run_id": run_id,
+            }
+        )
+    columns = ledger.COLUMNS
+    return Plan(
+        campaign=campaign,
+        day=day,
+        decisions=decisions,
+        rows=pd.DataFrame(rows, columns=columns),
+        links=pd.DataFrame(links, columns=["token", "message_key", "target_url"]),
+        over_budget=over_budget,
+    )
+
+
+def link_secret() -> str:
+    return os.environ.get(LINK_SECRET_ENV) or DEV_LINK_SECRET
+
+
+def default_renderer_factory(campaign: Campaign, variant: str):
+    from dagster_project.activation.messages import MessageRenderer
+
+    return MessageRenderer(
+        templates=campaign.templates_for(variant),
+        fallback_language=campaign.fallback_language,
+        kind=campaign.kind,
+        link_base_url=campaign.link_base_url,
+        link_secret=link_secret(),
+    )
