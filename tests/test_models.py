@@ -5,7 +5,10 @@ e-mail), what they spent, whether they are a big spender, lapsed or a prospect,
 and their consent at the end. The marts must say the same.
 """
 
-from datetime import date
+import os
+import shutil
+import subprocess
+from datetime import date, timedelta
 
 import duckdb
 import pandas as pd
@@ -16,7 +19,7 @@ from dagster_project.definitions import defs
 from dagster_project.demo import generate
 from dagster_project.ingest.assets import daily_assets, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
-from dagster_project.transform import dbt_models, dbt_resource
+from dagster_project.transform import DBT_DIR, DBT_EXECUTABLE, dbt_models, dbt_resource
 from dagster_project.warehouse import WarehouseResource
 
 END = date(2026, 11, 21)
@@ -24,6 +27,11 @@ AS_OF = "2026-11-22"
 DAYS = 400
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 ALL = [*reference_assets, *daily_assets, dbt_models]
+
+
+# The first build sees all but the last LATE_DAYS delivery days; they arrive afterwards
+# and the second build is incremental (new orders, contacts that link existing customers).
+LATE_DAYS = 30
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +45,12 @@ def built(tmp_path_factory):
         "dbt": dbt_resource(),
     }
     start = date.fromordinal(END.toordinal() - DAYS + 1).isoformat()
+    cut = END - timedelta(days=LATE_DAYS)
+    dbt_config = {**QUIET, "ops": {"dbt_models": {"config": {"as_of": AS_OF}}}}
+    warehouse = base / "warehouse.duckdb"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SMS_LANDING_DIR", str(base / "landing"))
-        mp.setenv("SMS_WAREHOUSE_PATH", str(base / "warehouse.duckdb"))
+        mp.setenv("SMS_WAREHOUSE_PATH", str(warehouse))
         with DagsterInstance.ephemeral() as instance:
             run = lambda selection, **kw: materialize(  # noqa: E731
                 ALL, selection=selection, instance=instance, resources=resources, **kw
@@ -48,24 +59,63 @@ def built(tmp_path_factory):
             assert run(
                 AssetSelection.assets(*daily_assets),
                 run_config=QUIET,
-                tags={RANGE_START_TAG: start, RANGE_END_TAG: END.isoformat()},
+                tags={RANGE_START_TAG: start, RANGE_END_TAG: cut.isoformat()},
             ).success
-            result = run(
-                AssetSelection.assets(dbt_models),
-                run_config={**QUIET, "ops": {"dbt_models": {"config": {"as_of": AS_OF}}}},
-            )
-            assert result.success
-            checks = result.get_asset_check_evaluations()
-            # The next day's run: same data, incremental models take only what is new.
+            first = run(AssetSelection.assets(dbt_models), run_config=dbt_config)
+            assert first.success
+            with duckdb.connect(str(warehouse), read_only=True) as conn:
+                before = dict(
+                    conn.execute(
+                        "SELECT identifier, customer_id FROM intermediate.int_identity__identifiers"
+                    ).fetchall()
+                )
+            # The next days arrive; the build takes only what is new.
+            assert run(
+                AssetSelection.assets(*daily_assets),
+                run_config=QUIET,
+                tags={
+                    RANGE_START_TAG: (cut + timedelta(days=1)).isoformat(),
+                    RANGE_END_TAG: END.isoformat(),
+                },
+            ).success
             again = run(
-                AssetSelection.assets(dbt_models),
-                run_config={**QUIET, "ops": {"dbt_models": {"config": {"as_of": AS_OF}}}},
-                raise_on_error=False,
+                AssetSelection.assets(dbt_models), run_config=dbt_config, raise_on_error=False
             )
             incremental_ok = again.success
-    conn = duckdb.connect(str(base / "warehouse.duckdb"), read_only=True)
+            checks = first.get_asset_check_evaluations() + again.get_asset_check_evaluations()
+    # The same data built from scratch, in a copy.
+    rebuilt = base / "rebuilt.duckdb"
+    shutil.copy(warehouse, rebuilt)
+    subprocess.run(
+        [
+            DBT_EXECUTABLE,
+            "build",
+            "--full-refresh",
+            "--quiet",
+            "--project-dir",
+            str(DBT_DIR),
+            "--profiles-dir",
+            str(DBT_DIR),
+            "--target-path",
+            str(base / "dbt_target"),
+            "--log-path",
+            str(base / "dbt_logs"),
+            "--vars",
+            f"{{as_of: '{AS_OF}'}}",
+        ],
+        env={**os.environ, "SMS_WAREHOUSE_PATH": str(rebuilt)},
+        check=True,
+    )
+    conn = duckdb.connect(str(warehouse), read_only=True)
     people = pd.read_parquet(base / "truth/people.parquet")
-    yield {"conn": conn, "people": people, "checks": checks, "incremental_ok": incremental_ok}
+    yield {
+        "conn": conn,
+        "people": people,
+        "checks": checks,
+        "incremental_ok": incremental_ok,
+        "before": before,
+        "rebuilt": rebuilt,
+    }
     conn.close()
 
 
@@ -151,6 +201,59 @@ def test_dbt_tests_run_as_asset_checks_and_pass(built):
 
 def test_a_second_incremental_build_succeeds(built):
     assert built["incremental_ok"]
+
+
+def test_incremental_build_equals_a_full_refresh(built):
+    """Every model the incremental run left equals the same model rebuilt from scratch.
+
+    The late days must have exercised the hard path: identifiers new to the first build,
+    and customers of the first build merged into another (their id gone).
+    """
+    conn = built["conn"]
+    after = dict(
+        conn.execute(
+            "SELECT identifier, customer_id FROM intermediate.int_identity__identifiers"
+        ).fetchall()
+    )
+    before = built["before"]
+    assert len(after) > len(before)
+    gone = {c for c in before.values() if c} - set(after.values())
+    assert gone, "no customer was merged by the late days"
+    moved = [i for i, c in before.items() if c is not None and after[i] != c]
+    assert moved
+
+    conn.execute(f"ATTACH '{built['rebuilt']}' AS rebuilt (READ_ONLY)")
+    try:
+        tables = conn.execute(
+            """SELECT schema_name, table_name FROM duckdb_tables()
+               WHERE database_name = 'warehouse' AND schema_name IN ('intermediate', 'marts')
+                 AND table_name <> 'customer_segment_history'  -- made by running, not rebuilt
+               ORDER BY ALL"""
+        ).fetchall()
+        assert len(tables) >= 15
+        differ = {}
+        for schema, table in tables:
+            columns = ", ".join(
+                f'"{name}"'
+                for (name,) in conn.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE database_name = 'warehouse' "
+                    "AND schema_name = ? AND table_name = ? AND column_name <> '_built_at' "
+                    "ORDER BY column_index",
+                    [schema, table],
+                ).fetchall()
+            )
+            a, b = f"warehouse.{schema}.{table}", f"rebuilt.{schema}.{table}"
+            only_a, only_b = conn.execute(
+                f"SELECT (SELECT count(*) FROM (SELECT {columns} FROM {a} "
+                f"EXCEPT ALL SELECT {columns} FROM {b})), "
+                f"(SELECT count(*) FROM (SELECT {columns} FROM {b} "
+                f"EXCEPT ALL SELECT {columns} FROM {a}))"
+            ).fetchone()
+            if only_a or only_b:
+                differ[f"{schema}.{table}"] = (only_a, only_b)
+        assert differ == {}
+    finally:
+        conn.execute("DETACH rebuilt")
 
 
 def test_one_lineage_from_landing_to_marts():

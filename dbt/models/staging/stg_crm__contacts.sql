@@ -30,9 +30,7 @@ final as (
         max(_loaded_at) over (partition by contact_id) as _loaded_at
     from versions
     qualify row_number() over (
-        partition by contact_id
-        order by is_future_dated, last_modified_at desc, delivered_on desc, _loaded_at desc,
-            _source_file, _source_line
+        partition by contact_id order by {{ crm_contact_current_version_order() }}
     ) = 1
 
 )

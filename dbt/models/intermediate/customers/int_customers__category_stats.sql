@@ -1,46 +1,38 @@
-{{ config(materialized='table') }}
+{{ config(materialized='view') }}
 
 -- Per customer and product category, as of var as_of: how many purchased lines and
 -- orders fell in it, the revenue, and its share of the customer's lines. Cancelled
 -- orders and lines without a category are left out.
-with lines as (
+--
+-- A customer whose purchases all lie before as_of (on a daily run, everyone but those
+-- with a purchase dated on the as_of day itself) takes the rows kept in
+-- int_customers__category_history; the others are recomputed from fct_order_lines with
+-- purchases before as_of only (the same macro), so any as_of gives exact figures. A view:
+-- it is a scan of that table plus a handful of recomputed customers.
+with late_customers as (
 
-    select * from {{ ref('fct_order_lines') }}
-    where customer_id is not null
+    select customer_id from {{ ref('int_customers__purchase_history') }}
+    where last_purchase_at >= {{ as_of_timestamp() }}
+
+),
+
+late_lines as (
+
+    select order_key, category, customer_id, net_quantity, revenue_amount, ordered_at
+    from {{ ref('fct_order_lines') }}
+    where customer_id in (select customer_id from late_customers)
         and not is_cancelled
         and category is not null
         and ordered_at < {{ as_of_timestamp() }}
 
 ),
 
-per_order as (
+{{ category_stats('late_lines', 'as_of') }},
 
-    -- one row per order and category first: counting orders then needs no DISTINCT
-    select
-        order_key,
-        category,
-        any_value(customer_id) as customer_id,
-        count(*) as line_count,
-        sum(net_quantity) as net_quantity,
-        sum(revenue_amount) as revenue_amount,
-        max(ordered_at) as ordered_at
-    from lines
-    group by 1, 2
+kept as (
 
-),
-
-per_category as (
-
-    select
-        customer_id,
-        category,
-        sum(line_count) as line_count,
-        count(*) as order_count,
-        sum(net_quantity) as net_quantity,
-        sum(revenue_amount) as revenue_amount,
-        max(ordered_at) as last_bought_at
-    from per_order
-    group by 1, 2
+    select * exclude (_built_at) from {{ ref('int_customers__category_history') }}
+    where customer_id not in (select customer_id from late_customers)
 
 ),
 
@@ -54,12 +46,21 @@ final as (
         net_quantity,
         revenue_amount,
         last_bought_at,
-        cast(line_count as double) / sum(line_count) over (partition by customer_id) as line_share,
-        row_number() over (
-            partition by customer_id
-            order by line_count desc, revenue_amount desc, category
-        ) as category_rank
-    from per_category
+        line_share,
+        category_rank
+    from kept
+    union all
+    select
+        customer_id,
+        category,
+        line_count,
+        order_count,
+        net_quantity,
+        revenue_amount,
+        last_bought_at,
+        line_share,
+        category_rank
+    from as_of_category_stats
 
 )
 

@@ -3,63 +3,78 @@
 -- One row per customer (buyers and prospects) with their purchase history as of var
 -- as_of: only purchases (orders not cancelled) placed before 00:00 UTC of that day count.
 -- The input of lifecycle, RFM, value and repeat-purchase logic.
-with customers as (
+--
+-- A customer whose purchases all lie before as_of (every customer on a daily run, but
+-- those with a purchase dated on the as_of day itself) takes the totals kept in
+-- int_customers__purchase_history; the others are recomputed from fct_orders with
+-- purchases before as_of only (the same macro), so any as_of gives exact figures. The
+-- trailing VIP window moves with as_of, so it is summed from fct_orders every run.
+with history as (
 
-    select customer_id from {{ ref('int_identity__customers') }}
+    select * from {{ ref('int_customers__purchase_history') }}
 
 ),
 
-purchases as (
+late_customers as (
 
-    select * from {{ ref('fct_orders') }}
-    where customer_id is not null
+    select customer_id from history
+    where last_purchase_at >= {{ as_of_timestamp() }}
+
+),
+
+late_purchases as (
+
+    select customer_id, channel, ordered_at, ordered_on, revenue_amount
+    from {{ ref('fct_orders') }}
+    where customer_id in (select customer_id from late_customers)
         and is_purchase
         and ordered_at < {{ as_of_timestamp() }}
 
 ),
 
-purchase_days as (
-
-    -- gaps are measured between distinct purchase days: two orders on one day are one visit
-    select
-        customer_id,
-        ordered_on,
-        {{ dbt.datediff(
-            'lag(ordered_on) over (partition by customer_id order by ordered_on)',
-            'ordered_on', 'day') }} as days_since_previous_purchase
-    from (select distinct customer_id, ordered_on from purchases) as days
-
-),
-
-gaps as (
-
-    select
-        customer_id,
-        count(*) as purchase_day_count,
-        max(case when days_since_previous_purchase >= {{ var('lapsed_after_days') }}
-            then ordered_on end) as last_return_after_lapse_on
-    from purchase_days
-    group by 1
-
-),
+{{ purchase_totals('late_purchases', 'as_of') }},
 
 totals as (
 
     select
         customer_id,
-        count(*) as orders_count,
-        count(*) filter (where channel = 'in_store') as in_store_orders_count,
-        count(*) filter (where channel = 'online') as online_orders_count,
-        min(ordered_at) as first_purchase_at,
-        max(ordered_at) as last_purchase_at,
-        sum(revenue_amount) as revenue_amount,
-        count(*) filter (
-            where ordered_at >= {{ dbt.dateadd('day', -var('vip_window_days'), as_of_timestamp()) }}
-        ) as orders_in_vip_window,
-        coalesce(sum(revenue_amount) filter (
-            where ordered_at >= {{ dbt.dateadd('day', -var('vip_window_days'), as_of_timestamp()) }}
-        ), 0) as revenue_in_vip_window
-    from purchases
+        orders_count,
+        in_store_orders_count,
+        online_orders_count,
+        first_purchase_at,
+        last_purchase_at,
+        revenue_amount,
+        purchase_day_count,
+        last_return_after_lapse_on
+    from history
+    where last_purchase_at is null or last_purchase_at < {{ as_of_timestamp() }}
+    union all
+    select
+        late_customers.customer_id,
+        coalesce(recomputed.orders_count, 0),
+        coalesce(recomputed.in_store_orders_count, 0),
+        coalesce(recomputed.online_orders_count, 0),
+        recomputed.first_purchase_at,
+        recomputed.last_purchase_at,
+        recomputed.revenue_amount,
+        coalesce(recomputed.purchase_day_count, 0),
+        recomputed.last_return_after_lapse_on
+    from late_customers
+    left join as_of_totals as recomputed on recomputed.customer_id = late_customers.customer_id
+
+),
+
+vip_window as (
+
+    select
+        customer_id,
+        count(*) as orders_in_vip_window,
+        sum(revenue_amount) as revenue_in_vip_window
+    from {{ ref('fct_orders') }}
+    where customer_id is not null
+        and is_purchase
+        and ordered_at >= {{ dbt.dateadd('day', -var('vip_window_days'), as_of_timestamp()) }}
+        and ordered_at < {{ as_of_timestamp() }}
     group by 1
 
 ),
@@ -75,28 +90,28 @@ preferred as (
 final as (
 
     select
-        customers.customer_id,
+        totals.customer_id,
         {{ as_of_date() }} as as_of_date,
-        coalesce(totals.orders_count, 0) as orders_count,
-        coalesce(totals.in_store_orders_count, 0) as in_store_orders_count,
-        coalesce(totals.online_orders_count, 0) as online_orders_count,
+        totals.orders_count,
+        totals.in_store_orders_count,
+        totals.online_orders_count,
         totals.first_purchase_at,
         totals.last_purchase_at,
         cast(totals.first_purchase_at as date) as first_purchase_on,
         cast(totals.last_purchase_at as date) as last_purchase_on,
         {{ dbt.datediff('cast(totals.last_purchase_at as date)', as_of_date(), 'day') }}
             as days_since_last_purchase,
-        coalesce(gaps.purchase_day_count, 0) as purchase_day_count,
+        totals.purchase_day_count,
         -- the usual interval: the mean gap between distinct purchase days
         {{ safe_divide(
             dbt.datediff('cast(totals.first_purchase_at as date)', 'cast(totals.last_purchase_at as date)', 'day'),
-            'gaps.purchase_day_count - 1') }} as avg_days_between_purchases,
-        gaps.last_return_after_lapse_on,
+            'totals.purchase_day_count - 1') }} as avg_days_between_purchases,
+        totals.last_return_after_lapse_on,
         cast(coalesce(totals.revenue_amount, 0) as decimal(18, 2)) as revenue_amount,
         cast({{ safe_divide('totals.revenue_amount', 'totals.orders_count') }} as decimal(18, 2))
             as average_order_value,
-        coalesce(totals.orders_in_vip_window, 0) as orders_in_vip_window,
-        cast(coalesce(totals.revenue_in_vip_window, 0) as decimal(18, 2)) as revenue_in_vip_window,
+        coalesce(vip_window.orders_in_vip_window, 0) as orders_in_vip_window,
+        cast(coalesce(vip_window.revenue_in_vip_window, 0) as decimal(18, 2)) as revenue_in_vip_window,
         preferred.preferred_category,
         case
             when totals.in_store_orders_count > 0 and totals.online_orders_count > 0 then 'both'
@@ -104,10 +119,9 @@ final as (
             when totals.online_orders_count > 0 then 'online'
             else 'none'
         end as channel_mix
-    from customers
-    left join totals on totals.customer_id = customers.customer_id
-    left join gaps on gaps.customer_id = customers.customer_id
-    left join preferred on preferred.customer_id = customers.customer_id
+    from totals
+    left join vip_window on vip_window.customer_id = totals.customer_id
+    left join preferred on preferred.customer_id = totals.customer_id
 
 )
 

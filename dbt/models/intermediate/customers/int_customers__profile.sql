@@ -1,4 +1,14 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        unique_key='customer_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook=[
+            "{% if is_incremental() %}delete from {{ this }} where customer_id not in (select customer_id from {{ ref('int_identity__customers') }}){% endif %}"
+        ]
+    )
+}}
 
 -- Who each customer is: the contact attributes dim_customers shows, picked across sources.
 --   names, birth date, gender, language: the customer's CRM contact (the most recently
@@ -10,10 +20,51 @@
 --   time zone: the country's zone where it has one; in multi-zone countries the zone of the
 --       customer's usual store in that country, else the region default (flagged estimate);
 --   language: CRM, else the country's default.
-with identifiers as (
+--
+-- Incremental (delete + insert on customer_id): a run rebuilds the customers holding an
+-- identifier that identity resolution wrote since this model's last build. Every new
+-- source row that carries an identifier re-touches it there, so that is every customer
+-- whose records changed, plus those merged or split; customers merged away are deleted
+-- (post-hook). Nothing here depends on var as_of (the profile is the latest known state),
+-- so a full refresh gives the same rows. Reference data (store list, region_defaults seed)
+-- is read when a customer's row is rebuilt: after changing it, run
+-- `dbt build --full-refresh -s int_customers__profile+`.
+with
+
+{% if is_incremental() %}
+rebuilt_customers as (
+
+    select distinct customer_id
+    from {{ ref('int_identity__identifiers') }}
+    where customer_id is not null
+        and _built_at > (select max(_built_at) from {{ this }})
+
+),
+{% endif %}
+
+identifiers as (
 
     select * from {{ ref('int_identity__identifiers') }}
     where customer_id is not null
+    {% if is_incremental() -%}
+        and customer_id in (select customer_id from rebuilt_customers)
+    {%- endif %}
+
+),
+
+contacts as (
+
+    {% if is_incremental() -%}
+    -- the current version of the contacts rebuilt here, as stg_crm__contacts picks it (a
+    -- filter on that view would not reach below its window)
+    select * from {{ ref('base_crm__contacts') }}
+    where contact_id in (select identifier_value from identifiers where identifier_type = 'crm')
+    qualify row_number() over (
+        partition by contact_id order by {{ crm_contact_current_version_order() }}
+    ) = 1
+    {%- else -%}
+    select * from {{ ref('stg_crm__contacts') }}
+    {%- endif %}
 
 ),
 
@@ -22,7 +73,7 @@ crm as (
     select
         identifiers.customer_id,
         contacts.*
-    from {{ ref('stg_crm__contacts') }} as contacts
+    from contacts
     inner join identifiers on identifiers.identifier = 'crm:' || contacts.contact_id
     qualify row_number() over (
         partition by identifiers.customer_id
@@ -50,6 +101,11 @@ shop as (
             max(updated_at) as updated_at
         from {{ ref('base_shop__orders') }}
         where shop_customer_id is not null and not is_updated_future_dated
+        {% if is_incremental() -%}
+            and shop_customer_id in (
+                select identifier_value from identifiers where identifier_type = 'shop'
+            )
+        {% endif -%}
         group by 1
     ) as accounts
     inner join identifiers on identifiers.identifier = 'shop:' || accounts.shop_customer_id
@@ -67,6 +123,11 @@ checkout_countries as (
     from {{ ref('base_shop__checkouts') }} as checkouts
     inner join identifiers on identifiers.identifier = 'shop:' || checkouts.shop_customer_id
     where checkouts.shipping_country is not null
+    {% if is_incremental() -%}
+        and checkouts.shop_customer_id in (
+            select identifier_value from identifiers where identifier_type = 'shop'
+        )
+    {% endif -%}
     group by 1
 
 ),
@@ -96,7 +157,9 @@ home_stores as (
     inner join {{ ref('stg_pos__stores') }} as stores on stores.location_id = orders.location_id
     where orders.customer_id is not null
         and orders.source_system = 'pos'
-        and orders.ordered_at < {{ as_of_timestamp() }}
+    {% if is_incremental() -%}
+        and orders.customer_id in (select customer_id from rebuilt_customers)
+    {% endif -%}
     group by 1, 2, 3
     qualify row_number() over (
         partition by orders.customer_id order by count(*) desc, max(orders.ordered_at) desc
@@ -144,7 +207,9 @@ picked as (
     left join latest_identifiers as loyalty
         on loyalty.customer_id = customers.customer_id and loyalty.identifier_type = 'loyalty'
     left join home_stores on home_stores.customer_id = customers.customer_id
-
+    {% if is_incremental() -%}
+    where customers.customer_id in (select customer_id from rebuilt_customers)
+    {% endif %}
 ),
 
 phone_regions as (
@@ -221,7 +286,8 @@ final as (
         regions.zone_count > 1 and coalesce(located.store_country <> located.country, true)
             as time_zone_is_estimate,
         located.crm_created_at,
-        located.lead_status
+        located.lead_status,
+        current_timestamp::timestamp as _built_at
     from located
     left join {{ ref('stg_reference__region_defaults') }} as regions
         on regions.region = located.country

@@ -1,8 +1,31 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='customer_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook=[
+            "{% if is_incremental() %}delete from {{ this }} where customer_id not in (select customer_id from {{ ref('int_identity__identifiers') }} where customer_id is not null){% endif %}"
+        ]
+    )
+}}
+
 -- One row per resolved customer: its anchor and how many identifiers of each kind it holds.
+--
+-- Incremental (delete + insert on customer_id): a run rebuilds the customers holding an
+-- identifier that identity resolution wrote since this model's last build; customers
+-- merged away (no identifier left) are deleted by the post-hook. A full refresh gives
+-- the same rows.
 with identifiers as (
 
     select * from {{ ref('int_identity__identifiers') }}
     where customer_id is not null
+    {% if is_incremental() -%}
+        and customer_id in (
+            select customer_id from {{ ref('int_identity__identifiers') }}
+            where _built_at > (select max(_built_at) from {{ this }})
+        )
+    {%- endif %}
 
 ),
 
@@ -19,7 +42,8 @@ final as (
         count(*) filter (where identifier_type = 'shop') as shop_account_count,
         count(*) filter (where identifier_type = 'loyalty') as loyalty_card_count,
         count(*) filter (where identifier_type = 'phone') as phone_count,
-        count(*) filter (where identifier_type = 'email') as email_count
+        count(*) filter (where identifier_type = 'email') as email_count,
+        current_timestamp::timestamp as _built_at
     from identifiers
     group by 1
 

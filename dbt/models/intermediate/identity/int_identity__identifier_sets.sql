@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='identifier_set_key',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+
 -- The input of identity resolution: every distinct combination of identifiers that some
 -- source record carried together, with the first and last delivery day it was seen.
 -- Identifiers are typed strings:
@@ -8,6 +17,14 @@
 -- consent events (phone, CRM contact). Only valid phones and well-formed e-mails appear
 -- (staging blanked the rest), so an invalid number never links anyone. Reads the base
 -- (not deduplicated) models: duplicates do not change which identifiers co-occur.
+--
+-- Incremental (delete + insert on identifier_set_key): a run reads only the source rows
+-- loaded after the newest `_loaded_at` held here for their source kind, groups them into
+-- sets, and merges each with the stored set (first seen = the earlier, last seen and
+-- `_loaded_at` = the later). Sets are never removed: links only grow (a deleted raw row
+-- is only forgotten by a full refresh).
+{%- set identifier_columns = ['crm_identifier', 'shop_identifier', 'loyalty_identifier',
+    'email_identifier_1', 'email_identifier_2', 'phone_identifier_1', 'phone_identifier_2'] %}
 with pos as (
 
     select
@@ -20,9 +37,11 @@ with pos as (
         'phone:' || customer_phone_e164 as phone_identifier_1,
         cast(null as {{ dbt.type_string() }}) as phone_identifier_2,
         min(delivered_on) as first_seen_on,
-        max(delivered_on) as last_seen_on
+        max(delivered_on) as last_seen_on,
+        max(_loaded_at) as _loaded_at
     from {{ ref('base_pos__transactions') }}
-    where loyalty_id is not null or customer_phone_e164 is not null
+    where (loyalty_id is not null or customer_phone_e164 is not null)
+        and {{ loaded_since_last_run(stored_filter="source_kind = 'pos'") }}
     group by loyalty_id, customer_phone_e164
 
 ),
@@ -39,9 +58,11 @@ crm as (
         'phone:' || phone_e164,
         cast(null as {{ dbt.type_string() }}),
         min(delivered_on),
-        max(delivered_on)
+        max(delivered_on),
+        max(_loaded_at)
     from {{ ref('base_crm__contacts') }}
     where contact_id is not null
+        and {{ loaded_since_last_run(stored_filter="source_kind = 'crm'") }}
     group by contact_id, email, phone_e164
 
 ),
@@ -58,8 +79,10 @@ shop_orders as (
         'phone:' || customer_phone_e164,
         'phone:' || phone_e164,
         min(delivered_on),
-        max(delivered_on)
+        max(delivered_on),
+        max(_loaded_at)
     from {{ ref('base_shop__orders') }}
+    where {{ loaded_since_last_run(stored_filter="source_kind = 'shop_order'") }}
     group by shop_customer_id, customer_email, email, customer_phone_e164, phone_e164
 
 ),
@@ -76,8 +99,10 @@ shop_checkouts as (
         'phone:' || phone_e164,
         cast(null as {{ dbt.type_string() }}),
         min(delivered_on),
-        max(delivered_on)
+        max(delivered_on),
+        max(_loaded_at)
     from {{ ref('base_shop__checkouts') }}
+    where {{ loaded_since_last_run(stored_filter="source_kind = 'checkout'") }}
     group by shop_customer_id, customer_email, email, phone_e164
 
 ),
@@ -94,14 +119,16 @@ consent_events as (
         'phone:' || phone_e164,
         cast(null as {{ dbt.type_string() }}),
         min(delivered_on),
-        max(delivered_on)
+        max(delivered_on),
+        max(_loaded_at)
     from {{ ref('stg_crm__consent_events') }}
     where phone_e164 is not null
+        and {{ loaded_since_last_run(stored_filter="source_kind = 'consent'") }}
     group by contact_id, phone_e164
 
 ),
 
-final as (
+unioned as (
 
     select * from pos
     union all
@@ -112,6 +139,49 @@ final as (
     select * from shop_checkouts
     union all
     select * from consent_events
+
+),
+
+keyed as (
+
+    select
+        md5(concat_ws('|', source_kind
+            {%- for column in identifier_columns %}, coalesce({{ column }}, ''){% endfor -%}
+        )) as identifier_set_key,
+        *
+    from unioned
+
+),
+
+{% if is_incremental() %}
+merged as (
+
+    -- a set seen again keeps its first day and takes the newer last day and load time
+    select
+        keyed.identifier_set_key,
+        keyed.source_kind,
+        {% for column in identifier_columns -%}
+        keyed.{{ column }},
+        {% endfor -%}
+        least(keyed.first_seen_on, stored.first_seen_on) as first_seen_on,
+        greatest(keyed.last_seen_on, stored.last_seen_on) as last_seen_on,
+        greatest(keyed._loaded_at, stored._loaded_at) as _loaded_at
+    from keyed
+    left join {{ this }} as stored
+        on stored.identifier_set_key = keyed.identifier_set_key
+
+),
+{% else %}
+merged as (
+
+    select * from keyed
+
+),
+{% endif %}
+
+final as (
+
+    select * from merged
 
 )
 

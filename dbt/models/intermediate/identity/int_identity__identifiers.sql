@@ -1,4 +1,11 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        unique_key='identifier',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
 
 -- Identity resolution: every identifier mapped to one customer_id (see the yml for the
 -- rules and the stability guarantee).
@@ -18,6 +25,17 @@
 -- identifier, same-day ties broken by MD5 (a fixed function, unlike the engine's hash,
 -- so anchors do not move when DuckDB is upgraded): the anchor. customer_id is an MD5 hash
 -- of the anchor's text.
+--
+-- Incremental (delete + insert on identifier): a daily run resolves again only the part
+-- of the graph new data can change. The identifiers on identifier sets that changed since
+-- the last run (new sets, or sets seen again) are "touched"; the scope is the touched
+-- identifiers plus every identifier of the customers they belonged to. Every set holding
+-- a scope identifier is read, and the same resolution as a full build runs on those sets
+-- alone. That is exact: a set's non-hub identifiers all lie in one customer, so the sets
+-- of the scope's customers hold no identifier outside the scope except hubs; a hub stays
+-- a hub (account counts only grow while sets are only added); and only touched
+-- identifiers can gain a set, a new first-seen day or hub status. Components outside the
+-- scope keep their rows untouched, so a full refresh gives the same mapping.
 {%- set identifier_columns = [
     ('crm_identifier', 'crm'),
     ('shop_identifier', 'shop'),
@@ -32,16 +50,76 @@
 
 with recursive
 
-identifier_sets as (
+all_sets as (
 
     select * from {{ ref('int_identity__identifier_sets') }}
 
 ),
 
+{% if is_incremental() %}
+changed_sets as (
+
+    select * from all_sets
+    where {{ loaded_since_last_run() }}
+
+),
+
+touched as (
+
+    {% for column, kind in identifier_columns -%}
+    select {{ column }} as identifier from changed_sets where {{ column }} is not null
+    {% if not loop.last %}union{% endif %}
+    {% endfor %}
+
+),
+
+scope as (
+
+    -- the touched identifiers and every identifier of the customers they belonged to
+    select identifier from touched
+    union
+    select stored.identifier
+    from {{ this }} as stored
+    where stored.customer_id in (
+        select customer_id from {{ this }}
+        where identifier in (select identifier from touched) and customer_id is not null
+    )
+
+),
+
+identifier_sets as (
+
+    -- every set holding an identifier in scope
+    select * from all_sets
+    where {% for column, kind in identifier_columns -%}
+        {{ column }} in (select identifier from scope)
+        {%- if not loop.last %}
+        or {% endif %}
+    {%- endfor %}
+
+),
+
+known_hubs as (
+
+    -- hubs outside the scope can sit on the scope's sets; they stay hubs
+    select identifier, hub_account_count as max_accounts_of_one_kind
+    from {{ this }}
+    where is_hub and identifier not in (select identifier from scope)
+
+),
+{% else %}
+identifier_sets as (
+
+    select * from all_sets
+
+),
+{% endif %}
+
 occurrences as (
 
     {% for column, kind in identifier_columns -%}
-    select {{ column }} as identifier, '{{ kind }}' as identifier_type, first_seen_on, last_seen_on
+    select {{ column }} as identifier, '{{ kind }}' as identifier_type, first_seen_on, last_seen_on,
+        _loaded_at
     from identifier_sets where {{ column }} is not null
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
@@ -56,8 +134,13 @@ identifiers as (
         min(first_seen_on) as first_seen_on,
         max(last_seen_on) as last_seen_on,
         count(*) as identifier_set_count,
+        max(_loaded_at) as _loaded_at,
         hash(identifier) as node_id
     from occurrences
+    {% if is_incremental() -%}
+    -- a hub outside the scope is on some of these sets only: its row stays as stored
+    where identifier in (select identifier from scope)
+    {% endif -%}
     group by 1
 
 ),
@@ -99,7 +182,10 @@ hubs as (
     ) as per_kind
     group by 1
     having max(account_count) > {{ var('identity_max_accounts_per_identifier') }}
-
+    {% if is_incremental() -%}
+    union all
+    select identifier, max_accounts_of_one_kind from known_hubs
+    {% endif %}
 ),
 
 linking_sets as (
@@ -215,7 +301,9 @@ final as (
             then {{ short_hash(['anchored.anchor_identifier']) }}
         end as customer_id,
         anchored.anchor_identifier,
-        anchored.anchor_first_seen_on
+        anchored.anchor_first_seen_on,
+        identifiers._loaded_at,
+        current_timestamp::timestamp as _built_at
     from identifiers
     left join hubs on hubs.identifier = identifiers.identifier
     left join anchored on anchored.node_id = identifiers.node_id

@@ -99,7 +99,8 @@ order_lines as (
         sales.payment_method,
         sales.loyalty_id,
         sales.customer_phone_e164,
-        greatest(sales._loaded_at, coalesce(refunds._loaded_at, sales._loaded_at)) as _loaded_at
+        greatest(sales._loaded_at, coalesce(refunds._loaded_at, sales._loaded_at)) as _loaded_at,
+        current_timestamp::timestamp as _built_at
     from sales
     left join refunds
         on refunds.transaction_id = sales.transaction_id

@@ -80,7 +80,8 @@ final as (
         lines.refunded_quantity,
         lines.refunded_amount,
         lines.last_refunded_at,
-        lines._loaded_at
+        lines._loaded_at,
+        current_timestamp::timestamp as _built_at
     from lines
     left join products on products.sku = lines.sku
 

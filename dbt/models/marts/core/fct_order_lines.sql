@@ -11,35 +11,18 @@
 -- the order's customer, time and status from fct_orders (built first).
 --
 -- Incremental: `unique_key` is the ORDER key, so a run deletes and rewrites every line of
--- each order it touches: orders fct_orders holds with a newer `_loaded_at` than this table
--- has for that source, and orders whose customer in fct_orders differs from the one stored
--- here. A full refresh yields the same rows.
+-- each order it touches: the orders fct_orders wrote (`_built_at`) since this table's last
+-- build, which are the orders with new source rows and the orders moved to another
+-- customer. A run that failed in between is caught up by the next. A full refresh yields
+-- the same rows.
 with
 
 orders as (
 
     select * from {{ ref('fct_orders') }}
     {% if is_incremental() %}
-    where order_key in (
-        select orders.order_key
-        from {{ ref('fct_orders') }} as orders
-        cross join (
-            select
-                coalesce(max(case when source_system = 'pos' then _loaded_at end),
-                    cast('1900-01-01' as timestamp)) as pos_loaded_at,
-                coalesce(max(case when source_system = 'shop' then _loaded_at end),
-                    cast('1900-01-01' as timestamp)) as shop_loaded_at
-            from {{ this }}
-        ) as watermarks
-        where (orders.source_system = 'pos' and orders._loaded_at > watermarks.pos_loaded_at)
-            or (orders.source_system = 'shop' and orders._loaded_at > watermarks.shop_loaded_at)
-        union
-        select existing.order_key
-        from {{ this }} as existing
-        inner join {{ ref('fct_orders') }} as orders on orders.order_key = existing.order_key
-        where existing.line_number = 1
-            and existing.customer_id is distinct from orders.customer_id
-    )
+    -- exactly the orders fct_orders wrote since this table's last build
+    where _built_at > (select max(_built_at) from {{ this }})
     {% endif %}
 
 ),
@@ -63,7 +46,7 @@ pos_lines as (
         refunded_local,
         last_refunded_at
     from {{ ref('int_pos__order_lines') }}
-    where 'pos:' || transaction_id in (select order_key from orders where source_system = 'pos')
+    where transaction_id in (select source_order_id from orders where source_system = 'pos')
 
 ),
 
@@ -86,7 +69,7 @@ shop_lines as (
         lines.refunded_amount as refunded_local,
         lines.last_refunded_at
     from {{ ref('int_shop__order_lines') }} as lines
-    where 'shop:' || lines.order_id in (select order_key from orders where source_system = 'shop')
+    where lines.order_id in (select source_order_id from orders where source_system = 'shop')
 
 ),
 
@@ -134,7 +117,8 @@ final as (
         end as revenue_amount,
         lines.last_refunded_at,
         orders.is_cancelled,
-        orders._loaded_at
+        orders._loaded_at,
+        current_timestamp::timestamp as _built_at
     from lines
     inner join orders on orders.order_key = lines.order_key
 
