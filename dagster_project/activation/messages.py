@@ -66,14 +66,14 @@ TOKENS = frozenset({"greeting", "first_name", "formal", "language", "country", "
 
 SUPPORTED_LANGUAGES = ("en", "de", "tr")
 
-# Carrier-recognized opt-out keywords (CTIA / TCPA practice) work in every language;
-# each language adds its own words. Matching (case, Turkish dotted İ) is the reply
+# The opt-out words the compliance rules name work in every language;
+# each language adds its own. Matching (case, Turkish dotted İ) is the reply
 # handler's job: both IPTAL and İPTAL are listed because phones type either.
 _UNIVERSAL_OPT_OUT = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT")
 OPT_OUT_WORDS: dict[str, tuple[str, ...]] = {
     "en": _UNIVERSAL_OPT_OUT,
     "de": (*_UNIVERSAL_OPT_OUT, "STOPP", "ABMELDEN"),
-    # RET is the keyword Turkey's commercial-message system (IYS) uses for refusals.
+    # RET is the refusal keyword Turkish commercial SMS customarily advertise.
     "tr": (*_UNIVERSAL_OPT_OUT, "RET", "DUR", "IPTAL", "İPTAL"),
 }
 
@@ -100,7 +100,8 @@ MAX_FIRST_NAME_LENGTH = 30
 _TOKEN_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 TOKEN_LENGTH = 12  # 62**12 is about 2**71: no collision in any realistic link table
 
-# A message longer than this fails at render time (carriers cap concatenation).
+# Longest string a template may build by repetition ('x' * n); carriers stop
+# concatenating around 1,600 characters anyway.
 _MAX_TEXT = 1600
 
 
