@@ -127,7 +127,9 @@ def main() -> None:
 
 
 def _print_checks_table(results: dict) -> None:
-    head = f"{'size':<4} {'checks':>7} {'failed':>7} {'rows validated':>15} {'checks s':>9} {'MiB':>6}"
+    head = (
+        f"{'size':<4} {'checks':>7} {'failed':>7} {'rows validated':>15} {'checks s':>9} {'MiB':>6}"
+    )
     print(head)
     print("-" * len(head))
     for size, r in results.items():

@@ -257,7 +257,12 @@ def main() -> None:
     elif a.phase == "floor":
         out = floor(a.dir)
     else:
-        phases = {"dbt_full": dbt_full, "dbt_daily": dbt_daily, "checks": checks, "dbt_floor": dbt_floor}
+        phases = {
+            "dbt_full": dbt_full,
+            "dbt_daily": dbt_daily,
+            "checks": checks,
+            "dbt_floor": dbt_floor,
+        }
         out = phases[a.phase](a.dir)
     print("BENCH " + json.dumps(out, default=str))
 

@@ -7,13 +7,14 @@ the ``warehouse`` pool (or collide on the file lock) and pay process start-up.
 
 from dagster import Definitions, in_process_executor
 
-from dagster_project import ingest, publish, quality, transform
+from dagster_project import activation, ingest, publish, quality, transform
 from dagster_project.warehouse import WarehouseResource
 
 defs = Definitions.merge(
     ingest.defs,
     transform.defs,
     quality.defs,
+    activation.defs,
     publish.defs,
     Definitions(
         resources={"warehouse": WarehouseResource()},

@@ -8,9 +8,11 @@
 
 ``ingest`` materializes the reference snapshots, then every delivery day found
 in the landing folder as one single-run backfill; ``transform`` runs
-``dbt build``; ``publish`` refreshes the analysts' read-only copy; ``all`` does
-the three in order. Runs go to the Dagster instance in ``$DAGSTER_HOME``, so
-they show in ``make dev``. ``summary`` prints rows loaded and rejected per
+``dbt build``; ``publish`` refreshes the analysts' read-only copy;
+``activate`` plans today's campaigns and sends what is due through the
+configured gateway (the sandbox by default); ``all`` does the four in order.
+Runs go to the Dagster instance in ``$DAGSTER_HOME``, so they show in
+``make dev``. ``summary`` prints rows loaded and rejected per
 source and customers per lifecycle stage and segment, reading the published
 copy (never the live warehouse).
 """
@@ -25,6 +27,8 @@ import duckdb
 from dagster import AssetSelection, DagsterInstance, materialize
 
 from dagster_project import settings
+from dagster_project.activation import plan_assets, plan_checks, sms_dispatch
+from dagster_project.activation.gateway.resource import GatewayResource
 from dagster_project.ingest import loader
 from dagster_project.ingest.assets import daily_assets, daily_partitions, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
@@ -41,18 +45,21 @@ _ALL_ASSETS = [
     *daily_assets,
     dbt_models,
     analytics_snapshot,
+    *plan_assets,
+    sms_dispatch,
     *raw_checks,
     *mart_checks,
+    *plan_checks,
 ]
 # Every data-quality check evaluated by this process's runs, for the closing table.
 _EVALUATIONS: list = []
 
 
 def _resources() -> dict:
-    return {"warehouse": WarehouseResource(), "dbt": dbt_resource()}
+    return {"warehouse": WarehouseResource(), "dbt": dbt_resource(), "gateway": GatewayResource()}
 
 
-def _run(selection, instance: DagsterInstance, what: str, **kwargs) -> None:
+def _run(selection, instance: DagsterInstance, what: str, **kwargs):
     result = materialize(
         _ALL_ASSETS,
         selection=selection,
@@ -64,19 +71,22 @@ def _run(selection, instance: DagsterInstance, what: str, **kwargs) -> None:
     )
     evaluations = result.get_asset_check_evaluations()
     _EVALUATIONS.extend(e for e in evaluations if e.check_name in _GX_CHECKS)
-    if not result.success:
-        failed = [e for e in evaluations if not e.passed]
-        for e in failed:
+    if result.success:
+        return result
+    for e in evaluations:
+        if not e.passed:
             reason = e.metadata.get("reason")
             print(
                 f"  check failed: {e.asset_key.to_user_string()}:{e.check_name}"
                 f" [{e.severity.value}] {getattr(reason, 'value', reason) or e.description or ''}",
                 file=sys.stderr,
             )
-        sys.exit(f"{what} failed; the run and its logs are in the Dagster UI (make dev)")
+    sys.exit(f"{what} failed; the run and its logs are in the Dagster UI (make dev)")
 
 
-_GX_CHECKS = {spec.name for c in [*raw_checks, *mart_checks] for spec in c.check_specs}
+_GX_CHECKS = {
+    spec.name for c in [*raw_checks, *mart_checks, *plan_checks] for spec in c.check_specs
+}
 
 
 def print_checks() -> None:
@@ -130,6 +140,32 @@ def transform(instance: DagsterInstance) -> None:
 def publish(instance: DagsterInstance) -> None:
     _run(AssetSelection.assets(analytics_snapshot), instance, "publishing the analysts' copy")
     print(f"analysts' copy: {settings.published_path()}")
+
+
+def activate(instance: DagsterInstance) -> None:
+    """Plan every campaign for today (UTC), in priority order, then send what is due."""
+    day = date.today().isoformat()
+    print(f"planning the campaigns for {day} and sending what is due (gateway: sandbox)")
+    result = _run(
+        AssetSelection.assets(*plan_assets, sms_dispatch),
+        instance,
+        "planning and sending",
+        partition_key=day,
+    )
+    for event in result.get_asset_materialization_events():
+        md = event.materialization.metadata
+        key = event.asset_key.to_user_string()
+        if key.startswith("activation/plan/"):
+
+            def value(k, md=md):
+                return getattr(md.get(k), "value", md.get(k))
+
+            print(
+                f"  {key.removeprefix('activation/plan/'):<22} candidates {value('candidates'):>6,}"
+                f"  planned {value('planned'):>5,}  deferred {value('deferred'):>5,}"
+                f"  held out {value('held_out'):>5,}  skipped {value('skipped'):>6,}"
+                f"  cost {value('cost_usd'):>8,.2f} USD"
+            )
 
 
 def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
@@ -190,6 +226,7 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--end", type=date.fromisoformat, help="last delivery day")
     sub.add_parser("transform", help="dbt build")
     sub.add_parser("publish", help="refresh the analysts' read-only copy")
+    sub.add_parser("activate", help="plan today's campaigns and send what is due (sandbox)")
     sub.add_parser("summary", help="rows loaded and rejected, customers per stage and segment")
     args = parser.parse_args(argv)
     if args.command == "summary":
@@ -202,6 +239,8 @@ def main(argv: list[str] | None = None) -> None:
         transform(instance)
     if args.command in ("all", "publish"):
         publish(instance)
+    if args.command in ("all", "activate"):
+        activate(instance)
     print_checks()
 
 

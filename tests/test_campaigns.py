@@ -40,7 +40,11 @@ def write(tmp_path: Path, change: dict, drop: tuple[str, ...] = ()) -> Path:
         ({"send_window": {"start": "10:00", "end": "22:00"}}, (), "field send_window"),
         ({"filters": [{"field": "credit_score", "op": ">", "value": 3}]}, (), "field filters[0]"),
         ({"filters": [{"field": "country", "op": ">", "value": "US"}]}, (), "field filters[0]"),
-        ({"filters": [{"field": "orders_count", "op": "=", "value": "DROP TABLE"}]}, (), "field filters[0]"),
+        (
+            {"filters": [{"field": "orders_count", "op": "=", "value": "DROP TABLE"}]},
+            (),
+            "field filters[0]",
+        ),
         ({"holdout_percent": 80}, (), "field holdout_percent"),
         ({"fallback_language": "fr"}, (), "fallback_language"),
         ({"sender_ids": {"US": "+1555"}}, (), "field sender_ids"),

@@ -19,7 +19,14 @@ from dagster_project.activation.campaigns import HARD_WINDOW, Campaign, Policy
 
 ZONES = ["America/New_York", "America/Los_Angeles", "Europe/London", "Europe/Berlin",
          "Europe/Istanbul", "Pacific/Auckland", "Asia/Kolkata", None, "Not/AZone"]  # fmt: skip
-SEGMENTS = ["lapsed", "vip", "big_spender", "prospect", "abandoned_checkout", "open_ticket_exclusion"]
+SEGMENTS = [
+    "lapsed",
+    "vip",
+    "big_spender",
+    "prospect",
+    "abandoned_checkout",
+    "open_ticket_exclusion",
+]
 
 
 def campaign(**kw) -> Campaign:
@@ -46,12 +53,16 @@ def campaigns(draw, n=None):
             campaign(
                 id=f"camp-{i}",
                 kind=draw(st.sampled_from(["marketing", "marketing", "transactional"])),
-                segments=draw(st.lists(st.sampled_from(SEGMENTS[:5]), min_size=1, max_size=3, unique=True)),
+                segments=draw(
+                    st.lists(st.sampled_from(SEGMENTS[:5]), min_size=1, max_size=3, unique=True)
+                ),
                 send_window=draw(windows()),
                 cadence=draw(st.sampled_from(["once", "daily", "segment_entry"])),
                 priority=draw(st.integers(0, 100)),
                 holdout_percent=draw(st.sampled_from([0, 10, 50])),
-                cap=draw(st.sampled_from([None, {"max": 1, "per_days": 3}, {"max": 2, "per_days": 7}])),
+                cap=draw(
+                    st.sampled_from([None, {"max": 1, "per_days": 3}, {"max": 2, "per_days": 7}])
+                ),
             )
         )
     return sorted(out, key=lambda c: (-c.priority, c.id))
@@ -65,9 +76,13 @@ def candidates(draw, customer_id="cust-1"):
         customer_id=customer_id,
         segments=frozenset(draw(st.lists(st.sampled_from(SEGMENTS), max_size=4))),
         phone_e164=draw(st.sampled_from([None, "+4915112345678"])),
-        phone_type=draw(st.sampled_from([None, "mobile", "fixed_line", "fixed_line_or_mobile", "voip"])),
+        phone_type=draw(
+            st.sampled_from([None, "mobile", "fixed_line", "fixed_line_or_mobile", "voip"])
+        ),
         consent_state=consent,
-        opt_in_event_id="e1" if consent == "opted_in" and complete else draw(st.sampled_from([None, "e0"])),
+        opt_in_event_id="e1"
+        if consent == "opted_in" and complete
+        else draw(st.sampled_from([None, "e0"])),
         opt_in_source="web_form" if complete else None,
         opt_in_text_version=draw(st.sampled_from([None, "v1"])) if not complete else "v2",
         suppression=draw(st.sampled_from([None, None, "opt_out", "manual_block"])),
@@ -77,7 +92,9 @@ def candidates(draw, customer_id="cust-1"):
 
 
 moments = st.datetimes(
-    min_value=dt.datetime(2026, 1, 1), max_value=dt.datetime(2026, 12, 31), timezones=st.just(dt.UTC)
+    min_value=dt.datetime(2026, 1, 1),
+    max_value=dt.datetime(2026, 12, 31),
+    timezones=st.just(dt.UTC),
 )
 
 
@@ -126,15 +143,21 @@ SENT = []
     camps=campaigns(),
     start=moments,
     hours=st.lists(st.integers(0, 23), min_size=1, max_size=3),
-    policy=st.builds(Policy, marketing_per_day=st.integers(1, 2), marketing_per_week=st.integers(1, 4)),
+    policy=st.builds(
+        Policy, marketing_per_day=st.integers(1, 2), marketing_per_week=st.integers(1, 4)
+    ),
 )
-def test_caps_hold_and_no_key_is_planned_twice_over_days_of_planning(c, camps, start, hours, policy):
+def test_caps_hold_and_no_key_is_planned_twice_over_days_of_planning(
+    c, camps, start, hours, policy
+):
     """Plan every campaign in priority order, several times a day, for ten days."""
     history: list[el.Sent] = []
     keys: set[tuple] = set()
     for day in range(10):
         for hour in sorted(set(hours)):
-            now = (start + dt.timedelta(days=day)).replace(hour=hour, minute=0, second=0, microsecond=0)
+            now = (start + dt.timedelta(days=day)).replace(
+                hour=hour, minute=0, second=0, microsecond=0
+            )
             for camp in camps:
                 d = el.decide(c, camp, now, policy, history)
                 if d.state in ("planned", "deferred"):
@@ -149,7 +172,9 @@ def test_caps_hold_and_no_key_is_planned_twice_over_days_of_planning(c, camps, s
         assert history == []
         return
     marketing_ids = {camp.id for camp in camps if camp.kind == "marketing"}
-    days = sorted(s.scheduled_at.astimezone(tz).date() for s in history if s.campaign_id in marketing_ids)
+    days = sorted(
+        s.scheduled_at.astimezone(tz).date() for s in history if s.campaign_id in marketing_ids
+    )
     for d in set(days):
         assert days.count(d) <= policy.marketing_per_day
         assert sum(d - dt.timedelta(days=6) <= x <= d for x in days) <= policy.marketing_per_week
@@ -160,7 +185,9 @@ def test_caps_hold_and_no_key_is_planned_twice_over_days_of_planning(c, camps, s
         if camp.cap:
             local = sorted(s.scheduled_at.astimezone(tz).date() for s in mine)
             for d in set(local):
-                window = [x for x in local if d - dt.timedelta(days=camp.cap.per_days - 1) <= x <= d]
+                window = [
+                    x for x in local if d - dt.timedelta(days=camp.cap.per_days - 1) <= x <= d
+                ]
                 assert len(window) <= camp.cap.max
 
 
@@ -181,7 +208,7 @@ def test_holdout_is_stable_and_close_to_its_share():
     assert 0.09 < sum(held) / len(ids) < 0.11
     # Another campaign draws another group.
     other = [el.in_holdout("vip", i, 10) for i in ids]
-    assert sum(a and b for a, b in zip(held, other)) < 0.02 * len(ids)
+    assert sum(a and b for a, b in zip(held, other, strict=True)) < 0.02 * len(ids)
 
 
 def test_window_closed_defers_to_the_next_local_opening():
@@ -222,17 +249,27 @@ def test_each_rule_names_its_reason(change, reason):
     now = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
     d = el.decide(el.Candidate(**{**base, **change}), campaign(holdout_percent=0), now, Policy())
     assert d.state == "skipped" and d.reason.startswith(reason)
-    assert el.decide(el.Candidate(**base), campaign(holdout_percent=0), now, Policy()).state == "planned"
+    assert (
+        el.decide(el.Candidate(**base), campaign(holdout_percent=0), now, Policy()).state
+        == "planned"
+    )
 
 
 def test_funnel_counts_add_up():
     now = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
     camp = campaign(holdout_percent=50)
     people = [
-        el.Candidate(customer_id=f"p{i}", segments=frozenset({"lapsed"}), phone_e164="+4915112345678",
-                     phone_type="mobile", consent_state="opted_in" if i % 3 else "none",
-                     opt_in_event_id="e", opt_in_source="s", opt_in_text_version="v",
-                     time_zone="Europe/Berlin")  # fmt: skip
+        el.Candidate(
+            customer_id=f"p{i}",
+            segments=frozenset({"lapsed"}),
+            phone_e164="+4915112345678",
+            phone_type="mobile",
+            consent_state="opted_in" if i % 3 else "none",
+            opt_in_event_id="e",
+            opt_in_source="s",
+            opt_in_text_version="v",
+            time_zone="Europe/Berlin",
+        )  # fmt: skip
         for i in range(300)
     ]
     decisions = [el.decide(p, camp, now, Policy()) for p in people]

@@ -12,6 +12,7 @@ import csv
 import json
 import shutil
 from datetime import date, timedelta
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -42,14 +43,19 @@ def resources():
 def world(tmp_path_factory):
     """Every day but the last loaded, built and published in one run; all gates pass."""
     base = tmp_path_factory.mktemp("gates")
-    generate(out=base / "landing", truth_dir=base / "truth", customers=1500, days=DAYS, seed=3, end=END)
+    generate(
+        out=base / "landing", truth_dir=base / "truth", customers=1500, days=DAYS, seed=3, end=END
+    )
     start = (END - timedelta(days=DAYS - 1)).isoformat()
     with pytest.MonkeyPatch.context() as mp:
         env(mp, base)
         with DagsterInstance.ephemeral() as instance:
             assert materialize(
-                ALL, selection=AssetSelection.assets(*reference_assets), instance=instance,
-                resources=resources(), run_config=QUIET,
+                ALL,
+                selection=AssetSelection.assets(*reference_assets),
+                instance=instance,
+                resources=resources(),
+                run_config=QUIET,
             ).success
             result = materialize(
                 ALL,
@@ -61,7 +67,9 @@ def world(tmp_path_factory):
             )
             assert result.success
             gx_checks = {s.name for c in [*raw_checks, *mart_checks] for s in c.check_specs}
-            evaluations = [e for e in result.get_asset_check_evaluations() if e.check_name in gx_checks]
+            evaluations = [
+                e for e in result.get_asset_check_evaluations() if e.check_name in gx_checks
+            ]
             # 6 raw suites + 6 volume checks + 3 mart gates, all passing on clean data.
             assert len(evaluations) == 15
             assert [e for e in evaluations if not e.passed] == []
@@ -96,7 +104,8 @@ def materialized(result) -> set[AssetKey]:
 
 def evaluation(result, asset: str, check: str):
     [e] = [
-        e for e in result.get_asset_check_evaluations()
+        e
+        for e in result.get_asset_check_evaluations()
         if e.asset_key == AssetKey(asset.split("/")) and e.check_name == check
     ]
     return e
@@ -193,9 +202,15 @@ def test_opt_out_after_the_build_stops_the_send_side_until_the_audience_is_rebui
     folder = base / "landing" / "crm" / "consent" / END.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
     stop = {
-        "event_id": "stop-after-build", "contact_id": None, "phone": phone, "country_code": None,
-        "event_type": "opt_out", "source": "keyword", "occurred_at": f"{END}T09:00:00+00:00",
-        "consent_text_version": None, "keyword": "STOP",
+        "event_id": "stop-after-build",
+        "contact_id": None,
+        "phone": phone,
+        "country_code": None,
+        "event_type": "opt_out",
+        "source": "keyword",
+        "occurred_at": f"{END}T09:00:00+00:00",
+        "consent_text_version": None,
+        "keyword": "STOP",
     }
     (folder / "consent-late-stop.jsonl").write_text(json.dumps(stop) + "\n")
     load = job("ingest_daily").execute_in_process(
@@ -225,7 +240,7 @@ def test_opt_out_after_the_build_stops_the_send_side_until_the_audience_is_rebui
     assert phone not in " ".join(str(meta(gate, k)) for k in gate.metadata)
     assert customer in meta(gate, "examples")
     docs = meta(gate, "data_docs")
-    page = open(docs).read()
+    page = Path(docs).read_text()
     assert "opt_out" in page and phone not in page
     assert "dataContextId" not in page  # GX's tracking beacon stripped
 
@@ -243,7 +258,10 @@ def test_opt_out_after_the_build_stops_the_send_side_until_the_audience_is_rebui
     assert build.success
     assert evaluation(build, "marts/sms_audience", "sms_audience").passed
     with duckdb.connect(str(base / "warehouse.duckdb"), read_only=True) as conn:
-        assert conn.execute(
-            "SELECT count(*) FROM marts.sms_audience WHERE phone_e164 = ?", [phone]
-        ).fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM marts.sms_audience WHERE phone_e164 = ?", [phone]
+            ).fetchone()[0]
+            == 0
+        )
     assert job("publish_snapshot").execute_in_process(instance=instance, run_config=QUIET).success

@@ -279,7 +279,10 @@ def volume_warehouse(path, today: dict[str, int], usual: int = 300):
     conn.execute("CREATE SCHEMA raw")
     for table in datasets.DAILY_TABLES:
         conn.execute(f"CREATE TABLE raw.{table} (_partition_date DATE)")
-        days = [(DAY - timedelta(days=k), today.get(table, usual) if k == 0 else usual) for k in range(36)]
+        days = [
+            (DAY - timedelta(days=k), today.get(table, usual) if k == 0 else usual)
+            for k in range(36)
+        ]
         for d, n in days:
             conn.execute(f"INSERT INTO raw.{table} SELECT ?::DATE FROM range(?)", [d, n])
     return conn

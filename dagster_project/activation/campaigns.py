@@ -162,7 +162,7 @@ class Campaign(_Strict):
     cap: Cap | None = Field(default=None, description="this campaign's own per-person cap")
     sender_ids: dict[str, str] = Field(min_length=1)
     budget_usd: float | None = Field(default=None, gt=0)
-    link_base_url: str = "https://sms.example/c"
+    link_base_url: str = "https://sms.example"  # the webhook host; links become <this>/c/<token>
     source: str = Field(default="", exclude=True)
 
     @field_validator("segments")
@@ -175,7 +175,9 @@ class Campaign(_Strict):
     def _known_languages(cls, v: dict[str, str]) -> dict[str, str]:
         unknown = set(v) - LANGUAGES
         if unknown:
-            raise ValueError(f"unknown language(s) {sorted(unknown)}; supported: {sorted(LANGUAGES)}")
+            raise ValueError(
+                f"unknown language(s) {sorted(unknown)}; supported: {sorted(LANGUAGES)}"
+            )
         return v
 
     @field_validator("sender_ids")

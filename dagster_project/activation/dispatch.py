@@ -93,7 +93,8 @@ def dispatch(
             conn,
             crashed["message_key"].tolist(),
             "unknown",
-            "fate unknown after an interrupted send; not resent (the gateway has no idempotency key)",
+            "fate unknown after an interrupted send; not resent "
+            "(the gateway has no idempotency key)",
         )
         report.recovered_unknown = len(crashed)
         due = due[due["state"] != "sending"]
@@ -107,7 +108,9 @@ def dispatch(
         if verdict == "send":
             to_send.append(row)
         elif verdict == "defer":
-            defers.append({"message_key": row.message_key, "scheduled_at": detail.replace(tzinfo=None)})
+            defers.append(
+                {"message_key": row.message_key, "scheduled_at": detail.replace(tzinfo=None)}
+            )
         else:
             skips.setdefault(detail, []).append(row.message_key)
     for reason, keys in skips.items():
@@ -121,7 +124,9 @@ def dispatch(
         keys = [r.message_key for r in batch]
         ledger.mark_sending(conn, keys, now, run_id)
         messages = [
-            OutboundMessage(key=r.message_key, to=r.phone_e164, sender=r.sender, text=r.body, kind=r.kind)
+            OutboundMessage(
+                key=r.message_key, to=r.phone_e164, sender=r.sender, text=r.body, kind=r.kind
+            )
             for r in batch
         ]
         results = gateway.send(messages)

@@ -161,9 +161,11 @@ def decide(
     targeted = c.segments & set(campaign.segments)
     if not targeted:
         return skip("in_segment", "not in a target segment")
-    if campaign.cadence == "segment_entry":
-        if c.entered_on is None or (today - c.entered_on).days >= campaign.entry_within_days:
-            return skip("in_segment", f"entered the segment more than {campaign.entry_within_days} days ago")
+    recent = campaign.entry_within_days
+    if campaign.cadence == "segment_entry" and (
+        c.entered_on is None or (today - c.entered_on).days >= recent
+    ):
+        return skip("in_segment", f"entered the segment more than {recent} days ago")
 
     for f in campaign.filters:
         if not passes(f, c.attributes.get(f.field)):
@@ -174,12 +176,9 @@ def decide(
             return skip("filters", f"excluded segment {segment}")
     if ex.open_ticket and "open_ticket_exclusion" in c.segments:
         return skip("filters", "open support ticket")
-    if ex.bought_category_within_days and c.bought_promoted_on is not None:
-        if (today - c.bought_promoted_on).days < ex.bought_category_within_days:
-            return skip(
-                "filters",
-                f"bought {campaign.promoted_category} in the last {ex.bought_category_within_days} days",
-            )
+    within = ex.bought_category_within_days
+    if within and c.bought_promoted_on is not None and (today - c.bought_promoted_on).days < within:
+        return skip("filters", f"bought {campaign.promoted_category} in the last {within} days")
 
     if not c.phone_e164 or c.phone_type not in SMS_LINE_TYPES:
         return skip("valid_mobile", "no valid mobile number")
@@ -187,7 +186,9 @@ def decide(
     marketing = campaign.kind == "marketing"
     if marketing:
         if c.consent_state != "opted_in":
-            return skip("opt_in", "opted out" if c.consent_state == "opted_out" else "no opt-in on record")
+            return skip(
+                "opt_in", "opted out" if c.consent_state == "opted_out" else "no opt-in on record"
+            )
         if not (c.opt_in_event_id and c.opt_in_source and c.opt_in_text_version):
             return skip("opt_in", "opt-in record incomplete (source or text version missing)")
 
@@ -219,10 +220,14 @@ def decide(
         slot_day = _local_day(slot, tz)
         days = [_local_day(s.scheduled_at, tz) for s in history]
         if sum(d == slot_day for d in days) >= policy.marketing_per_day:
-            return skip("frequency_caps", f"global cap {policy.marketing_per_day} marketing per day")
+            return skip(
+                "frequency_caps", f"global cap {policy.marketing_per_day} marketing per day"
+            )
         week_start = slot_day - dt.timedelta(days=6)
         if sum(week_start <= d <= slot_day for d in days) >= policy.marketing_per_week:
-            return skip("frequency_caps", f"global cap {policy.marketing_per_week} marketing per 7 days")
+            return skip(
+                "frequency_caps", f"global cap {policy.marketing_per_week} marketing per 7 days"
+            )
 
     variant = pick_variant(campaign, c.customer_id)
     if in_holdout(campaign.id, c.customer_id, campaign.holdout_percent):
@@ -230,7 +235,12 @@ def decide(
     if is_open:
         return Decision(c.customer_id, "planned", "send_window", "window open", variant, slot)
     return Decision(
-        c.customer_id, "deferred", "send_window", "window closed: deferred to its opening", variant, slot
+        c.customer_id,
+        "deferred",
+        "send_window",
+        "window closed: deferred to its opening",
+        variant,
+        slot,
     )
 
 

@@ -86,8 +86,16 @@ def message_key(campaign_id: str, customer_id: str, day: dt.date, variant: str |
     return f"{campaign_id}|{customer_id}|{day.isoformat()}|{variant or '-'}"
 
 
-def history(conn, customer_ids: Sequence[str], before_day: dt.date, days: int = 400) -> pd.DataFrame:
+def history(
+    conn, customer_ids: Sequence[str], before_day: dt.date, days: int = 400
+) -> pd.DataFrame:
     """Marketing messages already planned or sent to these customers (for the caps)."""
+    exists = conn.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'sms' AND table_name = 'ledger'"
+    ).fetchall()[0][0]
+    if not exists:  # nothing sent yet (a preview on a fresh copy)
+        return pd.DataFrame(columns=["customer_id", "campaign_id", "scheduled_at", "plan_day"])
     frame = pd.DataFrame({"customer_id": list(customer_ids)})
     conn.register("_hist_customers", frame)
     try:
@@ -125,7 +133,8 @@ def write_plan(
             ).fetchall()
         }
         conn.execute(
-            f"DELETE FROM sms.ledger WHERE campaign_id = ? AND plan_day = ? AND state NOT IN {LOCKED}",
+            "DELETE FROM sms.ledger WHERE campaign_id = ? AND plan_day = ? "
+            f"AND state NOT IN {LOCKED}",
             [campaign_id, day],
         )
         fresh = rows[~rows["customer_id"].isin(locked)][COLUMNS]
@@ -135,8 +144,8 @@ def write_plan(
         if len(links):
             conn.register("_plan_links", links[links["message_key"].isin(fresh["message_key"])])
             conn.execute(
-                "INSERT INTO sms.links SELECT token, message_key, target_url, now() FROM _plan_links "
-                "ON CONFLICT (token) DO NOTHING"
+                "INSERT INTO sms.links SELECT token, message_key, target_url, now() "
+                "FROM _plan_links ON CONFLICT (token) DO NOTHING"
             )
             conn.unregister("_plan_links")
         conn.execute("COMMIT")
@@ -150,8 +159,8 @@ def mark_sending(conn, keys: Sequence[str], now: dt.datetime, run_id: str | None
     """Committed before the batch leaves: a crash after this leaves the fate unknown."""
     conn.register("_keys", pd.DataFrame({"message_key": list(keys)}))
     conn.execute(
-        "UPDATE sms.ledger SET state = 'sending', sending_at = ?, run_id = ?, attempts = attempts + 1 "
-        "FROM _keys WHERE sms.ledger.message_key = _keys.message_key",
+        "UPDATE sms.ledger SET state = 'sending', sending_at = ?, run_id = ?, "
+        "attempts = attempts + 1 FROM _keys WHERE sms.ledger.message_key = _keys.message_key",
         [now.replace(tzinfo=None), run_id],
     )
     conn.unregister("_keys")

@@ -103,7 +103,11 @@ def candidates(conn: duckdb.DuckDBPyConnection, campaign: Campaign) -> pd.DataFr
 
 
 def _none(value):
-    return None if value is None or (isinstance(value, float) and value != value) or value is pd.NaT else value
+    return (
+        None
+        if value is None or (isinstance(value, float) and value != value) or value is pd.NaT
+        else value
+    )
 
 
 def to_candidate(row: dict) -> eligibility.Candidate:
@@ -169,7 +173,9 @@ def build_plan(
             if r.campaign_id == campaign.id and r.plan_day == day:
                 continue  # this plan's own earlier version is being replaced
             sent[r.customer_id].append(
-                eligibility.Sent(r.campaign_id, r.scheduled_at.to_pydatetime().replace(tzinfo=dt.UTC))
+                eligibility.Sent(
+                    r.campaign_id, r.scheduled_at.to_pydatetime().replace(tzinfo=dt.UTC)
+                )
             )
     renderers = {v.id: renderer_factory(campaign, v.id) for v in campaign.variants}
     decisions, rows, links = [], [], []
@@ -192,7 +198,12 @@ def build_plan(
             }
             msg = renderers[d.variant].render(recipient, key)
             size = sms_encoding.measure(msg.text)
-            body, encoding, language, segments_n = msg.text, size.encoding, msg.language, size.segments
+            body, encoding, language, segments_n = (
+                msg.text,
+                size.encoding,
+                msg.language,
+                size.segments,
+            )
             cost = float(estimate_cost(size, c.country, prices))
             if d.state != "held_out":
                 if campaign.budget_usd is not None and spent + cost > campaign.budget_usd:

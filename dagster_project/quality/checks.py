@@ -14,8 +14,8 @@ from datetime import date
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetChecksDefinition,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetKey,
     Config,
@@ -69,10 +69,7 @@ def loaded_range(context: AssetCheckExecutionContext, config: GateConfig, conn, 
 def _expectations_table(outcome: validation.SuiteOutcome) -> str:
     rows = []
     for o in outcome.outcomes:
-        if o.error:
-            result = f"ERROR: {o.error}"
-        else:
-            result = "pass" if o.success else "FAIL"
+        result = f"ERROR: {o.error}" if o.error else ("pass" if o.success else "FAIL")
         share = "" if o.unexpected_percent is None else f"{o.unexpected_percent:.2f}%"
         unexpected = "" if o.unexpected_count is None else f"{o.unexpected_count:,}"
         observed = "" if o.observed_value is None else str(o.observed_value)
@@ -176,7 +173,9 @@ def build_check(dataset: Dataset) -> AssetChecksDefinition:
             example_columns=dataset.example_columns,
         )
         page = validation.DataDocs(docs_dir()).publish(
-            outcome, run_name=context.run.run_id, batch_id=f"{'.'.join(dataset.asset)}-{end or 'all'}"
+            outcome,
+            run_name=context.run.run_id,
+            batch_id=f"{'.'.join(dataset.asset)}-{end or 'all'}",
         )
         (context.log.info if outcome.passed else context.log.error)(
             f"{dataset.suite} on {'.'.join(dataset.asset)} ({batch}): {outcome.reason()}"
@@ -208,7 +207,9 @@ def build_volume_check(volume: list[Dataset]) -> AssetChecksDefinition:
     ]
 
     @multi_asset_check(specs=specs, can_subset=True, pool=WAREHOUSE_POOL, name=name)
-    def _volume(context: AssetCheckExecutionContext, warehouse: WarehouseResource, config: GateConfig):
+    def _volume(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource, config: GateConfig
+    ):
         docs = validation.DataDocs(docs_dir())
         with warehouse.get_connection() as conn:
             for check_key in sorted(context.selected_asset_check_keys, key=str):
@@ -218,10 +219,10 @@ def build_volume_check(volume: list[Dataset]) -> AssetChecksDefinition:
                 if day is None:
                     raise RuntimeError(f"raw.{table} holds no delivery day to check")
                 frame = datasets.fetch(conn, dataset, day, day)
-                outcome = validation.validate(
-                    frame, suite, example_columns=dataset.example_columns
+                outcome = validation.validate(frame, suite, example_columns=dataset.example_columns)
+                page = docs.publish(
+                    outcome, run_name=context.run.run_id, batch_id=f"raw.{table}-{day}"
                 )
-                page = docs.publish(outcome, run_name=context.run.run_id, batch_id=f"raw.{table}-{day}")
                 (context.log.info if outcome.passed else context.log.error)(
                     f"{name} on raw.{table} (delivery day {day}): {outcome.reason()}"
                 )

@@ -33,7 +33,7 @@ class Dataset:
 
     def latest_day(self, conn: duckdb.DuckDBPyConnection) -> date | None:
         sql = self.latest_sql or f"SELECT max(_partition_date) FROM raw.{self.asset[1]}"
-        return conn.execute(sql).fetchone()[0]
+        return conn.execute(sql).fetchall()[0][0]
 
 
 def fetch(conn: duckdb.DuckDBPyConnection, dataset: Dataset, start=None, end=None) -> pd.DataFrame:
@@ -82,8 +82,13 @@ RAW_DATASETS: list[Dataset] = [
         ),
         phone_columns=("customer_phone",),
         example_columns=(
-            "_source_file", "_source_line", "transaction_id", "event_type", "net_sales",
-            "customer_phone", "days_after_delivery",
+            "_source_file",
+            "_source_line",
+            "transaction_id",
+            "event_type",
+            "net_sales",
+            "customer_phone",
+            "days_after_delivery",
         ),
     ),
     Dataset(
@@ -91,7 +96,8 @@ RAW_DATASETS: list[Dataset] = [
         asset=("raw", "shop_orders"),
         description=(
             "Gate on the shop orders just loaded: ids present and unique per delivery, totals "
-            "within bounds, known financial statuses, no order from the future, phones mostly valid."
+            "within bounds, known financial statuses, no order from the future, phones mostly "
+            "valid."
         ),
         partitioned=True,
         query=_range(
@@ -103,7 +109,12 @@ RAW_DATASETS: list[Dataset] = [
         ),
         phone_columns=("phone", "customer_phone"),
         example_columns=(
-            "_source_file", "_source_line", "id", "total_price", "financial_status", "phone",
+            "_source_file",
+            "_source_line",
+            "id",
+            "total_price",
+            "financial_status",
+            "phone",
             "days_after_delivery",
         ),
     ),
@@ -134,11 +145,18 @@ RAW_DATASETS: list[Dataset] = [
         partitioned=True,
         query=_range(
             "crm_contacts",
-            f"record_id, phone, phone_is_valid, {_days_after_delivery('created_at')}, {_PROVENANCE}",
+            "record_id, phone, phone_is_valid, "
+            f"{_days_after_delivery('created_at')}, {_PROVENANCE}",
             ("phone",),
         ),
         phone_columns=("phone",),
-        example_columns=("_source_file", "_source_line", "record_id", "phone", "days_after_delivery"),
+        example_columns=(
+            "_source_file",
+            "_source_line",
+            "record_id",
+            "phone",
+            "days_after_delivery",
+        ),
     ),
     Dataset(
         suite="raw_crm_consent",
@@ -156,7 +174,12 @@ RAW_DATASETS: list[Dataset] = [
         ),
         phone_columns=("phone",),
         example_columns=(
-            "_source_file", "_source_line", "event_id", "event_type", "source", "phone",
+            "_source_file",
+            "_source_line",
+            "event_id",
+            "event_type",
+            "source",
+            "phone",
         ),
     ),
     Dataset(
@@ -245,7 +268,9 @@ def _volume_query(table: str) -> Callable:
             for t in DAILY_TABLES
         )
         sql = (
-            "SELECT * FROM (" + _VOLUME_SQL.format(unions=unions, demand=DEMAND_TABLES) + ") WHERE source = $table"
+            "SELECT * FROM ("
+            + _VOLUME_SQL.format(unions=unions, demand=DEMAND_TABLES)
+            + ") WHERE source = $table"
         )
         return sql, {"day": day, "table": table}
 
@@ -360,8 +385,12 @@ MART_DATASETS: list[Dataset] = [
         ),
         phone_columns=("phone_e164",),
         example_columns=(
-            "customer_id", "phone_e164", "latest_consent_event", "suppression_reasons",
-            "phone_is_valid", "phone_type",
+            "customer_id",
+            "phone_e164",
+            "latest_consent_event",
+            "suppression_reasons",
+            "phone_is_valid",
+            "phone_type",
         ),
     ),
 ]

@@ -21,7 +21,9 @@ def blocking_checks(asset_graph) -> set[AssetCheckKey]:
     """
     from dagster_project.quality.checks import mart_checks, raw_checks
 
-    keys = {spec.key for c in [*raw_checks, *mart_checks] for spec in c.check_specs if spec.blocking}
+    keys = {
+        spec.key for c in [*raw_checks, *mart_checks] for spec in c.check_specs if spec.blocking
+    }
     keys |= {k for k in asset_graph.asset_check_keys if asset_graph.get_check_spec(k).blocking}
     return keys
 
@@ -73,9 +75,10 @@ def require_passing_gates(context, assets: Iterable[AssetKey] | None = None) -> 
     failed = failed_gates(context.instance, _asset_graph(context), assets)
     if not failed:
         return
-    lines = [f"{k.asset_key.to_user_string()}:{k.name}: {reason}" for k, reason in sorted(
-        failed.items(), key=lambda kv: kv[0].to_user_string()
-    )]
+    lines = [
+        f"{k.asset_key.to_user_string()}:{k.name}: {reason}"
+        for k, reason in sorted(failed.items(), key=lambda kv: kv[0].to_user_string())
+    ]
     raise Failure(
         description=(
             f"{len(failed)} blocking data-quality gate(s) upstream failed their latest "

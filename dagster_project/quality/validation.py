@@ -103,7 +103,9 @@ class SuiteOutcome:
             if o.error:
                 parts.append(f"{what}: could not be evaluated: {o.error}")
             elif o.unexpected_count is not None:
-                share = f" ({o.unexpected_percent:.1f}%)" if o.unexpected_percent is not None else ""
+                share = (
+                    f" ({o.unexpected_percent:.1f}%)" if o.unexpected_percent is not None else ""
+                )
                 parts.append(f"{what}: {o.unexpected_count:,} unexpected{share}")
             else:
                 parts.append(f"{what}: observed {o.observed_value}")
@@ -224,7 +226,9 @@ def _outcome(r, frame: pd.DataFrame, shown: list[str], phones: set[str]) -> Expe
         if isinstance(i, dict) or i not in frame.index:
             continue
         row = frame.loc[i, shown].to_dict()
-        examples.append({k: _plain(mask_phone(v) if k in phones and v else v) for k, v in row.items()})
+        examples.append(
+            {k: _plain(mask_phone(v) if k in phones and v else v) for k, v in row.items()}
+        )
     return ExpectationOutcome(
         expectation=config.type,
         column=column,
