@@ -272,6 +272,28 @@ def test_concurrency_is_bounded():
     assert server.max_in_flight == 5
 
 
+def test_resource_client_spreads_connections_over_small_pools():
+    """The resource's client (ShardedTransport): bounded, every shard given back."""
+    with GatewayServer(Faults(rate_slow=1.0, slow_seconds=0.05)) as server:
+        resource = GatewayResource(
+            kind="twilio", account_sid="AC1", auth_token="t", base_url=server.url,
+            rate_per_second=1000, concurrency=20,
+        )  # fmt: skip
+        adapter = resource.adapter()
+
+        async def go():
+            async with resource.client(adapter) as client:
+                results = await send_all(
+                    adapter, messages(200), client=client, rate_per_second=0, concurrency=20
+                )
+                return results, list(client._transport._busy)
+
+        results, busy = asyncio.run(go())
+    assert [r.state for r in results] == ["accepted"] * 200
+    assert server.max_in_flight == 20
+    assert busy == [0, 0, 0]  # 20 connections as 3 pools of at most 7
+
+
 # -- Twilio's wire format and error mapping -------------------------------------
 
 

@@ -17,6 +17,7 @@ from .sender import (
     TokenBucket,
     send_all,
 )
+from .transport import ShardedTransport
 from .twilio import TwilioAdapter
 from .types import (
     ACCEPTED,
@@ -49,6 +50,7 @@ __all__ = [
     "SandboxAdapter",
     "SandboxTransport",
     "SendResult",
+    "ShardedTransport",
     "TokenBucket",
     "TwilioAdapter",
     "backoff_delay",

@@ -25,6 +25,7 @@ from dagster_project import settings
 from .kannel import DLR_ALL, KannelAdapter
 from .sandbox import SandboxAdapter
 from .sender import send_all
+from .transport import ShardedTransport
 from .twilio import TWILIO_API, TwilioAdapter
 from .types import GatewayAdapter, OutboundMessage, SendResult
 
@@ -91,14 +92,13 @@ class GatewayResource(ConfigurableResource):
 
     def client(self, adapter: GatewayAdapter) -> httpx.AsyncClient:
         """One client for a batch; the sandbox's transport when the adapter has one."""
-        transport = adapter.transport() if hasattr(adapter, "transport") else None
-        limits = httpx.Limits(
-            max_connections=self.concurrency, max_keepalive_connections=self.concurrency
-        )
+        if hasattr(adapter, "transport"):
+            transport = adapter.transport()
+        else:
+            transport = ShardedTransport(self.concurrency)
         return httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(self.timeout_seconds),
-            limits=limits,
             follow_redirects=False,
             trust_env=False,  # no proxy from the environment: only the configured gateway
         )
