@@ -2,7 +2,8 @@
 
     python -m bench.phases PHASE --dir DIR [--customers N --days D]
 
-PHASE is generate, ingest, floor, dbt_full, dbt_daily or dbt_floor.
+PHASE is generate, ingest, floor, dbt_full, dbt_daily, checks, dbt_floor or
+dispatch (independent of the data size: see bench/dispatch.py).
 
 Prints one JSON line with the phase's figures on stdout.
 """
@@ -229,6 +230,13 @@ def dbt_floor(base: Path) -> dict:
     return {"seconds": time.perf_counter() - t, "customers": customers}
 
 
+def dispatch(base: Path, messages: int) -> dict:
+    """The gateway sender against a local gateway, beside a bare httpx loop (bench/dispatch.py)."""
+    from bench import dispatch as bench_dispatch
+
+    return bench_dispatch.run(messages)
+
+
 def _plain(obj):
     if hasattr(obj, "__dataclass_fields__"):
         from dataclasses import asdict
@@ -241,11 +249,15 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument(
         "phase",
-        choices=["generate", "ingest", "floor", "dbt_full", "dbt_daily", "checks", "dbt_floor"],
+        choices=[
+            "generate", "ingest", "floor", "dbt_full", "dbt_daily", "checks", "dbt_floor",
+            "dispatch",
+        ],  # fmt: skip
     )
     p.add_argument("--dir", type=Path, required=True)
     p.add_argument("--customers", type=int, default=0)
     p.add_argument("--days", type=int, default=730)
+    p.add_argument("--messages", type=int, default=100_000, help="dispatch: messages sent")
     a = p.parse_args()
     # absolute, because dbt resolves a relative --target-path against its project dir
     a.dir = a.dir.resolve()
@@ -256,6 +268,8 @@ def main() -> None:
         out = ingest(a.dir)
     elif a.phase == "floor":
         out = floor(a.dir)
+    elif a.phase == "dispatch":
+        out = dispatch(a.dir, a.messages)
     else:
         phases = {
             "dbt_full": dbt_full,

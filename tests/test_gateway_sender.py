@@ -240,7 +240,7 @@ def test_retry_after_longer_than_allowed_fails_instead_of_holding_the_run():
 
 
 def test_token_bucket_holds_the_rate_on_the_wire():
-    rate, n = 50.0, 76  # 1.5 s
+    rate, n = 50.0, 76  # 1.5 s; default burst: 50 ms worth of tokens (2.5)
     with GatewayServer() as server:
         run(twilio(server), messages(n), rate_per_second=rate, concurrency=8)
     at = sorted(h.at for h in server.hits)
@@ -255,7 +255,7 @@ def test_slow_sender_does_not_hold_up_a_fast_one():
         t = time.monotonic()
         run(
             twilio(server), slow + fast, rate_per_second=2.0, sender_rates={"SHORT": 100.0},
-            concurrency=4,
+            concurrency=4, burst=1,
         )  # fmt: skip
         elapsed = time.monotonic() - t
     fast_at = sorted(h.at for h in server.hits if h.fields["From"] == "SHORT")

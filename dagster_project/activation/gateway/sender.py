@@ -137,7 +137,7 @@ async def send_all(
     max_backoff: float = 30.0,
     max_retry_after: float = 300.0,
     sender_rates: Mapping[str, float] | None = None,
-    burst: float = 1.0,
+    burst: float | None = None,
     clock: Clock = time.monotonic,
     sleep: Sleep = asyncio.sleep,
     rng: random.Random | None = None,
@@ -147,6 +147,8 @@ async def send_all(
     ``rate_per_second`` is each sender id's rate unless ``sender_rates`` names
     it. A ``Retry-After`` longer than ``max_retry_after`` ends the message as
     ``failed`` rather than holding the run. Keys must be unique in a call.
+    ``burst`` defaults to 50 ms worth of tokens (at least 1): 5 at 100 msg/s, 1
+    for a long code; without it an event loop running late loses rate for good.
     """
     if concurrency < 1 or max_attempts < 1:
         raise ValueError("concurrency and max_attempts must be at least 1")
@@ -163,7 +165,12 @@ async def send_all(
     for i, msg in enumerate(messages):
         by_sender[msg.sender].append(i)
     buckets = {
-        sender: TokenBucket(rates.get(sender, rate_per_second), burst, clock=clock, sleep=sleep)
+        sender: TokenBucket(
+            rate := rates.get(sender, rate_per_second),
+            burst if burst is not None else max(1.0, 0.05 * rate),
+            clock=clock,
+            sleep=sleep,
+        )
         for sender in by_sender
     }
     idempotent = bool(adapter.honours_idempotency_key)

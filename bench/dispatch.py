@@ -1,0 +1,305 @@
+"""The dispatch benchmark: the gateway sender against a fast local gateway, beside a bare loop.
+
+Three measurements in one run (each gateway its own process, so the sender has
+a core of its own):
+
+1. **Throughput.** ``MESSAGES`` (100,000) Twilio-shaped messages through
+   ``send_all`` in ledger-sized batches (``dispatch_in_batches``, the path the
+   ledger takes), to ``tests/gateway_servers.py`` started as a separate process;
+   and the same requests, same concurrency, same server, through a bare httpx
+   loop (workers doing ``client.post`` and checking the status) on the same
+   client (``ShardedTransport``, as ``GatewayResource`` builds it). Reported:
+   messages/s for both and their ratio, and for reference the bare loop on
+   httpx's default single connection pool. Goal: >= 2,000 msg/s on 2 cores and
+   >= 70% of the bare loop.
+2. **Rate accuracy.** One sender id at a configured 100 msg/s for ~10 s; the
+   rate is measured on the gateway side (arrival times it logs). Goal: +-5%.
+3. **Kannel.** The same sender through a real Kannel (bearerbox + smsbox +
+   fakesmsc, tests/kannel_harness.py) beside a bare loop against it: Kannel's
+   own acceptance rate is the ceiling there. Skipped with a note when Kannel is
+   not installed (``make kannel``).
+
+``dispatch_in_batches`` takes ``before_batch`` / ``after_batch`` callbacks: the
+hook where the ledger's bulk writes (mark ``sending``, then store results) go
+into the measured path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import httpx
+
+from dagster_project.activation.gateway import (
+    KannelAdapter,
+    OutboundMessage,
+    SendResult,
+    ShardedTransport,
+    TwilioAdapter,
+    send_all,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+TESTS = REPO / "tests"
+MESSAGES = 100_000
+CONCURRENCY = 32
+BATCH = 5_000
+RATE = 100.0
+RATE_SECONDS = 10.0
+KANNEL_MESSAGES = 5_000
+
+BatchHook = Callable[[Sequence[OutboundMessage]], None]
+ResultHook = Callable[[Sequence[OutboundMessage], list[SendResult]], None]
+
+
+async def dispatch_in_batches(
+    adapter,
+    messages: Sequence[OutboundMessage],
+    *,
+    client: httpx.AsyncClient,
+    batch_size: int = BATCH,
+    before_batch: BatchHook | None = None,
+    after_batch: ResultHook | None = None,
+    **send_kw,
+) -> list[SendResult]:
+    """What the ledger does: per batch, mark it sending, send it, write its results.
+
+    ``before_batch`` / ``after_batch`` are where the ledger's bulk writes go.
+    """
+    out: list[SendResult] = []
+    for start in range(0, len(messages), batch_size):
+        batch = messages[start : start + batch_size]
+        if before_batch:
+            before_batch(batch)
+        results = await send_all(adapter, batch, client=client, **send_kw)
+        if after_batch:
+            after_batch(batch, results)
+        out.extend(results)
+    return out
+
+
+async def bare_loop(
+    client: httpx.AsyncClient,
+    messages: Sequence[OutboundMessage],
+    request: Callable[[OutboundMessage], tuple[str, str, dict]],
+    concurrency: int,
+) -> int:
+    """The floor: ``concurrency`` workers sending the same requests; returns how many succeeded."""
+    it = iter(messages)
+    ok = 0
+
+    async def worker() -> None:
+        nonlocal ok
+        for msg in it:
+            method, url, kw = request(msg)
+            r = await client.request(method, url, **kw)
+            ok += r.status_code < 300
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return ok
+
+
+def make_messages(n: int, tag: str, sender: str = "+15550001111") -> list[OutboundMessage]:
+    return [
+        OutboundMessage(
+            f"bench-{tag}|C{i:07d}|2026-11-02|A",
+            f"+1415{i % 10_000_000:07d}",
+            sender,
+            f"Hi, your VIP code is VIP{i:06d}. Reply STOP to opt out.",
+        )
+        for i in range(n)
+    ]
+
+
+def client(concurrency: int = CONCURRENCY, *, stock: bool = False) -> httpx.AsyncClient:
+    """The client GatewayResource builds (ShardedTransport); ``stock``: httpx's own pool."""
+    if stock:
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        return httpx.AsyncClient(timeout=30, limits=limits, trust_env=False)
+    return httpx.AsyncClient(timeout=30, transport=ShardedTransport(concurrency), trust_env=False)
+
+
+class LocalGateway:
+    """tests/gateway_servers.py as its own process (a core of its own)."""
+
+    def __init__(self, log: Path | None = None) -> None:
+        cmd = [sys.executable, str(TESTS / "gateway_servers.py"), "--style", "twilio"]
+        if log:
+            cmd += ["--log", str(log)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("PORT "):
+            self.proc.kill()
+            raise RuntimeError(f"gateway server did not start: {line!r}")
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def twilio_adapter(url: str) -> TwilioAdapter:
+    return TwilioAdapter(account_sid="ACbench", auth_token="bench", base_url=url)
+
+
+def twilio_bare_request(adapter: TwilioAdapter):
+    headers = {"Authorization": adapter._headers["Authorization"]}
+
+    def request(msg: OutboundMessage):
+        form = {"To": msg.to, "From": msg.sender, "Body": msg.text}
+        return "POST", adapter.url, {"data": form, "headers": headers}
+
+    return request
+
+
+def throughput(n: int = MESSAGES, concurrency: int = CONCURRENCY, batch: int = BATCH) -> dict:
+    gateway = LocalGateway()
+    try:
+        adapter = twilio_adapter(gateway.url)
+
+        async def go() -> dict:
+            async with client(concurrency) as c:
+                # warm up connections and code paths (not measured)
+                await dispatch_in_batches(
+                    adapter, make_messages(2_000, "warm"), client=c, rate_per_second=0,
+                    concurrency=concurrency,
+                )  # fmt: skip
+                msgs = make_messages(n, "bare")
+                t = time.perf_counter()
+                ok = await bare_loop(c, msgs, twilio_bare_request(adapter), concurrency)
+                bare_s = time.perf_counter() - t
+                assert ok == n, f"bare loop: {n - ok} requests failed"
+
+                msgs = make_messages(n, "send_all")
+                batches = []
+                t = time.perf_counter()
+                results = await dispatch_in_batches(
+                    adapter, msgs, client=c, batch_size=batch, rate_per_second=0,
+                    concurrency=concurrency, after_batch=lambda b, r: batches.append(len(r)),
+                )  # fmt: skip
+                sender_s = time.perf_counter() - t
+                states = Counter(r.state for r in results)
+                assert states == {"accepted": n}, states
+                return {
+                    "messages": n,
+                    "concurrency": concurrency,
+                    "batch_size": batch,
+                    "batches": len(batches),
+                    "send_all_s": sender_s,
+                    "send_all_msgs_per_s": n / sender_s,
+                    "bare_s": bare_s,
+                    "bare_msgs_per_s": n / bare_s,
+                    "ratio": bare_s / sender_s,
+                    "states": dict(states),
+                }
+
+        async def stock() -> float:
+            async with client(concurrency, stock=True) as c:
+                msgs = make_messages(n // 5, "stock")
+                t = time.perf_counter()
+                await bare_loop(c, msgs, twilio_bare_request(adapter), concurrency)
+                return len(msgs) / (time.perf_counter() - t)
+
+        figures = asyncio.run(go())
+        # for reference: the same bare loop on httpx's default single pool (a fifth of the messages)
+        figures["bare_stock_pool_msgs_per_s"] = asyncio.run(stock())
+        return figures
+    finally:
+        gateway.stop()
+
+
+def bucket_accuracy(rate: float = RATE, seconds: float = RATE_SECONDS) -> dict:
+    """One sender id at ``rate``; arrival times logged by the gateway process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "hits.jsonl"
+        gateway = LocalGateway(log)
+        try:
+            adapter = twilio_adapter(gateway.url)
+            n = int(rate * seconds) + 1
+            msgs = make_messages(n, "rate")
+
+            async def go() -> float:
+                async with client() as c:
+                    t = time.perf_counter()
+                    await send_all(adapter, msgs, client=c, rate_per_second=rate)
+                    return time.perf_counter() - t
+
+            wall = asyncio.run(go())
+        finally:
+            gateway.stop()
+        at = sorted(json.loads(line)["at"] for line in log.read_text().splitlines())
+    measured = (len(at) - 1) / (at[-1] - at[0])
+    gaps = [b - a for a, b in zip(at, at[1:], strict=False)]
+    return {
+        "configured": rate,
+        "messages": n,
+        "wall_s": wall,
+        "measured": measured,
+        "error": measured / rate - 1,
+        "max_in_any_second": max(
+            sum(1 for x in at if s <= x < s + 1) for s in at[: len(at) - int(rate)]
+        ),
+        "min_gap_ms": min(gaps) * 1000,
+    }
+
+
+def kannel_rate(n: int = KANNEL_MESSAGES, concurrency: int = CONCURRENCY) -> dict:
+    sys.path.insert(0, str(TESTS))
+    from kannel_harness import INSTALL_HINT, Kannel, binaries
+
+    if binaries() is None:
+        return {"skipped": INSTALL_HINT}
+    with tempfile.TemporaryDirectory() as tmp, Kannel(tmp, log_level=2) as kannel:
+        adapter = KannelAdapter(kannel.sendsms_url, kannel.username, kannel.password)
+
+        def bare_request(msg: OutboundMessage):
+            params = {
+                "username": kannel.username, "password": kannel.password, "from": msg.sender,
+                "to": msg.to, "text": msg.text, "charset": "UTF-8",
+            }  # fmt: skip
+            return "GET", kannel.sendsms_url, {"params": params}
+
+        async def go() -> dict:
+            async with client(concurrency) as c:
+                msgs = make_messages(n, "kannel-bare")
+                t = time.perf_counter()
+                ok = await bare_loop(c, msgs, bare_request, concurrency)
+                bare_s = time.perf_counter() - t
+                msgs = make_messages(n, "kannel-send_all")
+                t = time.perf_counter()
+                results = await dispatch_in_batches(
+                    adapter, msgs, client=c, rate_per_second=0, concurrency=concurrency
+                )
+                sender_s = time.perf_counter() - t
+                return {
+                    "messages": n,
+                    "bare_ok": ok,
+                    "bare_msgs_per_s": n / bare_s,
+                    "send_all_msgs_per_s": n / sender_s,
+                    "ratio": bare_s / sender_s,
+                    "states": dict(Counter(r.state for r in results)),
+                }
+
+        figures = asyncio.run(go())
+        t = time.perf_counter()
+        got = kannel.wait_received(2 * n, timeout=120)
+        figures["fakesmsc_received"] = len(got)
+        figures["drain_s"] = time.perf_counter() - t
+        return figures
+
+
+def run(messages: int = MESSAGES) -> dict:
+    t = time.perf_counter()
+    out = {"throughput": throughput(messages)}
+    out["bucket"] = bucket_accuracy()
+    out["kannel"] = kannel_rate()
+    out["seconds"] = time.perf_counter() - t
+    return out
