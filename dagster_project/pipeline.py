@@ -28,7 +28,7 @@ from dagster import AssetSelection, DagsterInstance, materialize
 
 from dagster_project import settings
 from dagster_project.activation import plan_assets, plan_checks, sms_dispatch
-from dagster_project.activation.gateway.resource import GatewayResource
+from dagster_project.activation.gateway.resource import gateway_from_env
 from dagster_project.ingest import loader
 from dagster_project.ingest.assets import daily_assets, daily_partitions, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
@@ -56,7 +56,7 @@ _EVALUATIONS: list = []
 
 
 def _resources() -> dict:
-    return {"warehouse": WarehouseResource(), "dbt": dbt_resource(), "gateway": GatewayResource()}
+    return {"warehouse": WarehouseResource(), "dbt": dbt_resource(), "gateway": gateway_from_env()}
 
 
 def _run(selection, instance: DagsterInstance, what: str, **kwargs):

@@ -11,12 +11,12 @@ from dagster_project.activation.assets import (
     plan_job,
     sms_dispatch,
 )
-from dagster_project.activation.gateway.resource import GatewayResource
+from dagster_project.activation.gateway.resource import gateway_from_env
 
 defs = Definitions(
     assets=[*plan_assets, sms_dispatch],
     asset_checks=plan_checks,
     jobs=[plan_job, dispatch_job],
     schedules=[plan_daily, dispatch_hourly],
-    resources={"gateway": GatewayResource()},
+    resources={"gateway": gateway_from_env()},
 )

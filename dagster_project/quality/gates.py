@@ -60,13 +60,18 @@ def failed_gates(
 
 
 def _asset_graph(context):
-    """The code location's asset graph; a run started by ``materialize()`` or
-    ``execute_in_process`` has no repository on its context, but its job carries
-    the graph it was built from (its assets and their ancestors)."""
+    """The code location's whole asset graph, checks included.
+
+    A run started by ``materialize()`` or ``execute_in_process`` has no repository
+    on its context, and its job's graph holds only its own assets, their parents
+    and its own checks; the code location's definitions hold everything.
+    """
     try:
         return context.repository_def.asset_graph
     except Exception:  # noqa: BLE001 - Dagster raises a CheckError for "no repository"
-        return context.job_def.asset_layer.asset_graph
+        from dagster_project.definitions import defs
+
+        return defs.resolve_asset_graph()
 
 
 def require_passing_gates(context, assets: Iterable[AssetKey] | None = None) -> None:

@@ -1,0 +1,340 @@
+"""Plans and sends on generated data: real Dagster, real DuckDB, real HTTP gateways.
+
+A small world is loaded and built once. Each test copies it, plans the example
+campaigns through the plan assets and sends through the dispatch asset (the
+sandbox gateway) or through ``dispatch`` in a subprocess that is killed at
+random points (a local gateway that logs every key it receives).
+"""
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance, materialize
+
+from dagster_project.activation import plan_assets, plan_checks, sms_dispatch
+from dagster_project.activation.gateway.resource import GatewayResource
+from dagster_project.demo import generate
+from dagster_project.ingest import loader
+from dagster_project.ingest.assets import daily_assets, reference_assets
+from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
+from dagster_project.ingest.specs import DAILY_SPECS
+from dagster_project.quality import mart_checks, raw_checks
+from dagster_project.transform import dbt_models, dbt_resource
+from dagster_project.warehouse import WarehouseResource
+
+sys.path.insert(0, str(Path(__file__).parent))
+from gateway_servers import Faults, GatewayServer  # noqa: E402
+
+END = date(2026, 11, 21)
+DAY = END + timedelta(days=1)
+DAYS = 60
+# 15:00 UTC: 10:00 in New York, 15:00 in London, 16:00 in Berlin, 18:00 in Istanbul;
+# 07:00 in Los Angeles (closed: deferred).
+NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+ALL = [
+    *reference_assets, *daily_assets, dbt_models, *plan_assets, sms_dispatch,
+    *raw_checks, *mart_checks, *plan_checks,
+]  # fmt: skip
+PLAN_CONFIG = {"ops": {a.op.name: {"config": {"now": NOW.isoformat()}} for a in plan_assets}}
+
+
+def env(mp, base):
+    mp.setenv("SMS_DATA_DIR", str(base))
+    mp.setenv("SMS_LANDING_DIR", str(base / "landing"))
+    mp.setenv("SMS_WAREHOUSE_PATH", str(base / "warehouse.duckdb"))
+
+
+def resources(**gateway):
+    return {
+        "warehouse": WarehouseResource(),
+        "dbt": dbt_resource(),
+        "gateway": GatewayResource(**gateway),
+    }
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    base = tmp_path_factory.mktemp("dispatch")
+    generate(
+        out=base / "landing", truth_dir=base / "truth", customers=2500, days=DAYS, seed=8, end=END
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        env(mp, base)
+        with DagsterInstance.ephemeral() as instance:
+            run = lambda sel, **kw: materialize(  # noqa: E731
+                ALL, selection=sel, instance=instance, resources=resources(), **kw
+            )
+            assert run(AssetSelection.assets(*reference_assets), run_config=QUIET).success
+            start = (END - timedelta(days=DAYS - 1)).isoformat()
+            assert run(
+                AssetSelection.assets(*daily_assets, dbt_models),
+                run_config={**QUIET, "ops": {"dbt_models": {"config": {"as_of": DAY.isoformat()}}}},
+                tags={RANGE_START_TAG: start, RANGE_END_TAG: END.isoformat()},
+            ).success
+    return base
+
+
+@pytest.fixture
+def copy(world, tmp_path, monkeypatch):
+    for name in ("landing", "warehouse.duckdb"):
+        src = world / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
+    env(monkeypatch, tmp_path)
+    with DagsterInstance.ephemeral() as instance:
+        yield tmp_path, instance
+
+
+def plan(instance, **gateway):
+    return materialize(
+        ALL,
+        selection=AssetSelection.assets(*plan_assets),
+        instance=instance,
+        resources=resources(**gateway),
+        run_config={**QUIET, **PLAN_CONFIG},
+        partition_key=DAY.isoformat(),
+    )
+
+
+def dispatch_run(instance, now=NOW, raise_on_error=True, selection=None, **gateway):
+    return materialize(
+        ALL,
+        selection=selection or AssetSelection.assets(sms_dispatch),
+        instance=instance,
+        resources=resources(**gateway),
+        run_config={**QUIET, "ops": {"activation__dispatch": {"config": {"now": now.isoformat()}}}},
+        raise_on_error=raise_on_error,
+    )
+
+
+def query(base, sql, params=()):
+    with duckdb.connect(str(base / "warehouse.duckdb"), read_only=True) as conn:
+        return conn.execute(sql, list(params)).fetchall()
+
+
+def outbox(base) -> list[dict]:
+    path = base / "sandbox_gateway" / "outbox.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_plan_and_send_the_example_campaigns_through_the_sandbox(copy):
+    base, instance = copy
+    planned = plan(instance)
+    assert planned.success
+    checks = planned.get_asset_check_evaluations()
+    assert len(checks) == 4 and all(c.passed for c in checks)  # one compliance gate per plan
+
+    states = dict(query(base, "SELECT state, count(*) FROM sms.ledger GROUP BY 1"))
+    assert states["planned"] > 50 and states["deferred"] > 0 and states["held_out"] > 10
+    # The evidence travels with every message that can be sent.
+    assert query(
+        base,
+        "SELECT count(*) FROM sms.ledger WHERE state IN ('planned', 'deferred') AND "
+        "(opt_in_event_id IS NULL OR opt_in_source IS NULL OR opt_in_text_version IS NULL "
+        " OR body IS NULL OR sender IS NULL OR cost_usd IS NULL)",
+    ) == [(0,)]
+    # Newcomer offers only to people who never bought.
+    assert query(
+        base,
+        "SELECT count(*) FROM sms.ledger l JOIN marts.dim_customers d USING (customer_id) "
+        "WHERE l.campaign_id = 'newcomer-offer' AND l.state IN ('planned', 'deferred', 'held_out') "
+        "AND d.orders_count > 0",
+    ) == [(0,)]
+
+    sent = dispatch_run(instance)
+    md = sent.asset_materializations_for_node("activation__dispatch")[0].metadata
+    accepted = md["accepted"].value
+    assert accepted == states["planned"]  # all in-window messages, none of the deferred
+    box = outbox(base)
+    assert len(box) == accepted == len({m["key"] for m in box})
+    ledger_accepted = {
+        k for (k,) in query(base, "SELECT message_key FROM sms.ledger WHERE state = 'accepted'")
+    }
+    assert {m["key"] for m in box} == ledger_accepted
+    held = {
+        k for (k,) in query(base, "SELECT message_key FROM sms.ledger WHERE state = 'held_out'")
+    }
+    assert not held & ledger_accepted
+    # Global cap: at most one marketing message per person that day, across campaigns.
+    assert query(
+        base,
+        "SELECT max(n) FROM (SELECT customer_id, count(*) n FROM sms.ledger "
+        "WHERE state IN ('accepted', 'deferred', 'planned') GROUP BY 1)",
+    ) == [(1,)]
+    # Every message went out inside its recipient's window.
+    for key, tz, at in query(
+        base,
+        "SELECT message_key, time_zone, scheduled_at FROM sms.ledger WHERE state = 'accepted'",
+    ):
+        from zoneinfo import ZoneInfo
+
+        local = at.replace(tzinfo=UTC).astimezone(ZoneInfo(tz))
+        assert 9 <= local.hour < 20, (key, local)
+
+    # Running again sends nothing twice: re-planning keeps what was sent, and the
+    # dispatch finds nothing new due at the same moment.
+    assert plan(instance).success
+    again = dispatch_run(instance)
+    assert (
+        again.asset_materializations_for_node("activation__dispatch")[0].metadata["accepted"].value
+        == 0
+    )
+    assert len(outbox(base)) == accepted
+
+    # Later that evening Berlin's window has closed, Los Angeles' has opened.
+    evening = datetime(2026, 11, 22, 19, 30, tzinfo=UTC)  # 20:30 Berlin, 11:30 LA
+    dispatch_run(instance, now=evening)
+    for tz, state in query(
+        base,
+        "SELECT time_zone, state FROM sms.ledger WHERE state IN ('accepted', 'deferred') "
+        "AND time_zone IN ('Europe/Berlin', 'America/Los_Angeles') AND final_at IS NOT NULL "
+        "AND sending_at > ?",
+        [NOW.replace(tzinfo=None)],
+    ):
+        assert tz == "America/Los_Angeles" and state == "accepted"
+
+
+def opt_out(base, phone: str, day: date) -> None:
+    folder = base / "landing" / "crm" / "consent" / day.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    event = {
+        "event_id": f"stop-{phone}", "contact_id": None, "phone": phone, "country_code": None,
+        "event_type": "opt_out", "source": "keyword", "occurred_at": f"{day}T12:00:00+00:00",
+        "consent_text_version": None, "keyword": "STOP",
+    }  # fmt: skip
+    (folder / "consent-stop.jsonl").write_text(json.dumps(event) + "\n")
+    spec = next(s for s in DAILY_SPECS if s.entity == "crm_consent")
+    with duckdb.connect(str(base / "warehouse.duckdb")) as conn:
+        loader.load(conn, spec, base / "landing", day, day)
+
+
+def test_an_opt_out_after_planning_is_honoured_by_the_next_dispatch(copy):
+    base, instance = copy
+    assert plan(instance).success
+    [(key, phone)] = query(
+        base,
+        "SELECT message_key, phone_e164 FROM sms.ledger WHERE state = 'planned' "
+        "ORDER BY message_key LIMIT 1",
+    )
+    opt_out(base, phone, DAY)
+    dispatch_run(instance)
+    [(state, reason)] = query(
+        base, "SELECT state, reason FROM sms.ledger WHERE message_key = ?", [key]
+    )
+    assert state == "skipped" and "no longer opted in" in reason
+    assert phone not in {m["to"] for m in outbox(base)}
+
+
+def test_a_plan_that_would_text_an_opted_out_phone_stops_the_dispatch(copy):
+    base, instance = copy
+    assert plan(instance).success
+    [(victim,)] = query(
+        base, "SELECT phone_e164 FROM marts.sms_consent WHERE consent_state = 'opted_out' LIMIT 1"
+    )
+    [(campaign, key)] = query(
+        base,
+        "SELECT campaign_id, min(message_key) FROM sms.ledger WHERE state = 'planned' "
+        "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1",
+    )
+    # A bug (or a hand edit) puts an opted-out phone into a plan after it was checked.
+    with duckdb.connect(str(base / "warehouse.duckdb")) as conn:
+        conn.execute("UPDATE sms.ledger SET phone_e164 = ? WHERE message_key = ?", [victim, key])
+    gate = AssetCheckKey(AssetKey(["activation", "plan", campaign]), "sms_audience")
+    check_op = f"activation__plan__{campaign.replace('-', '_')}_sms_audience"
+    result = materialize(
+        ALL,
+        selection=AssetSelection.checks(gate) | AssetSelection.assets(sms_dispatch),
+        instance=instance,
+        resources=resources(),
+        run_config={
+            **QUIET,
+            "ops": {
+                "activation__dispatch": {"config": {"now": NOW.isoformat()}},
+                check_op: {"config": {"start": DAY.isoformat()}},
+            },
+        },  # fmt: skip
+        raise_on_error=False,
+    )
+    assert not result.success
+    [evaluation] = result.get_asset_check_evaluations()
+    assert not evaluation.passed and "latest_consent_event" in evaluation.metadata["reason"].value
+    failed = {o["column"] for o in evaluation.metadata["outcomes_json"].value if not o["success"]}
+    assert "latest_consent_event" in failed
+    assert victim not in str(evaluation.metadata["examples"].value)  # masked
+    assert result.get_asset_materialization_events() == []
+    assert outbox(base) == []  # zero messages sent
+    # And a dispatch started on its own is refused while the gate's verdict stands.
+    alone = dispatch_run(instance, raise_on_error=False)
+    assert not alone.success and outbox(base) == []
+
+
+DISPATCH_SCRIPT = """
+import datetime as dt, sys
+import duckdb
+from dagster_project.activation.assets import campaigns
+from dagster_project.activation.dispatch import dispatch
+from dagster_project.activation.gateway.resource import GatewayResource
+gateway = GatewayResource(kind="twilio", base_url=sys.argv[2], account_sid="AC0", auth_token="t",
+                          status_callback_url="http://127.0.0.1:9/status",
+                          rate_per_second=400, timeout_seconds=float(sys.argv[3]), max_attempts=2,
+                          base_backoff=0.05)
+with duckdb.connect(sys.argv[1]) as conn:
+    dispatch(conn, gateway, {c.id: c for c in campaigns()}, dt.datetime.fromisoformat(sys.argv[4]),
+             batch_size=15)
+print("DONE")
+"""
+
+
+def test_killed_mid_send_and_rerun_no_key_reaches_the_gateway_twice(copy, tmp_path):
+    base, instance = copy
+    assert plan(instance).success
+    planned = {
+        k for (k,) in query(base, "SELECT message_key FROM sms.ledger WHERE state = 'planned'")
+    }
+    assert len(planned) > 60
+    rng = random.Random(7)
+    faults = Faults(rate_slow=0.15, slow_seconds=0.6, rate_500=0.05, seed=3)
+    with GatewayServer(faults, style="twilio", log_path=tmp_path / "gateway.jsonl") as gw:
+        cmd = [sys.executable, "-c", DISPATCH_SCRIPT, str(base / "warehouse.duckdb"), gw.url, "0.3",
+               NOW.isoformat()]  # fmt: skip
+        kills = 0
+        for _ in range(3):
+            proc = subprocess.Popen(cmd, env=os.environ.copy(), stdout=subprocess.PIPE, text=True)
+            time.sleep(rng.uniform(2.0, 5.0))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                kills += 1
+            proc.wait()
+        final = subprocess.run(
+            cmd, env=os.environ.copy(), capture_output=True, text=True, timeout=300
+        )
+        assert final.returncode == 0, final.stderr[-2000:]
+        assert kills >= 1  # the test really interrupted a send
+        received = gw.sends()
+    # The gateway's own log: every key at most once, whatever happened to the sender.
+    assert max(received.values()) == 1
+    assert set(received) <= planned
+    states = dict(query(base, "SELECT state, count(*) FROM sms.ledger WHERE message_key IN "
+                              "(SELECT message_key FROM sms.ledger WHERE state NOT IN "
+                              "('skipped', 'held_out', 'deferred')) GROUP BY 1"))  # fmt: skip
+    # Every message reached a final state; nothing is left "sending".
+    assert set(states) <= {"accepted", "failed", "unknown"}
+    accepted = {
+        k for (k,) in query(base, "SELECT message_key FROM sms.ledger WHERE state = 'accepted'")
+    }
+    assert accepted <= set(received)
+    unknown = {
+        k for (k,) in query(base, "SELECT message_key FROM sms.ledger WHERE state = 'unknown'")
+    }
+    # An unknown fate is reported, not resent: those keys reached the gateway at most once.
+    assert all(received.get(k, 0) <= 1 for k in unknown)
