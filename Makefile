@@ -18,7 +18,7 @@ DEMO_CUSTOMERS ?= 5000
 DEMO_DAYS      ?= 400
 DEMO_SEED      ?= 42
 
-.PHONY: install demo test dev bench docs docs-serve lint clean help kannel
+.PHONY: install demo test dev bench docs docs-serve lint clean help kannel preview
 
 help:
 	@echo "make demo   generate demo data and run the whole pipeline on the embedded DuckDB"
@@ -27,6 +27,7 @@ help:
 	@echo "make bench  benchmarks at sizes S, M, L (see bench/README.md)"
 	@echo "make docs   dbt docs (catalog of every model and column) into dbt/target"
 	@echo "make kannel install Debian's kannel + kannel-extras (the gateway tests need them)"
+	@echo "make preview CAMPAIGN=winback-lapsed   a campaign's funnel and sample messages, nothing sent"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +65,11 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 
 bench: install
 	$(PY) -m bench $(BENCH_ARGS)
+
+# Reads the analysts' published copy: works while the pipeline runs, writes and sends nothing.
+preview: install
+	@test -n "$(CAMPAIGN)" || { echo "usage: make preview CAMPAIGN=<id> (a file in campaigns/)"; exit 2; }
+	$(PY) -m dagster_project.activation.preview $(CAMPAIGN) $(PREVIEW_ARGS)
 
 # dbt docs read the published copy, so they never lock a running pipeline.
 DBT := cd dbt && SMS_WAREHOUSE_PATH=$(SMS_DATA_DIR)/published/warehouse.duckdb ../$(VENV)/bin/dbt

@@ -338,3 +338,24 @@ def test_killed_mid_send_and_rerun_no_key_reaches_the_gateway_twice(copy, tmp_pa
     }
     # An unknown fate is reported, not resent: those keys reached the gateway at most once.
     assert all(received.get(k, 0) <= 1 for k in unknown)
+
+
+def test_preview_prints_the_funnel_and_writes_nothing(copy, capsys):
+    from dagster_project.activation import preview
+
+    base, _ = copy
+    before = query(
+        base, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'sms'"
+    )
+    code = preview.main(
+        ["newcomer-offer", "--now", NOW.isoformat(), "--warehouse", str(base / "warehouse.duckdb")]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "in_segment" in out and "send_window" in out and "estimated cost" in out
+    assert "Reply STOP to opt out" in out and "••" in out  # rendered, phones masked
+    assert "nothing is written or sent" in out
+    after = query(base, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'sms'")
+    assert before == after == [(0,)]
+    assert not (base / "sandbox_gateway").exists()
+    assert preview.main(["no-such-campaign", "--warehouse", str(base / "warehouse.duckdb")]) == 2

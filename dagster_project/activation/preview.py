@@ -92,9 +92,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {n:>7,}  {reason}")
     print("\nsample messages")
     for r in sendable.head(a.samples).itertuples():
+        body = r.body.replace("\n", " / ")
         print(
-            f"  {mask_phone(r.phone_e164)} [{r.language}, variant {r.variant}, {r.segments} seg, "
-            f"{r.encoding}] {r.body}"
+            f"  {mask_phone(r.phone_e164)} [{r.language}, variant {r.variant}, "
+            f"{int(r.segments)} segment(s), {r.encoding}] {body}"
         )
     return 0
 
