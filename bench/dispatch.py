@@ -160,6 +160,44 @@ def twilio_bare_request(adapter: TwilioAdapter):
     return request
 
 
+def ledger_hooks(msgs):
+    """An in-memory ledger holding ``msgs`` as planned rows, and the two bulk-write hooks."""
+    import datetime as dt
+
+    import duckdb
+    import pandas as pd
+
+    from dagster_project.activation import ledger
+
+    conn = duckdb.connect(":memory:")
+    ledger.ensure(conn)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    conn.register("_rows", pd.DataFrame({
+        "message_key": [m.key for m in msgs], "campaign_id": "bench", "plan_day": now.date(),
+        "customer_id": [m.key for m in msgs], "kind": "marketing", "state": "planned",
+        "step": "send_window", "phone_e164": [m.to for m in msgs], "body": [m.text for m in msgs],
+        "sender": [m.sender for m in msgs], "scheduled_at": now, "planned_at": now,
+    }))  # fmt: skip
+    conn.execute(
+        "INSERT INTO sms.ledger (message_key, campaign_id, plan_day, customer_id, kind, state, "
+        "step, phone_e164, body, sender, scheduled_at, planned_at) SELECT * FROM _rows"
+    )
+    conn.unregister("_rows")
+
+    def before(batch):
+        ledger.mark_sending(conn, [m.key for m in batch], dt.datetime.now(dt.UTC), "bench")
+
+    def after(batch, results):
+        frame = pd.DataFrame(
+            [(r.key, r.state, r.provider_message_id, r.error_code, r.error, r.outcome)
+             for r in results],
+            columns=["key", "state", "provider_message_id", "error_code", "error", "outcome"],
+        )  # fmt: skip
+        ledger.record_results(conn, frame, dt.datetime.now(dt.UTC))
+
+    return conn, before, after
+
+
 def throughput(n: int = MESSAGES, concurrency: int = CONCURRENCY, batch: int = BATCH) -> dict:
     gateway = LocalGateway()
     try:
@@ -188,7 +226,26 @@ def throughput(n: int = MESSAGES, concurrency: int = CONCURRENCY, batch: int = B
                 sender_s = time.perf_counter() - t
                 states = Counter(r.state for r in results)
                 assert states == {"accepted": n}, states
+
+                # The same, with the ledger's bulk writes around every batch, as the
+                # dispatch asset does them: "sending" committed before, states after.
+                msgs = make_messages(n, "ledger")
+                conn, before, after = ledger_hooks(msgs)
+                t = time.perf_counter()
+                results = await dispatch_in_batches(
+                    adapter, msgs, client=c, batch_size=batch, rate_per_second=0,
+                    concurrency=concurrency, before_batch=before, after_batch=after,
+                )  # fmt: skip
+                ledger_s = time.perf_counter() - t
+                final = dict(
+                    conn.execute("SELECT state, count(*) FROM sms.ledger GROUP BY 1").fetchall()
+                )
+                conn.close()
+                assert final == {"accepted": n}, final
                 return {
+                    "with_ledger_s": ledger_s,
+                    "with_ledger_msgs_per_s": n / ledger_s,
+                    "with_ledger_ratio": bare_s / ledger_s,
                     "messages": n,
                     "concurrency": concurrency,
                     "batch_size": batch,
