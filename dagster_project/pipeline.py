@@ -99,7 +99,7 @@ def print_checks() -> None:
         rows = e.metadata.get("rows")
         rows = getattr(rows, "value", rows)
         print(
-            f"  {e.asset_key.to_user_string():<28} {e.check_name:<22} {verdict:<13}"
+            f"  {e.asset_key.to_user_string():<36} {e.check_name:<22} {verdict:<13}"
             f" {rows if rows is not None else '':>9} rows"
         )
     docs = settings.data_dir() / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site"
@@ -165,6 +165,14 @@ def activate(instance: DagsterInstance) -> None:
                 f"  planned {value('planned'):>5,}  deferred {value('deferred'):>5,}"
                 f"  held out {value('held_out'):>5,}  skipped {value('skipped'):>6,}"
                 f"  cost {value('cost_usd'):>8,.2f} USD"
+            )
+        elif key == "activation/dispatch":
+            v = {k: getattr(x, "value", x) for k, x in md.items()}
+            print(
+                f"  sent through the {v['gateway']} gateway: {v['accepted']:,} accepted, "
+                f"{v['failed']:,} failed, {v['unknown']:,} unknown; "
+                f"{v['skipped_at_send_time']:,} skipped at send time; deferred messages go out "
+                "when their recipients' windows open (hourly dispatch)"
             )
 
 
