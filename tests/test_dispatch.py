@@ -183,7 +183,13 @@ def test_plan_and_send_the_example_campaigns_through_the_sandbox(copy):
 
     # Running again sends nothing twice: re-planning keeps what was sent, and the
     # dispatch finds nothing new due at the same moment.
+    deferred = query(base, "SELECT message_key FROM sms.ledger WHERE state = 'deferred' ORDER BY 1")
     assert plan(instance).success
+    # ... and a deferred message stays deferred (not taken for "already received").
+    assert (
+        query(base, "SELECT message_key FROM sms.ledger WHERE state = 'deferred' ORDER BY 1")
+        == deferred
+    )
     again = dispatch_run(instance)
     assert (
         again.asset_materializations_for_node("activation__dispatch")[0].metadata["accepted"].value

@@ -127,6 +127,7 @@ def plan_metadata(plan: planner.Plan) -> dict:
     reasons = plan.rows[plan.rows["state"] == "skipped"]["reason"].value_counts()
     return {
         "candidates": len(plan.decisions),
+        "already_sent_today": plan.already_sent,
         "planned": counts.get("planned", 0),
         "deferred": counts.get("deferred", 0),
         "held_out": counts.get("held_out", 0),

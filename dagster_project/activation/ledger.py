@@ -86,15 +86,32 @@ def message_key(campaign_id: str, customer_id: str, day: dt.date, variant: str |
     return f"{campaign_id}|{customer_id}|{day.isoformat()}|{variant or '-'}"
 
 
+def _exists(conn) -> bool:
+    return bool(
+        conn.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = 'sms' AND table_name = 'ledger'"
+        ).fetchall()[0][0]
+    )
+
+
+def locked_customers(conn, campaign_id: str, day: dt.date) -> set[str]:
+    """Customers whose message of (campaign, day) is already sending or final."""
+    if not _exists(conn):
+        return set()
+    rows = conn.execute(
+        "SELECT customer_id FROM sms.ledger WHERE campaign_id = ? AND plan_day = ? "
+        f"AND state IN {LOCKED}",
+        [campaign_id, day],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
 def history(
     conn, customer_ids: Sequence[str], before_day: dt.date, days: int = 400
 ) -> pd.DataFrame:
     """Marketing messages already planned or sent to these customers (for the caps)."""
-    exists = conn.execute(
-        "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_schema = 'sms' AND table_name = 'ledger'"
-    ).fetchall()[0][0]
-    if not exists:  # nothing sent yet (a preview on a fresh copy)
+    if not _exists(conn):  # nothing sent yet (a preview on a fresh copy)
         return pd.DataFrame(columns=["customer_id", "campaign_id", "scheduled_at", "plan_day"])
     frame = pd.DataFrame({"customer_id": list(customer_ids)})
     conn.register("_hist_customers", frame)

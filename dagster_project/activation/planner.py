@@ -141,6 +141,7 @@ class Plan:
     rows: pd.DataFrame
     links: pd.DataFrame
     over_budget: int = 0
+    already_sent: int = 0  # customers whose message of this day was already sent (kept)
     notes: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -165,12 +166,15 @@ def build_plan(
     from dagster_project.activation.pricing import estimate_cost
 
     frame = candidates(conn, campaign) if campaign.is_active(day) else pd.DataFrame()
-    records = frame.to_dict("records")
+    # A re-plan leaves messages already sending or sent alone (the ledger keeps them):
+    # those customers are not candidates again.
+    locked = ledger.locked_customers(conn, campaign.id, day)
+    records = [r for r in frame.to_dict("records") if r["customer_id"] not in locked]
     past = ledger.history(conn, [r["customer_id"] for r in records], day) if records else None
     sent: dict[str, list[eligibility.Sent]] = defaultdict(list)
     if past is not None:
         for r in past.itertuples():
-            if r.campaign_id == campaign.id and r.plan_day == day:
+            if r.campaign_id == campaign.id and pd.Timestamp(r.plan_day).date() == day:
                 continue  # this plan's own earlier version is being replaced
             sent[r.customer_id].append(
                 eligibility.Sent(
@@ -255,6 +259,7 @@ def build_plan(
         rows=pd.DataFrame(rows, columns=columns),
         links=pd.DataFrame(links, columns=["token", "message_key", "target_url"]),
         over_budget=over_budget,
+        already_sent=len(locked),
     )
 
 
