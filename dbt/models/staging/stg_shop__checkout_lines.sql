@@ -1,29 +1,16 @@
--- One row per item of each checkout's latest version.
+-- One row per item of each checkout's latest version (macro shop_checkout_lines_staged,
+-- shared with int_customers__abandoned_checkouts).
 with checkouts as (
 
     select * from {{ ref('stg_shop__checkouts') }}
 
 ),
 
+{{ shop_checkout_lines_staged('checkouts') }},
+
 final as (
 
-    select
-        exploded.checkout_id,
-        exploded.line_position,
-        trim(exploded.item.sku) as sku,
-        cast(exploded.item.product_id as {{ dbt.type_string() }}) as product_id,
-        exploded.item.title as item_title,
-        exploded.item.quantity as quantity,
-        exploded.item.price as unit_price,
-        exploded.currency
-    from (
-        select
-            checkout_id,
-            currency,
-            unnest(line_items) as item,
-            generate_subscripts(line_items, 1) as line_position
-        from checkouts
-    ) as exploded
+    select * from checkouts_lines
 
 )
 

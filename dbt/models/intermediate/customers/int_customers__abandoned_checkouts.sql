@@ -1,12 +1,41 @@
 {{ config(materialized='table') }}
 
+-- depends_on: {{ ref('stg_reference__fx_rates') }}
+
 -- Checkouts left unfinished in the var abandoned_checkout_hours before as_of (00:00 UTC),
 -- one row per checkout, with the customer it belongs to. A checkout drops out when the
 -- customer has since bought (in any channel, before as_of) any of its items: the cart
 -- is no longer abandoned in any sense a reminder should care about.
-with checkouts as (
+with recent_checkout_ids as (
 
-    select * from {{ ref('stg_shop__checkouts') }}
+    -- a checkout that is not future-dated was created at most var future_tolerance_days
+    -- after the delivery day of each of its versions, so one created in the window has
+    -- every version delivered since the window's first day minus that tolerance; picking
+    -- those ids first keeps the staging view from re-picking every checkout's version
+    select distinct checkout_id
+    from {{ ref('base_shop__checkouts') }}
+    where delivered_on >= {{ dbt.dateadd(
+        'day', -var('future_tolerance_days'),
+        'cast(' ~ dbt.dateadd('hour', -var('abandoned_checkout_hours'), as_of_timestamp()) ~ ' as date)'
+    ) }}
+
+),
+
+recent_versions as (
+
+    select * from {{ ref('base_shop__checkouts') }}
+    where checkout_id in (select checkout_id from recent_checkout_ids)
+
+),
+
+-- staged as stg_shop__checkouts stages every checkout (same macro)
+{{ shop_checkouts_staged('recent_versions', prefix='recent') }},
+
+{{ shop_checkout_lines_staged('recent_latest', prefix='recent') }},
+
+checkouts as (
+
+    select * from recent_latest
     where not is_future_dated
         and created_at >= {{ dbt.dateadd('hour', -var('abandoned_checkout_hours'), as_of_timestamp()) }}
         and created_at < {{ as_of_timestamp() }}
@@ -34,9 +63,8 @@ identified as (
 
 checkout_lines as (
 
-    select lines.*
-    from {{ ref('stg_shop__checkout_lines') }} as lines
-    where lines.checkout_id in (select checkout_id from checkouts)
+    select * from recent_lines
+    where checkout_id in (select checkout_id from checkouts)
 
 ),
 
@@ -45,12 +73,16 @@ bought_since as (
     select distinct identified.checkout_id
     from identified
     inner join checkout_lines on checkout_lines.checkout_id = identified.checkout_id
-    inner join {{ ref('fct_order_lines') }} as order_lines
+    inner join (
+        select customer_id, sku, ordered_at from {{ ref('fct_order_lines') }}
+        where not is_cancelled
+            and ordered_at >= (select min(created_at) from identified)
+            and ordered_at < {{ as_of_timestamp() }}
+            and customer_id in (select customer_id from identified)
+    ) as order_lines
         on order_lines.customer_id = identified.customer_id
         and order_lines.sku = checkout_lines.sku
         and order_lines.ordered_at >= identified.created_at
-        and order_lines.ordered_at < {{ as_of_timestamp() }}
-        and not order_lines.is_cancelled
 
 ),
 

@@ -46,7 +46,9 @@ pos_lines as (
         refunded_local,
         last_refunded_at
     from {{ ref('int_pos__order_lines') }}
+    {% if is_incremental() -%}
     where transaction_id in (select source_order_id from orders where source_system = 'pos')
+    {%- endif %}
 
 ),
 
@@ -69,7 +71,9 @@ shop_lines as (
         lines.refunded_amount as refunded_local,
         lines.last_refunded_at
     from {{ ref('int_shop__order_lines') }} as lines
+    {% if is_incremental() -%}
     where lines.order_id in (select source_order_id from orders where source_system = 'shop')
+    {%- endif %}
 
 ),
 
