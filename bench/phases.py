@@ -263,7 +263,13 @@ def main() -> None:
     p.add_argument(
         "phase",
         choices=[
-            "generate", "ingest", "floor", "dbt_full", "dbt_daily", "checks", "dbt_floor",
+            "generate",
+            "ingest",
+            "floor",
+            "dbt_full",
+            "dbt_daily",
+            "checks",
+            "dbt_floor",
             "dispatch",
         ],  # fmt: skip
     )
