@@ -22,16 +22,41 @@ def test_definitions_load_with_every_ingest_asset():
         "ingest_reference",
         "publish_snapshot",
         "refresh_marts",
+        "plan_campaigns",
+        "dispatch",
     }
     assert {s.name for s in repo.schedule_defs} == {
         "ingest_daily_morning",
         "ingest_reference_daily",
+        "plan_daily",
+        "dispatch_hourly",
     }
     assert {s.name for s in repo.sensor_defs} == {
         "landing_sensor",
         "marts_after_load",
         "publish_after_load",
     }
+
+
+def test_activation_has_a_gated_plan_per_campaign_and_schedules_start_stopped():
+    from dagster import AssetCheckKey, DefaultScheduleStatus
+
+    from dagster_project.activation.assets import campaigns
+
+    repo = defs.get_repository_def()
+    graph = repo.asset_graph
+    ids = [c.id for c in campaigns()]
+    assert len(ids) == 4
+    for i, campaign_id in enumerate(ids):
+        key = AssetKey(["activation", "plan", campaign_id])
+        gate = AssetCheckKey(key, "sms_audience")
+        assert gate in graph.asset_check_keys and graph.get_check_spec(gate).blocking
+        if i:  # planned after the next higher-priority campaign
+            assert AssetKey(["activation", "plan", ids[i - 1]]) in graph.get(key).parent_keys
+    dispatch = AssetKey(["activation", "dispatch"])
+    assert {AssetKey(["activation", "plan", c]) for c in ids} <= graph.get(dispatch).parent_keys
+    for name in ("plan_daily", "dispatch_hourly"):
+        assert repo.get_schedule_def(name).default_status == DefaultScheduleStatus.STOPPED
 
 
 def test_daily_assets_backfill_in_one_run_and_share_the_warehouse_pool():
