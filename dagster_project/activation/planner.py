@@ -16,19 +16,19 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import duckdb
 import pandas as pd
 
+from dagster_project import settings
 from dagster_project.activation import eligibility, ledger
 from dagster_project.activation.campaigns import FILTER_FIELDS, Campaign, Policy
 
-# Per-deployment secret for tracked-link tokens; the demo's default is public, so a
-# real deployment sets its own (tokens must not be guessable).
+# Per-deployment secret for tracked-link tokens (tokens must not be guessable).
 LINK_SECRET_ENV = "SMS_LINK_SECRET"
-DEV_LINK_SECRET = "dev-only-link-secret"
 
 CANDIDATES_SQL = """
 WITH targeted AS (
@@ -264,7 +264,21 @@ def build_plan(
 
 
 def link_secret() -> str:
-    return os.environ.get(LINK_SECRET_ENV) or DEV_LINK_SECRET
+    """``SMS_LINK_SECRET``; unset, a random secret made once for this data folder.
+
+    The fallback lets ``make demo`` run with no set-up while keeping tokens stable
+    across reruns (they derive from it) and unguessable (nothing is written in code).
+    """
+    value = os.environ.get(LINK_SECRET_ENV)
+    if value:
+        return value
+    path = settings.data_dir() / ".link_secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
 
 
 def default_renderer_factory(campaign: Campaign, variant: str):
