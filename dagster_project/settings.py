@@ -9,6 +9,7 @@ reads ``SMS_WAREHOUSE_PATH``), the CLIs and the tests all agree.
 | ``SMS_DATA_DIR``      | ``<repo>/data``                 | root of everything generated          |
 | ``SMS_WAREHOUSE_PATH``| ``$SMS_DATA_DIR/warehouse.duckdb`` | the DuckDB warehouse file          |
 | ``SMS_LANDING_DIR``   | ``$SMS_DATA_DIR/landing``       | where source exports are dropped      |
+| ``SMS_WEBHOOK_DIR``   | ``$SMS_DATA_DIR/webhooks``      | receiver's event log and link registry|
 | ``DAGSTER_HOME``      | ``$SMS_DATA_DIR/dagster_home``  | Dagster instance (runs, event log)    |
 """
 
@@ -48,6 +49,16 @@ def warehouse_path() -> Path:
 
 def landing_dir() -> Path:
     return Path(os.environ.get("SMS_LANDING_DIR", data_dir() / "landing")).resolve()
+
+
+def webhooks_dir() -> Path:
+    """The webhook receiver's files: the landing log of events and the link registry."""
+    return Path(os.environ.get("SMS_WEBHOOK_DIR", data_dir() / "webhooks")).resolve()
+
+
+def events_dir() -> Path:
+    """The receiver's append-only landing log (``events-YYYY-MM-DD.jsonl``)."""
+    return webhooks_dir() / "events"
 
 
 def dagster_home() -> Path:

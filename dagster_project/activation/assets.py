@@ -90,6 +90,10 @@ class DispatchConfig(Config):
     batch_size: int = Field(default=1000, ge=1)
 
 
+# The ingest asset of the webhook receiver's events (a table this layer reads, not code).
+SMS_EVENTS_KEY = AssetKey(["raw", "sms_events"])
+
+
 def plan_key(campaign: Campaign) -> AssetKey:
     return AssetKey(["activation", "plan", campaign.id])
 
@@ -223,7 +227,8 @@ plan_checks = [build_plan_check(c) for c in _campaigns]
 @asset(
     key=AssetKey(["activation", "dispatch"]),
     group_name="activation",
-    deps=[plan_key(c) for c in _campaigns],
+    # Outcome events load first: an opt-out received before this run is honoured by it.
+    deps=[*(plan_key(c) for c in _campaigns), SMS_EVENTS_KEY],
     pool=WAREHOUSE_POOL,
     kinds={"duckdb"},
     description=(
@@ -250,6 +255,7 @@ def sms_dispatch(
             run_id=context.run.run_id,
             batch_size=config.batch_size,
             log=context.log.info,
+            events_dir=settings.events_dir(),
         )
     context.log.info(f"dispatch at {now:%Y-%m-%d %H:%M} UTC: {report}")
     return MaterializeResult(
@@ -277,8 +283,9 @@ plan_job = define_asset_job(
 )
 dispatch_job = define_asset_job(
     "dispatch",
-    selection=AssetSelection.assets(sms_dispatch),
-    description="Send what is due in each recipient's window.",
+    selection=AssetSelection.assets(SMS_EVENTS_KEY, sms_dispatch),
+    description="Load new outcome events (an opt-out counts at once), then send what is due "
+    "in each recipient's window.",
 )
 
 

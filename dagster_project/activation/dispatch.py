@@ -17,8 +17,10 @@ otherwise they become ``unknown`` and are never resent.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -40,6 +42,31 @@ LEFT JOIN (
 WHERE l.state IN {ledger.SENDABLE + ("sending",)} AND l.scheduled_at <= ?
 ORDER BY l.scheduled_at, l.message_key
 """
+
+
+class UnreadOutcomes(RuntimeError):
+    """The receiver's landing log holds events not yet loaded: one of them may be a STOP."""
+
+
+def unread_outcome_bytes(conn, events_dir: Path) -> int:
+    """Bytes of the webhook landing log that ``raw/sms_events`` has not loaded yet.
+
+    Reads the ingest layer's offsets table (written in the same transaction as
+    the events); no table yet means nothing was ever loaded.
+    """
+    files = sorted(events_dir.glob("events-*.jsonl")) if events_dir.exists() else []
+    if not files:
+        return 0
+    known = conn.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'ingest' AND table_name = 'event_log_offsets'"
+    ).fetchall()[0][0]
+    done = (
+        dict(conn.execute("SELECT file, byte_offset FROM ingest.event_log_offsets").fetchall())
+        if known
+        else {}
+    )
+    return sum(max(0, f.stat().st_size - done.get(f.name, 0)) for f in files)
 
 
 @dataclass
@@ -79,11 +106,22 @@ def dispatch(
     run_id: str | None = None,
     batch_size: int = 1000,
     log=None,
+    events_dir: Path | None = None,
 ) -> DispatchReport:
-    """Send every due message once; ``gateway`` has ``send(messages)`` and ``adapter()``."""
+    """Send every due message once; ``gateway`` has ``send(messages)`` and ``adapter()``.
+
+    With ``events_dir`` (the webhook landing log), refuses to send while events
+    there are not loaded yet: a STOP received before this run must count.
+    """
     from dagster_project.activation.gateway.types import OutboundMessage
 
+    if events_dir is not None and (unread := unread_outcome_bytes(conn, events_dir)):
+        raise UnreadOutcomes(
+            f"{unread:,} bytes of outcome events in {events_dir} are not loaded yet (they may "
+            "hold an opt-out): materialize raw/sms_events first (the dispatch job does)"
+        )
     ledger.ensure(conn)
+    started = time.monotonic()
     report = DispatchReport()
     due = conn.execute(DUE_SQL, [now.replace(tzinfo=None)]).df()
     idempotent = bool(gateway.adapter().honours_idempotency_key)
@@ -147,7 +185,8 @@ def dispatch(
         missing = set(keys) - set(frame["key"])
         if missing:  # the gateway contract is one result per message; never leave "sending"
             raise RuntimeError(f"gateway returned no result for {len(missing)} message(s)")
-        ledger.record_results(conn, frame, dt.datetime.now(dt.UTC))
+        # On the run's clock (``now`` plus time spent), so a replayed clock stays consistent.
+        ledger.record_results(conn, frame, now + dt.timedelta(seconds=time.monotonic() - started))
         for state, n in frame["state"].value_counts().items():
             report.sent[state] = report.sent.get(state, 0) + int(n)
         for outcome, n in frame["outcome"].dropna().value_counts().items():

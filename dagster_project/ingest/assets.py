@@ -23,7 +23,7 @@ from dagster import (
 )
 
 from dagster_project import settings
-from dagster_project.ingest import loader
+from dagster_project.ingest import events, loader
 from dagster_project.ingest.specs import DAILY_SPECS, REFERENCE_SPECS, SourceSpec, duckdb_type
 from dagster_project.metadata import mask_columns, md_table
 from dagster_project.warehouse import WAREHOUSE_POOL, WarehouseResource
@@ -146,3 +146,40 @@ warnings.filterwarnings("ignore", category=BetaWarning, message=".*backfill_poli
 
 reference_assets = [build_ingest_asset(spec) for spec in REFERENCE_SPECS]
 daily_assets = [build_ingest_asset(spec) for spec in DAILY_SPECS]
+
+
+@asset(
+    key=raw_key(events.ENTITY),
+    group_name="ingest",
+    description=(
+        "Outcome events from the webhook receiver (delivery receipts, replies, STOP, clicks), "
+        "read from its append-only landing log (`$SMS_DATA_DIR/webhooks/events/`, format in "
+        "docs/outcomes.md). Loads only what is new; a duplicate callback is dropped on its "
+        "event_id; a malformed line goes to `ingest.rejects` with file, line and reason. "
+        "Every dispatch run loads it first, so an opt-out received before a send is honoured."
+    ),
+    pool=WAREHOUSE_POOL,
+    kinds={"duckdb", "json"},
+    tags={"source": "webhooks"},
+    metadata={"dagster/table_name": events.TABLE, "landing_path": "webhooks/events/"},
+)
+def sms_events(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    with warehouse.get_connection() as conn:
+        result = events.load_new(conn, settings.events_dir())
+        total = conn.execute(f"SELECT count(*) FROM {events.TABLE}").fetchall()[0][0]
+    context.log.info(
+        f"sms_events: {result.lines_read} new lines in {len(result.files)} files, "
+        f"{result.loaded} loaded, {result.duplicates} duplicates, {result.rejected} rejected"
+    )
+    return MaterializeResult(
+        metadata={
+            "lines_read": result.lines_read,
+            "rows_loaded": result.loaded,
+            "duplicates_dropped": result.duplicates,
+            "rows_rejected": result.rejected,
+            "rows_total": total,
+            "files": MetadataValue.json(result.files),
+            "read_by_type": MetadataValue.json(result.read_by_type),
+            "seconds": round(result.seconds, 2),
+        }
+    )

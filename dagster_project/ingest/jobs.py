@@ -12,7 +12,12 @@ from dagster import (
     schedule,
 )
 
-from dagster_project.ingest.assets import daily_assets, daily_partitions, reference_assets
+from dagster_project.ingest.assets import (
+    daily_assets,
+    daily_partitions,
+    reference_assets,
+    sms_events,
+)
 
 # Tags that make one run cover a range of partitions (single-run backfill).
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -29,6 +34,12 @@ ingest_daily_job = define_asset_job(
     selection=AssetSelection.assets(*daily_assets),
     partitions_def=daily_partitions,
     description="Load delivery days of every daily source into raw.*.",
+)
+
+ingest_sms_events_job = define_asset_job(
+    "ingest_sms_events",
+    selection=AssetSelection.assets(sms_events),
+    description="Load new outcome events from the webhook receiver's landing log.",
 )
 
 

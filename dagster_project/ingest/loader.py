@@ -32,6 +32,7 @@ import duckdb
 import pandas as pd
 
 from dagster_project import phones
+from dagster_project.ingest import events
 from dagster_project.ingest.specs import (
     Column,
     JsonType,
@@ -130,6 +131,8 @@ def _sql_list(paths: list[Path]) -> str:
 
 def ensure_meta_tables(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW}")
+    # The outcome events' table exists from the first load on: dbt's consent views read it.
+    events.ensure_table(conn)
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {META}")
     conn.execute(
         f"""

@@ -23,7 +23,13 @@ from dagster import (
 
 from dagster_project import settings
 from dagster_project.ingest.assets import daily_partitions, raw_key
-from dagster_project.ingest.jobs import ingest_daily_job, ingest_reference_job, range_run_request
+from dagster_project.ingest.events import FILE_GLOB
+from dagster_project.ingest.jobs import (
+    ingest_daily_job,
+    ingest_reference_job,
+    ingest_sms_events_job,
+    range_run_request,
+)
 from dagster_project.ingest.loader import day_folders, list_files
 from dagster_project.ingest.specs import DAILY_SPECS, REFERENCE_SPECS
 
@@ -122,3 +128,25 @@ def landing_sensor(context: SensorEvaluationContext) -> SensorResult:
 
 def _days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def event_log_size(directory: Path) -> int:
+    """Total bytes of the landing log: it only ever grows, so a bigger number is new events."""
+    return sum(p.stat().st_size for p in directory.glob(FILE_GLOB)) if directory.exists() else 0
+
+
+@sensor(
+    job=ingest_sms_events_job,
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Loads the webhook receiver's new events (receipts, replies, STOP, clicks) "
+    "into raw.sms_events as they arrive.",
+)
+def sms_events_sensor(context: SensorEvaluationContext) -> SensorResult:
+    size = event_log_size(settings.events_dir())
+    seen = int(context.cursor) if context.cursor else 0
+    if size == seen:  # (smaller: the log was reset; the next growth is new again)
+        return SensorResult(run_requests=[], cursor=str(size))
+    # The run key is the size: one run per growth, and a run that is still queued
+    # covers the events that arrive meanwhile (the loader reads by offset).
+    return SensorResult(run_requests=[RunRequest(run_key=f"events:{size}")], cursor=str(size))

@@ -1,0 +1,234 @@
+"""Outcome events: the webhook receiver's landing log -> ``raw.sms_events``.
+
+The receiver appends one JSON line per accepted callback to
+``events-YYYY-MM-DD.jsonl`` (docs/outcomes.md has the format). This module
+reads what is new since the last load, by byte offset per file, and inserts it:
+
+* only complete lines (ending in ``\\n``) are read; a torn last line of a
+  receiver crash was never acknowledged and is left alone;
+* a duplicate callback has the same ``event_id`` and is dropped on insert, so
+  loading twice, or a provider retrying, changes nothing;
+* a line that is not JSON, or lacks a required field, goes to
+  ``ingest.rejects`` with its file, line and reason; nothing is lost silently;
+* the events and the new offsets are committed in one transaction: a crash
+  mid-load re-reads the same lines next time and the key drops the repeats.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+ENTITY = "sms_events"
+TABLE = "raw.sms_events"
+OFFSETS = "ingest.event_log_offsets"
+FILE_GLOB = "events-*.jsonl"
+
+COLUMNS = [
+    "event_id", "received_at", "occurred_at", "source", "event_type", "message_key",
+    "provider_message_id", "status", "provider_status", "error_code", "phone", "our_number",
+    "text", "keyword", "action", "language", "reply_text", "token", "target_url", "user_agent",
+]  # fmt: skip
+REQUIRED = ("event_id", "received_at", "source", "event_type")
+SOURCES = frozenset({"twilio", "kannel", "sandbox", "link"})
+EVENT_TYPES = frozenset({"status", "inbound", "click"})
+STATUSES = frozenset({"queued", "sent", "delivered", "undelivered", "failed"})
+ACTIONS = frozenset({"opt_out", "opt_in", "help"})
+
+DDL = f"""
+CREATE SCHEMA IF NOT EXISTS raw;
+CREATE SCHEMA IF NOT EXISTS ingest;
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    event_id VARCHAR PRIMARY KEY,
+    received_at TIMESTAMPTZ NOT NULL,
+    occurred_at TIMESTAMPTZ,
+    source VARCHAR NOT NULL,
+    event_type VARCHAR NOT NULL,
+    message_key VARCHAR,
+    provider_message_id VARCHAR,
+    status VARCHAR,
+    provider_status VARCHAR,
+    error_code VARCHAR,
+    phone VARCHAR,
+    our_number VARCHAR,
+    text VARCHAR,
+    keyword VARCHAR,
+    action VARCHAR,
+    language VARCHAR,
+    reply_text VARCHAR,
+    token VARCHAR,
+    target_url VARCHAR,
+    user_agent VARCHAR,
+    _source_file VARCHAR NOT NULL,
+    _source_line BIGINT NOT NULL,
+    _loaded_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {OFFSETS} (
+    file VARCHAR PRIMARY KEY,
+    byte_offset BIGINT NOT NULL,
+    lines BIGINT NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+);
+"""
+
+
+def ensure_table(conn: duckdb.DuckDBPyConnection) -> None:
+    """The table exists before any event does: the dbt consent views read it."""
+    conn.execute(DDL)
+
+
+@dataclass
+class EventLoadResult:
+    files: list[str] = field(default_factory=list)
+    lines_read: int = 0
+    loaded: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    read_by_type: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _timestamp(value, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{name} is not a string")
+    moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{name} has no UTC offset: {value!r}")
+    return moment.astimezone(dt.UTC).isoformat()
+
+
+def parse_line(raw: bytes) -> dict:
+    """One landing-log line as a row of ``raw.sms_events``; ValueError names what is wrong."""
+    try:
+        event = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    if not isinstance(event, dict):
+        raise ValueError("not a JSON object")
+    missing = [k for k in REQUIRED if not event.get(k)]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    checks = {
+        "source": SOURCES,
+        "event_type": EVENT_TYPES,
+        "status": STATUSES,
+        "action": ACTIONS,
+    }
+    for name, allowed in checks.items():
+        if event.get(name) is not None and event[name] not in allowed:
+            raise ValueError(f"{name} {event[name]!r} is not one of {sorted(allowed)}")
+    row = {}
+    for name in COLUMNS:
+        value = event.get(name)
+        row[name] = value if value is None or isinstance(value, str) else str(value)
+    row["received_at"] = _timestamp(event["received_at"], "received_at")
+    row["occurred_at"] = _timestamp(event.get("occurred_at"), "occurred_at")
+    return row
+
+
+def read_complete_lines(path: Path, offset: int) -> tuple[list[bytes], int]:
+    """Complete lines from ``offset`` on, and the offset just after the last one."""
+    with path.open("rb") as f:
+        f.seek(offset)
+        data = f.read()
+    end = data.rfind(b"\n")
+    if end < 0:
+        return [], offset
+    return data[: end + 1].splitlines(), offset + end + 1
+
+
+def pending_bytes(conn: duckdb.DuckDBPyConnection, directory: Path) -> int:
+    """Bytes of landing log not yet loaded (0 when everything is in)."""
+    ensure_table(conn)
+    done = dict(conn.execute(f"SELECT file, byte_offset FROM {OFFSETS}").fetchall())
+    return sum(
+        max(0, p.stat().st_size - done.get(p.name, 0)) for p in sorted(directory.glob(FILE_GLOB))
+    )
+
+
+def load_new(conn: duckdb.DuckDBPyConnection, directory: Path) -> EventLoadResult:
+    """Load every complete line not loaded before, from every file of the landing log."""
+    from dagster_project.ingest.loader import ensure_meta_tables  # it creates our table too
+
+    started = time.perf_counter()
+    ensure_meta_tables(conn)
+    result = EventLoadResult()
+    if not directory.exists():
+        return result
+    loaded = conn.execute(f"SELECT file, byte_offset, lines FROM {OFFSETS}").fetchall()
+    done = {f: (o, n) for f, o, n in loaded}
+    rows, rejects, offsets = [], [], []
+    now = dt.datetime.now(dt.UTC)
+    for path in sorted(directory.glob(FILE_GLOB)):
+        offset, lines_before = done.get(path.name, (0, 0))
+        if path.stat().st_size <= offset:
+            continue
+        lines, new_offset = read_complete_lines(path, offset)
+        if not lines:
+            continue
+        result.files.append(path.name)
+        for i, raw in enumerate(lines, start=lines_before + 1):
+            try:
+                row = parse_line(raw)
+            except ValueError as exc:
+                rejects.append((path.name, i, str(exc), raw.decode("utf-8", "replace")[:2000]))
+                continue
+            rows.append({**row, "_source_file": path.name, "_source_line": i})
+        offsets.append((path.name, new_offset, lines_before + len(lines)))
+        result.lines_read += len(lines)
+    if not offsets:
+        result.seconds = time.perf_counter() - started
+        return result
+
+    frame = pd.DataFrame(rows, columns=[*COLUMNS, "_source_file", "_source_line"])
+    frame = frame.drop_duplicates("event_id")  # the same callback twice in one read
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        before = conn.execute(f"SELECT count(*) FROM {TABLE}").fetchall()[0][0]
+        if len(frame):
+            conn.register("_events", frame)
+            conn.execute(
+                f"""
+                INSERT INTO {TABLE}
+                SELECT {", ".join(COLUMNS[:1])},
+                    CAST(received_at AS TIMESTAMPTZ), CAST(occurred_at AS TIMESTAMPTZ),
+                    {", ".join(COLUMNS[3:])}, _source_file, _source_line, ?
+                FROM _events
+                ON CONFLICT (event_id) DO NOTHING
+                """,
+                [now],
+            )
+            conn.unregister("_events")
+        after = conn.execute(f"SELECT count(*) FROM {TABLE}").fetchall()[0][0]
+        if rejects:
+            conn.executemany(
+                "INSERT INTO ingest.rejects (entity, partition_date, source_file, line, "
+                "column_name, error_type, reason, raw_line, rejected_at) "
+                "VALUES (?, NULL, ?, ?, NULL, 'malformed_event', ?, ?, ?)",
+                [(ENTITY, *r, now.replace(tzinfo=None)) for r in rejects],
+            )
+        conn.executemany(
+            f"INSERT INTO {OFFSETS} VALUES (?, ?, ?, ?) ON CONFLICT (file) DO UPDATE SET "
+            "byte_offset = excluded.byte_offset, lines = excluded.lines, "
+            "updated_at = excluded.updated_at",
+            [(f, o, n, now) for f, o, n in offsets],
+        )
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+    result.loaded = after - before
+    result.duplicates = len(rows) - result.loaded
+    result.rejected = len(rejects)
+    loaded_types = frame["event_type"].value_counts().to_dict() if len(frame) else {}
+    result.read_by_type = {k: int(v) for k, v in loaded_types.items()}
+    result.seconds = time.perf_counter() - started
+    return result
