@@ -20,8 +20,9 @@ copy (never the live warehouse).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 import duckdb
 from dagster import AssetSelection, DagsterInstance, materialize
@@ -30,7 +31,12 @@ from dagster_project import settings
 from dagster_project.activation import plan_assets, plan_checks, sms_dispatch
 from dagster_project.activation.gateway.resource import gateway_from_env
 from dagster_project.ingest import loader
-from dagster_project.ingest.assets import daily_assets, daily_partitions, reference_assets
+from dagster_project.ingest.assets import (
+    daily_assets,
+    daily_partitions,
+    reference_assets,
+    sms_events,
+)
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.ingest.specs import DAILY_SPECS
 from dagster_project.publish import analytics_snapshot
@@ -43,6 +49,7 @@ _QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 _ALL_ASSETS = [
     *reference_assets,
     *daily_assets,
+    sms_events,
     dbt_models,
     analytics_snapshot,
     *plan_assets,
@@ -59,13 +66,13 @@ def _resources() -> dict:
     return {"warehouse": WarehouseResource(), "dbt": dbt_resource(), "gateway": gateway_from_env()}
 
 
-def _run(selection, instance: DagsterInstance, what: str, **kwargs):
+def _run(selection, instance: DagsterInstance, what: str, run_config=None, **kwargs):
     result = materialize(
         _ALL_ASSETS,
         selection=selection,
         instance=instance,
         resources=_resources(),
-        run_config=_QUIET,
+        run_config={**_QUIET, **(run_config or {})},
         raise_on_error=False,
         **kwargs,
     )
@@ -132,9 +139,10 @@ def ingest(instance: DagsterInstance, start: date | None, end: date | None) -> N
     )
 
 
-def transform(instance: DagsterInstance) -> None:
-    print("building the dbt models (dbt build)")
-    _run(AssetSelection.assets(dbt_models), instance, "dbt build")
+def transform(instance: DagsterInstance, as_of: date | None = None) -> None:
+    print(f"building the dbt models (dbt build{f', as of {as_of}' if as_of else ''})")
+    config = {"ops": {dbt_models.op.name: {"config": {"as_of": str(as_of)}}}} if as_of else {}
+    _run(AssetSelection.assets(dbt_models), instance, "dbt build", run_config=config)
 
 
 def publish(instance: DagsterInstance) -> None:
@@ -142,38 +150,189 @@ def publish(instance: DagsterInstance) -> None:
     print(f"analysts' copy: {settings.published_path()}")
 
 
-def activate(instance: DagsterInstance) -> None:
-    """Plan every campaign for today (UTC), in priority order, then send what is due."""
-    day = date.today().isoformat()
-    print(f"planning the campaigns for {day} and sending what is due (gateway: sandbox)")
+def _value(md, key):
+    return getattr(md.get(key), "value", md.get(key))
+
+
+def plan(instance: DagsterInstance, day: date, now: datetime | None = None) -> None:
+    """Plan every campaign for ``day``, in priority order (at ``now``, default: the real clock)."""
+    config = {"ops": {a.op.name: {"config": {"now": now.isoformat()}} for a in plan_assets}}
     result = _run(
-        AssetSelection.assets(*plan_assets, sms_dispatch),
+        AssetSelection.assets(*plan_assets),
         instance,
-        "planning and sending",
-        partition_key=day,
+        "planning",
+        partition_key=day.isoformat(),
+        run_config=config if now else {},
     )
     for event in result.get_asset_materialization_events():
         md = event.materialization.metadata
-        key = event.asset_key.to_user_string()
-        if key.startswith("activation/plan/"):
+        print(
+            f"  {event.asset_key.path[-1]:<22} candidates {_value(md, 'candidates'):>6,}"
+            f"  planned {_value(md, 'planned'):>5,}  deferred {_value(md, 'deferred'):>5,}"
+            f"  held out {_value(md, 'held_out'):>5,}  skipped {_value(md, 'skipped'):>6,}"
+            f"  cost {_value(md, 'cost_usd'):>8,.2f} USD"
+        )
 
-            def value(k, md=md):
-                return getattr(md.get(k), "value", md.get(k))
 
-            print(
-                f"  {key.removeprefix('activation/plan/'):<22} candidates {value('candidates'):>6,}"
-                f"  planned {value('planned'):>5,}  deferred {value('deferred'):>5,}"
-                f"  held out {value('held_out'):>5,}  skipped {value('skipped'):>6,}"
-                f"  cost {value('cost_usd'):>8,.2f} USD"
-            )
-        elif key == "activation/dispatch":
-            v = {k: getattr(x, "value", x) for k, x in md.items()}
-            print(
-                f"  sent through the {v['gateway']} gateway: {v['accepted']:,} accepted, "
-                f"{v['failed']:,} failed, {v['unknown']:,} unknown; "
-                f"{v['skipped_at_send_time']:,} skipped at send time; deferred messages go out "
-                "when their recipients' windows open (hourly dispatch)"
-            )
+def dispatch(instance: DagsterInstance, now: datetime | None = None) -> dict:
+    """Load new outcome events, then send what is due (at ``now``: the sandbox only)."""
+    config = {"ops": {sms_dispatch.op.name: {"config": {"now": now.isoformat()}}}} if now else {}
+    result = _run(
+        AssetSelection.assets(sms_events, sms_dispatch), instance, "sending", run_config=config
+    )
+    [event] = [
+        e for e in result.get_asset_materialization_events() if e.asset_key == sms_dispatch.key
+    ]
+    v = {k: getattr(x, "value", x) for k, x in event.materialization.metadata.items()}
+    when = f" at {now:%Y-%m-%d %H:%M} UTC" if now else ""
+    print(
+        f"  dispatch{when} through the {v['gateway']} gateway: {v['accepted']:,} accepted, "
+        f"{v['failed']:,} failed, {v['unknown']:,} unknown, {v['deferred']:,} deferred, "
+        f"{v['skipped_at_send_time']:,} skipped at send time"
+    )
+    return v
+
+
+def activate(instance: DagsterInstance) -> None:
+    """Plan every campaign for today (UTC), in priority order, then send what is due."""
+    day = date.today()
+    print(f"planning the campaigns for {day} and sending what is due")
+    plan(instance, day)
+    dispatch(instance)
+    print("  deferred messages go out when their recipients' windows open (hourly dispatch)")
+
+
+def load_outcomes(instance: DagsterInstance) -> None:
+    result = _run(AssetSelection.assets(sms_events), instance, "loading outcome events")
+    md = result.get_asset_materialization_events()[0].materialization.metadata
+    print(
+        f"outcome events: {_value(md, 'rows_loaded'):,} loaded, "
+        f"{_value(md, 'duplicates_dropped'):,} duplicates dropped, "
+        f"{_value(md, 'rows_rejected'):,} rejected ({_value(md, 'rows_total'):,} in raw.sms_events)"
+    )
+
+
+# When the demo's dispatch runs (UTC) on the send day and the morning after: windows open
+# at different hours in Berlin, Istanbul, London and New York.
+DEMO_DISPATCH_HOURS = ((0, 8), (0, 10), (0, 13), (0, 16), (0, 19), (0, 22), (1, 8), (1, 10))
+
+
+def demo_loop(instance: DagsterInstance, send_day: date | None, behaviour) -> dict:
+    """send -> outcomes -> attribution on the demo data, on a replayed clock.
+
+    History up to the day before ``send_day`` is loaded and modelled as of
+    ``send_day``; the campaigns are planned that morning and sent by dispatch
+    runs through the day (sandbox gateway); recipients' receipts, replies, STOPs
+    and clicks go to a running webhook receiver while the sends go on (a STOP
+    before a dispatch run is honoured by it); their purchases land as POS files;
+    then the rest of the days are loaded and the attribution marts built.
+    """
+    from dagster_project.demo import loop, recipients
+    from dagster_project.webhooks.secrets import webhook_secret
+
+    found = landing_range()
+    if found is None:
+        sys.exit(f"no delivery-day folders under {settings.landing_dir()}: run the generator")
+    first, end = found
+    send_day = send_day or end - timedelta(days=6)
+    if not first < send_day <= end:
+        sys.exit(f"the send day {send_day} must lie within the landed days {first}..{end}")
+    print(
+        f"history {first}..{send_day - timedelta(days=1)}; campaigns sent on {send_day}; "
+        f"what recipients did until {end}"
+    )
+    ingest(instance, None, send_day - timedelta(days=1))
+    transform(instance, as_of=send_day)
+    print(f"planning the campaigns for {send_day} at 07:00 UTC")
+    plan(instance, send_day, datetime.combine(send_day, time(7), tzinfo=UTC))
+
+    outbox_dir = settings.data_dir() / "sandbox_gateway"
+    secret = webhook_secret()
+    pending: list = []
+    purchases: list = []
+    counts: dict[str, dict[str, int]] = {}
+    delivered: dict[str, int] = {}
+    with loop.running_receiver() as base:
+        print(f"webhook receiver on {base}; recipients answer between dispatch runs")
+        for day_offset, hour in DEMO_DISPATCH_HOURS:
+            at = datetime.combine(send_day + timedelta(days=day_offset), time(hour), tzinfo=UTC)
+            due = [c for c in pending if c.at <= at]
+            pending = [c for c in pending if c.at > at]
+            for kind, n in loop.deliver(base, secret, due).items():
+                delivered[kind] = delivered.get(kind, 0) + n
+            before = loop.outbox_lines(outbox_dir)
+            dispatch(instance, at)
+            clock = loop.DispatchClock(before, loop.outbox_lines(outbox_dir), at)
+            outcome = recipients.simulate(loop.sent_messages(outbox_dir, [clock]), behaviour)
+            pending = sorted([*pending, *outcome.callbacks], key=lambda c: c.at)
+            purchases += outcome.purchases
+            for campaign, per in outcome.counts.items():
+                mine = counts.setdefault(campaign, {})
+                for what, n in per.items():
+                    mine[what] = mine.get(what, 0) + n
+        for kind, n in loop.deliver(base, secret, pending).items():
+            delivered[kind] = delivered.get(kind, 0) + n
+    files = loop.write_purchases(settings.landing_dir(), purchases, behaviour.seed)
+    print(
+        "recipients: "
+        + ", ".join(f"{n:,} {kind} callbacks" for kind, n in sorted(delivered.items()))
+        + f"; {len(purchases):,} purchases caused by the messages in {len(files)} POS files"
+    )
+    truth = {
+        "send_day": send_day.isoformat(),
+        "behaviour": {
+            **{k: v for k, v in vars(behaviour).items() if k != "uplift"},
+            "uplift": dict(behaviour.uplift),
+        },
+        "per_campaign": counts,
+    }
+    path = settings.demo_truth_dir() / "outcomes.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(truth, indent=2, sort_keys=True))
+
+    ingest(instance, send_day, end)
+    load_outcomes(instance)
+    transform(instance)
+    return truth
+
+
+def print_performance(path=None) -> None:
+    """The campaign performance table (marts.mart_campaign_performance), lift with its interval."""
+    path = path or settings.published_path()
+    with connection(path, read_only=True) as conn:
+        if not _table_exists(conn, "marts", "mart_campaign_performance"):
+            print("no campaign performance yet (marts.mart_campaign_performance is missing)")
+            return
+        rows = conn.execute(
+            "SELECT * FROM marts.mart_campaign_performance ORDER BY campaign_id, variant"
+        ).df()
+    print("\nCampaign performance (treated vs holdout; lift = difference in conversion rate)")
+    print(
+        f"  {'campaign':<20} {'var':<3} {'sent':>5} {'deliv':>6} {'click':>6} {'stop':>5}"
+        f" {'conv':>5} {'revenue':>9} {'cost':>7} {'ROAS':>5} {'treated':>8} {'holdout':>8}"
+        f"  {'lift, 95% CI (pts)':<26} {'incr. rev':>9}"
+    )
+
+    def pct(x):
+        return "    -" if x is None or x != x else f"{100 * x:5.1f}%"
+
+    def pts(x):
+        return "-" if x is None or x != x else f"{100 * x:+.1f}"
+
+    for r in rows.itertuples():
+        lift = f"{pts(r.lift_abs)} [{pts(r.lift_abs_ci_low)}, {pts(r.lift_abs_ci_high)}]"
+        roas = "-" if r.roas is None or r.roas != r.roas else f"{r.roas:5.1f}"
+        print(
+            f"  {r.campaign_id:<20} {r.variant:<3} {r.sent:>5,} {pct(r.delivery_rate):>6}"
+            f" {pct(r.click_rate):>6} {pct(r.opt_out_rate):>5} {r.conversions:>5,}"
+            f" {r.revenue:>9,.0f} {r.cost_usd:>7,.2f} {roas:>5}"
+            f" {pct(r.treated_conversion_rate):>8} {pct(r.holdout_conversion_rate):>8}"
+            f"  {lift:<26} {r.incremental_revenue:>9,.0f}"
+        )
+    print(
+        "  (revenue in the reporting currency; conversions are attributed last-touch within the "
+        "windows, lift compares any purchase within 5 days with the campaign's holdout)"
+    )
 
 
 def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
@@ -221,6 +380,22 @@ def summary() -> None:
     )
 
 
+def parse_uplift(text: str) -> dict:
+    """'0.1' or 'winback-lapsed=0.2,vip-thank-you=0,0.1' -> Behaviour keyword arguments."""
+    out: dict = {"uplift": {}}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.rpartition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            raise SystemExit(f"--uplift: {value!r} is not a number (in {part!r})") from None
+        if sep:
+            out["uplift"][name] = number
+        else:
+            out["default_uplift"] = number
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m dagster_project.pipeline",
@@ -232,6 +407,18 @@ def main(argv: list[str] | None = None) -> None:
         p = sub.add_parser(name, help=text)
         p.add_argument("--start", type=date.fromisoformat, help="first delivery day")
         p.add_argument("--end", type=date.fromisoformat, help="last delivery day")
+    d = sub.add_parser(
+        "demo",
+        help="the demo loop: send on a replayed day, recipients answer, attribution with lift",
+    )
+    d.add_argument("--send-day", type=date.fromisoformat, help="default: 6 days before the last")
+    d.add_argument(
+        "--uplift",
+        default="0.15",
+        help="extra purchase probability for delivered recipients: one number, or "
+        "campaign=value pairs with an optional default, e.g. 'winback-lapsed=0.2,0.1'",
+    )
+    d.add_argument("--seed", type=int, default=42, help="seed of the recipients' behaviour")
     sub.add_parser("transform", help="dbt build")
     sub.add_parser("publish", help="refresh the analysts' read-only copy")
     sub.add_parser("activate", help="plan today's campaigns and send what is due (sandbox)")
@@ -241,6 +428,15 @@ def main(argv: list[str] | None = None) -> None:
         summary()
         return
     instance = DagsterInstance.get()
+    if args.command == "demo":
+        from dagster_project.demo.recipients import Behaviour
+
+        behaviour = Behaviour(**parse_uplift(args.uplift), seed=args.seed)
+        demo_loop(instance, args.send_day, behaviour)
+        publish(instance)
+        print_performance()
+        print_checks()
+        return
     if args.command in ("all", "ingest"):
         ingest(instance, args.start, args.end)
     if args.command in ("all", "transform"):
