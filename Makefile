@@ -17,6 +17,9 @@ export GX_ANALYTICS_ENABLED := False
 DEMO_CUSTOMERS ?= 5000
 DEMO_DAYS      ?= 400
 DEMO_SEED      ?= 42
+# Extra purchase probability for recipients of a delivered message (the holdout gets none):
+# one number, or campaign=value pairs, e.g. DEMO_UPLIFT=winback-lapsed=0.3,0.1
+DEMO_UPLIFT    ?= 0.15
 
 .PHONY: install demo test dev bench docs docs-serve lint clean help kannel preview
 
@@ -43,8 +46,9 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m dagster_project.demo --customers $(DEMO_CUSTOMERS) --days $(DEMO_DAYS) --seed $(DEMO_SEED)
-	rm -f $(SMS_DATA_DIR)/warehouse.duckdb $(SMS_DATA_DIR)/warehouse.duckdb.wal
-	$(PY) -m dagster_project.pipeline all
+	rm -rf $(SMS_DATA_DIR)/warehouse.duckdb $(SMS_DATA_DIR)/warehouse.duckdb.wal \
+	  $(SMS_DATA_DIR)/sandbox_gateway $(SMS_DATA_DIR)/webhooks
+	$(PY) -m dagster_project.pipeline demo --uplift $(DEMO_UPLIFT)
 	$(PY) -m dagster_project.pipeline summary
 
 # The gateway tests start a real Kannel (bearerbox, smsbox, fakesmsc on loopback).
