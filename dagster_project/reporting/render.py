@@ -68,6 +68,7 @@ COLUMNS = (
     "lift_rel_ci_high",
     "incremental_revenue",
 )
+NUMERIC = COLUMNS[4:]  # everything after the ids and the plan days
 LIFT = ("lift_abs", "lift_abs_ci_low", "lift_abs_ci_high")
 NO_VARIANT = "-"
 DASH = "\u2014"  # a missing value
@@ -223,8 +224,9 @@ def verdict(lift: float | None, low: float | None, high: float | None) -> str:
     return "positive" if low > 0 else "negative"
 
 
-def summary_sentence(entry_label: str, values: Mapping[str, float | None]) -> str:
-    """One plain-language sentence on the lift against the holdout."""
+def summary_sentence(entry_label: str, values: Mapping[str, Any]) -> str:
+    """One plain-language sentence on the lift against the holdout (NULL and NaN alike)."""
+    values = {column: number(values.get(column)) for column in NUMERIC}
     lift, low, high = (values.get(c) for c in LIFT)
     kind = verdict(lift, low, high)
     if kind == "no-estimate":
@@ -253,8 +255,6 @@ def summary_sentence(entry_label: str, values: Mapping[str, float | None]) -> st
 
 
 def _entries(frame: pd.DataFrame, names: Mapping[str, str]) -> list[Entry]:
-    numeric = [c for c in COLUMNS if c not in ("campaign_id", "variant")]
-    numeric = [c for c in numeric if c not in ("first_plan_day", "last_plan_day")]
     rows = frame.sort_values(["campaign_id", "variant"], key=lambda s: s.astype(str))
     entries = []
     for i, row in enumerate(rows.to_dict("records")):
@@ -263,7 +263,7 @@ def _entries(frame: pd.DataFrame, names: Mapping[str, str]) -> list[Entry]:
         variant = NO_VARIANT if variant is None or pd.isna(variant) else str(variant)
         name = names.get(campaign_id, campaign_id)
         label = name if variant == NO_VARIANT else f"{name} (variant {variant})"
-        values = {c: number(row[c]) for c in numeric}
+        values = {c: number(row[c]) for c in NUMERIC}
         first, last = _day(row["first_plan_day"]), _day(row["last_plan_day"])
         period = first if first == last else f"{first} to {last}"
         slug = re.sub(r"[^a-z0-9]+", "-", f"{campaign_id} {variant}".lower()).strip("-")[:48]
