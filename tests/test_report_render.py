@@ -207,3 +207,10 @@ def test_render_imports_neither_dagster_nor_duckdb():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_one_plan_day_and_missing_plan_days():
+    one_day = performance_row("a", last_plan_day=dt.date(2026, 1, 5))
+    no_days = performance_row("b", first_plan_day=None, last_plan_day=None)
+    page_html = render_report(frame(one_day, no_days), generated_at=AT)
+    assert "plan days 2026-01-05</p>" in page_html and " to 2026-01-05" not in page_html

@@ -265,7 +265,7 @@ def _entries(frame: pd.DataFrame, names: Mapping[str, str]) -> list[Entry]:
         label = name if variant == NO_VARIANT else f"{name} (variant {variant})"
         values = {c: number(row[c]) for c in NUMERIC}
         first, last = _day(row["first_plan_day"]), _day(row["last_plan_day"])
-        period = first if first == last else f"{first} to {last}"
+        period = " to ".join(dict.fromkeys(d for d in (first, last) if d))
         slug = re.sub(r"[^a-z0-9]+", "-", f"{campaign_id} {variant}".lower()).strip("-")[:48]
         entries.append(
             Entry(
@@ -607,7 +607,7 @@ def render_report(
         "revenue": fmt_usd(total("revenue")),
         "cost": fmt_usd(total("cost_usd")),
         "incremental": fmt_usd(total("incremental_revenue")),
-        "period": f"{min(days)} to {max(days)}" if days else "",
+        "period": " to ".join(dict.fromkeys((min(days), max(days)))) if days else "",
     }
     template = _env.get_template("report.html.j2")
     return template.render(
