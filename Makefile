@@ -21,7 +21,7 @@ DEMO_SEED      ?= 42
 # one number, or campaign=value pairs, e.g. DEMO_UPLIFT=winback-lapsed=0.3,0.1
 DEMO_UPLIFT    ?= 0.15
 
-.PHONY: install demo test dev bench docs docs-serve lint clean help kannel preview
+.PHONY: install demo test dev bench docs docs-serve lint clean help kannel chromium preview
 
 help:
 	@echo "make demo   generate demo data and run the whole pipeline on the embedded DuckDB"
@@ -30,6 +30,7 @@ help:
 	@echo "make bench  benchmarks at sizes S, M, L (see bench/README.md)"
 	@echo "make docs   dbt docs (catalog of every model and column) into dbt/target"
 	@echo "make kannel install Debian's kannel + kannel-extras (the gateway tests need them)"
+	@echo "make chromium install Debian's chromium (the report's browser test opens it headless)"
 	@echo "make preview CAMPAIGN=winback-lapsed   a campaign's funnel and sample messages, nothing sent"
 
 $(STAMP): pyproject.toml
@@ -60,8 +61,15 @@ kannel:
 	  $(SUDO) apt-get update && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends kannel kannel-extras; }
 
-# Kannel was just made sure of, so its tests fail rather than skip if it is missing.
-test: install kannel
+# The report's browser test opens the HTML in a real headless Chromium.
+# Installed from Debian only when missing; sudo only when not root.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends chromium; }
+
+# Kannel and Chromium were just made sure of, so their tests fail rather than skip if missing.
+test: install kannel chromium
 	$(PY) -m pytest
 
 dev: install $(DAGSTER_HOME)/dagster.yaml

@@ -7,7 +7,7 @@ the ``warehouse`` pool (or collide on the file lock) and pay process start-up.
 
 from dagster import Definitions, in_process_executor
 
-from dagster_project import activation, ingest, publish, quality, transform
+from dagster_project import activation, ingest, publish, quality, reporting, transform
 from dagster_project.warehouse import WarehouseResource
 
 defs = Definitions.merge(
@@ -16,6 +16,7 @@ defs = Definitions.merge(
     quality.defs,
     activation.defs,
     publish.defs,
+    reporting.defs,
     Definitions(
         resources={"warehouse": WarehouseResource()},
         executor=in_process_executor,

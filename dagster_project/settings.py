@@ -94,6 +94,11 @@ def published_path() -> Path:
     return Path(os.environ.get("SMS_PUBLISHED_PATH", default)).resolve()
 
 
+def reports_dir() -> Path:
+    """Generated reports (HTML), ``$SMS_DATA_DIR/reports``."""
+    return data_dir() / "reports"
+
+
 def campaigns_dir() -> Path:
     """Campaign files (``SMS_CAMPAIGNS_DIR``, default ``campaigns/`` in the repository)."""
     return Path(os.environ.get("SMS_CAMPAIGNS_DIR", REPO_ROOT / "campaigns")).resolve()

@@ -17,6 +17,7 @@ def test_definitions_load_with_every_ingest_asset():
     for spec in ALL_SPECS:
         assert AssetKey(["raw", spec.entity]) in keys
     assert AssetKey("analytics_snapshot") in keys
+    assert AssetKey(["reports", "campaign_performance"]) in keys
     assert {j.name for j in repo.get_all_jobs()} >= {
         "ingest_daily",
         "ingest_reference",
