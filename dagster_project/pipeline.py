@@ -41,6 +41,7 @@ from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.ingest.specs import DAILY_SPECS
 from dagster_project.publish import analytics_snapshot
 from dagster_project.quality import mart_checks, raw_checks
+from dagster_project.reporting import campaign_performance_report
 from dagster_project.transform import dbt_models, dbt_resource
 from dagster_project.warehouse import WarehouseResource, connection
 
@@ -52,6 +53,7 @@ _ALL_ASSETS = [
     sms_events,
     dbt_models,
     analytics_snapshot,
+    campaign_performance_report,
     *plan_assets,
     sms_dispatch,
     *raw_checks,
@@ -148,6 +150,14 @@ def transform(instance: DagsterInstance, as_of: date | None = None) -> None:
 def publish(instance: DagsterInstance) -> None:
     _run(AssetSelection.assets(analytics_snapshot), instance, "publishing the analysts' copy")
     print(f"analysts' copy: {settings.published_path()}")
+
+
+def report(instance: DagsterInstance) -> None:
+    result = _run(
+        AssetSelection.assets(campaign_performance_report), instance, "the performance report"
+    )
+    md = result.get_asset_materialization_events()[0].materialization.metadata
+    print(f"campaign performance report: {_value(md, 'report_url')}")
 
 
 def _value(md, key):
@@ -434,6 +444,7 @@ def main(argv: list[str] | None = None) -> None:
         behaviour = Behaviour(**parse_uplift(args.uplift), seed=args.seed)
         demo_loop(instance, args.send_day, behaviour)
         publish(instance)
+        report(instance)
         print_performance()
         print_checks()
         return
