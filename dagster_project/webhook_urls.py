@@ -75,15 +75,15 @@ def base_url() -> str:
     return public_url() or f"http://{host()}:{port()}"
 
 
-def kannel_dlr_url(secret: str | None = None) -> str:
+def kannel_dlr_url(secret: str | None = None, base: str | None = None) -> str:
     """The receiver's delivery-report URL for Kannel's ``dlr-url`` (the adapter appends
-    ``?key=...&status=%d...``)."""
-    return f"{base_url()}/kannel/dlr/{secret or webhook_secret()}"
+    ``?key=...&status=%d...``). ``base`` defaults to ``base_url()``."""
+    return f"{(base or base_url()).rstrip('/')}/kannel/dlr/{secret or webhook_secret()}"
 
 
-def kannel_inbound_url(secret: str | None = None) -> str:
-    """The ``get-url`` of Kannel's ``sms-service`` for replies, with its escapes."""
+def kannel_inbound_url(secret: str | None = None, base: str | None = None) -> str:
+    """The ``get-url`` of Kannel's ``sms-service`` for replies, with Kannel's escapes."""
     return (
-        f"{base_url()}/kannel/inbound/{secret or webhook_secret()}"
+        f"{(base or base_url()).rstrip('/')}/kannel/inbound/{secret or webhook_secret()}"
         "?from=%p&to=%P&text=%a&at=%t&id=%I"
     )

@@ -39,7 +39,12 @@ def test_kannel_dlr_unquotes_the_key_and_maps_the_report_type(setup):
     [e] = events(settings)
     assert set(e) == set(EVENT_KEYS)
     assert e["message_key"] == KEY  # winback~7CC001~7C... read back
-    assert (e["source"], e["event_type"], e["status"], e["provider_status"]) == ("kannel", "status", "sent", "8")
+    assert (e["source"], e["event_type"], e["status"], e["provider_status"]) == (
+        "kannel",
+        "status",
+        "sent",
+        "8",
+    )
     assert e["provider_message_id"] == "fake-77"
     assert e["occurred_at"] == "2026-11-02T09:14:03.000+00:00"  # %T, Unix seconds
     assert e["error_code"] is None
@@ -69,13 +74,20 @@ def test_kannel_keys_with_any_character_survive(setup):
 def test_kannel_with_a_bad_secret_is_403_and_writes_nothing(setup, secret):
     settings, c = setup
     assert dlr(c, secret=secret).status_code == 403
-    assert c.get(f"/kannel/inbound/{secret}", params={"from": "+4917612345678", "text": "STOP"}).status_code == 403
+    assert (
+        c.get(
+            f"/kannel/inbound/{secret}", params={"from": "+4917612345678", "text": "STOP"}
+        ).status_code
+        == 403
+    )
     assert events(settings) == []
 
 
 def test_kannel_dlr_with_a_malformed_key_is_400_and_writes_nothing(setup):
     settings, c = setup
-    assert c.get(f"/kannel/dlr/{SECRET}", params={"key": "bad~ZZ", "status": "1"}).status_code == 400
+    assert (
+        c.get(f"/kannel/dlr/{SECRET}", params={"key": "bad~ZZ", "status": "1"}).status_code == 400
+    )
     assert events(settings) == []
 
 
@@ -90,7 +102,9 @@ def test_kannel_dlr_with_a_malformed_key_is_400_and_writes_nothing(setup):
         ("please don't stop", "", None, None, None),
     ],
 )
-def test_kannel_inbound_answers_the_reply_as_the_body(setup, text, reply_starts, action, keyword, language):
+def test_kannel_inbound_answers_the_reply_as_the_body(
+    setup, text, reply_starts, action, keyword, language
+):
     settings, c = setup
     r = c.get(f"/kannel/inbound/{SECRET}", params={
         "from": "+4917612345678", "to": "12345", "text": text, "at": "2026-11-02 09:14:03",
@@ -98,7 +112,12 @@ def test_kannel_inbound_answers_the_reply_as_the_body(setup, text, reply_starts,
     assert r.status_code == 200
     assert r.text.startswith(reply_starts) and (r.text == "") == (action is None)
     [e] = events(settings)
-    assert (e["event_type"], e["action"], e["keyword"], e["language"]) == ("inbound", action, keyword, language)
+    assert (e["event_type"], e["action"], e["keyword"], e["language"]) == (
+        "inbound",
+        action,
+        keyword,
+        language,
+    )
     assert (e["phone"], e["our_number"], e["text"]) == ("+4917612345678", "12345", text)
     assert e["reply_text"] == (r.text or None)
     assert e["occurred_at"] == "2026-11-02T09:14:03.000+00:00"  # %t, UTC
@@ -120,12 +139,19 @@ def test_twilio_status_callbacks(setup, twilio_status, status):
             "From": "+15550001111", "AccountSid": "AC1", "ApiVersion": "2010-04-01"}  # fmt: skip
     if twilio_status in ("undelivered", "failed"):
         form["ErrorCode"] = "30003"
-    assert signed_post(c, "/twilio/status?key=winback%7CC001%7C2026-11-02%7CA", form).status_code == 204
+    assert (
+        signed_post(c, "/twilio/status?key=winback%7CC001%7C2026-11-02%7CA", form).status_code
+        == 204
+    )
     [e] = events(settings)
     assert (e["source"], e["message_key"], e["provider_message_id"]) == ("twilio", KEY, "SM0123")
     assert (e["status"], e["provider_status"]) == (status, twilio_status)
     assert e["error_code"] == form.get("ErrorCode")
-    assert (e["phone"], e["our_number"], e["occurred_at"]) == ("+4917612345678", "+15550001111", None)
+    assert (e["phone"], e["our_number"], e["occurred_at"]) == (
+        "+4917612345678",
+        "+15550001111",
+        None,
+    )
 
 
 @pytest.mark.parametrize(
@@ -145,7 +171,12 @@ def test_twilio_inbound_answers_twiml(setup, body, reply):
         [message] = list(root)
         assert message.tag == "Message" and message.text.startswith(reply)
     [e] = events(settings)
-    assert (e["source"], e["event_type"], e["provider_message_id"], e["phone"]) == ("twilio", "inbound", "SM9", "+14155550105")
+    assert (e["source"], e["event_type"], e["provider_message_id"], e["phone"]) == (
+        "twilio",
+        "inbound",
+        "SM9",
+        "+14155550105",
+    )
     assert e["reply_text"] == (message.text if reply else None)
 
 
@@ -164,19 +195,32 @@ def test_sandbox_receipt_and_reply(setup):
     r = c.post(f"/sandbox/{SECRET}/inbound", json={"id": "MO1", "from": "+905321234567", "to": "Shop",
                                                    "text": "RET", "event_at": "2026-11-02T09:20:00+00:00"})  # fmt: skip
     assert r.status_code == 200 and r.json()["reply"].startswith("Shop: listeden")
-    free = c.post(f"/sandbox/{SECRET}/inbound", json={"id": "MO2", "from": "+905321234567", "text": "merhaba"})
+    free = c.post(
+        f"/sandbox/{SECRET}/inbound", json={"id": "MO2", "from": "+905321234567", "text": "merhaba"}
+    )
     assert free.json() == {"reply": None}
     status, stop, chat = events(settings)
-    assert (status["status"], status["error_code"], status["message_key"]) == ("undelivered", "30003", KEY)
+    assert (status["status"], status["error_code"], status["message_key"]) == (
+        "undelivered",
+        "30003",
+        KEY,
+    )
     assert status["occurred_at"] == "2026-11-02T09:14:09.512+00:00"
-    assert (stop["action"], stop["keyword"], stop["language"], stop["phone"]) == ("opt_out", "RET", "tr", "+905321234567")
+    assert (stop["action"], stop["keyword"], stop["language"], stop["phone"]) == (
+        "opt_out",
+        "RET",
+        "tr",
+        "+905321234567",
+    )
     assert (chat["action"], chat["reply_text"], chat["text"]) == (None, None, "merhaba")
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[1]", b'"x"'])
 def test_sandbox_rejects_what_is_not_a_json_object(setup, body):
     settings, c = setup
-    r = c.post(f"/sandbox/{SECRET}/status", content=body, headers={"Content-Type": "application/json"})
+    r = c.post(
+        f"/sandbox/{SECRET}/status", content=body, headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 400 and events(settings) == []
     assert c.post("/sandbox/wrong-secret-0000/status", json={"id": "x"}).status_code == 403
 
@@ -210,8 +254,16 @@ def test_an_event_that_cannot_be_written_is_answered_500(tmp_path):
     settings = make_settings(tmp_path, events_dir=blocker)
     c = client(settings)
     assert dlr(c, "1").status_code == 500
-    assert signed_post(c, "/twilio/inbound", {"From": "+14155550105", "Body": "STOP"}).status_code == 500
-    assert c.get(f"/kannel/inbound/{SECRET}", params={"from": "+4917612345678", "text": "STOP"}).status_code == 500
+    assert (
+        signed_post(c, "/twilio/inbound", {"From": "+14155550105", "Body": "STOP"}).status_code
+        == 500
+    )
+    assert (
+        c.get(
+            f"/kannel/inbound/{SECRET}", params={"from": "+4917612345678", "text": "STOP"}
+        ).status_code
+        == 500
+    )
 
 
 def test_oversized_bodies_are_refused(setup):
@@ -228,7 +280,10 @@ def test_healthz(setup):
 def test_logs_mask_phones_and_leave_out_secrets_and_texts(setup, caplog):
     settings, c = setup
     caplog.set_level("INFO")
-    c.get(f"/kannel/inbound/{SECRET}", params={"from": "+4917612345678", "text": "STOP my secret words"})
+    c.get(
+        f"/kannel/inbound/{SECRET}",
+        params={"from": "+4917612345678", "text": "STOP my secret words"},
+    )
     c.get(f"/kannel/inbound/{SECRET}", params={"from": "+4917612345678", "text": "STOP"})
     dlr(c, "1")
     # the receiver's own lines (the test client's httpx logs its request URLs)
@@ -248,7 +303,9 @@ def test_the_environment_secret_wins(monkeypatch, tmp_path):
     monkeypatch.setenv("SMS_WEBHOOK_SECRET", "from-the-environment-123")
     assert webhook_urls.webhook_secret() == "from-the-environment-123"
     assert not (tmp_path / ".webhook_secret").exists()
-    assert webhook_urls.kannel_dlr_url() == "http://127.0.0.1:8088/kannel/dlr/from-the-environment-123"
+    assert (
+        webhook_urls.kannel_dlr_url() == "http://127.0.0.1:8088/kannel/dlr/from-the-environment-123"
+    )
 
 
 def _secret(data_dir: str, out) -> None:

@@ -33,7 +33,10 @@ def test_one_line_per_event_in_the_file_of_its_utc_day(tmp_path):
     nextday = status(3, "2026-11-03T00:00:00.000+00:00")
     for e in (late, early, nextday):
         log.append(e)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [file_name("2026-11-02"), file_name("2026-11-03")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        file_name("2026-11-02"),
+        file_name("2026-11-03"),
+    ]
     lines, offsets = read_new(tmp_path)
     assert [(x.file, x.line, x.event["event_id"]) for x in lines] == [
         ("events-2026-11-02.jsonl", 1, late["event_id"]),
@@ -137,7 +140,9 @@ def test_threads_append_whole_lines(tmp_path):
         list(pool.map(lambda i: log.append(status(i, day)), range(400)))
     lines, _ = read_new(tmp_path)
     assert all(x.error is None for x in lines)
-    assert sorted(x.event["provider_message_id"] for x in lines) == sorted(f"SBX{i}" for i in range(400))
+    assert sorted(x.event["provider_message_id"] for x in lines) == sorted(
+        f"SBX{i}" for i in range(400)
+    )
 
 
 def _append_many(directory: str, worker: int, n: int) -> None:
@@ -162,5 +167,9 @@ def test_processes_append_whole_lines_to_one_file(tmp_path):
         assert p.exitcode == 0
     lines, _ = read_new(tmp_path)
     assert len(lines) == 600 and all(x.error is None for x in lines)
-    assert {x.event["provider_message_id"] for x in lines} == {f"W{w}-{i}" for w in range(4) for i in range(150)}
-    assert os.path.getsize(tmp_path / file_name("2026-11-02")) == sum(len(x.raw.encode()) + 1 for x in lines)
+    assert {x.event["provider_message_id"] for x in lines} == {
+        f"W{w}-{i}" for w in range(4) for i in range(150)
+    }
+    assert os.path.getsize(tmp_path / file_name("2026-11-02")) == sum(
+        len(x.raw.encode()) + 1 for x in lines
+    )

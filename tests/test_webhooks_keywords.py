@@ -137,8 +137,14 @@ languages:
     [
         (lambda t: t.replace("  tr:", "  xx:"), "no replies for tr"),
         (lambda t: t.replace(', opt_in: "hi"', ""), "field languages.en.opt_in: Field required"),
-        (lambda t: t.replace('"bye"', '"bye {name}"'), "languages.en.opt_out: unknown placeholder {name}"),
-        (lambda t: t.replace("Reply STOP to opt out.", "call us"), "languages.en.help: must tell how to opt out"),
+        (
+            lambda t: t.replace('"bye"', '"bye {name}"'),
+            "languages.en.opt_out: unknown placeholder {name}",
+        ),
+        (
+            lambda t: t.replace("Reply STOP to opt out.", "call us"),
+            "languages.en.help: must tell how to opt out",
+        ),
         (lambda t: t.replace("sender_name: Shop\n", ""), "field sender_name: Field required"),
         (lambda t: t + "colour: blue\n", "field colour: Extra inputs are not permitted"),
         (lambda t: t.replace('"bye"', '"' + "x" * 400 + '"'), "languages.en.opt_out"),

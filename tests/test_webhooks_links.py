@@ -22,7 +22,10 @@ def test_append_then_lookup(tmp_path):
     assert append_links(LINKS, path) == 2
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     registry = LinkRegistry(path)
-    assert registry.lookup("AbC123xyz789") == ("winback|C001|2026-11-02|A", "https://shop.example/sale?utm=sms")
+    assert registry.lookup("AbC123xyz789") == (
+        "winback|C001|2026-11-02|A",
+        "https://shop.example/sale?utm=sms",
+    )
     assert registry.lookup("nope") is None
     # a rerun of the same batch adds nothing; mappings and tuples are accepted too
     assert append_links([dict(LINKS[0]._asdict()), tuple(LINKS[1])], path) == 0
@@ -88,13 +91,18 @@ def test_bad_lines_in_the_file_are_skipped_never_redirected_to(tmp_path):
 
 
 def _register(path: str, worker: int) -> None:
-    append_links([Link(f"w{worker}n{i}", f"k|{worker}|{i}|A", f"https://s.example/{i}") for i in range(50)], path)
+    append_links(
+        [Link(f"w{worker}n{i}", f"k|{worker}|{i}|A", f"https://s.example/{i}") for i in range(50)],
+        path,
+    )
 
 
 def test_concurrent_dispatch_processes_register_every_link_once(tmp_path):
     path = tmp_path / "links.jsonl"
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_register, args=(str(path), w % 3)) for w in range(6)]  # 2 per batch
+    procs = [
+        ctx.Process(target=_register, args=(str(path), w % 3)) for w in range(6)
+    ]  # 2 per batch
     for p in procs:
         p.start()
     for p in procs:
@@ -117,7 +125,11 @@ def test_a_known_token_redirects_to_its_target_and_records_the_click(tmp_path):
     assert r.headers["location"] == "https://shop.example/sale?utm=sms"
     assert r.headers["cache-control"] == "no-store"
     [click] = events(settings)
-    assert (click["source"], click["event_type"], click["token"]) == ("link", "click", "AbC123xyz789")
+    assert (click["source"], click["event_type"], click["token"]) == (
+        "link",
+        "click",
+        "AbC123xyz789",
+    )
     assert click["message_key"] == "winback|C001|2026-11-02|A"
     assert click["target_url"] == "https://shop.example/sale?utm=sms"
     assert click["user_agent"] == "Mozilla/5.0 (iPhone)"
@@ -155,7 +167,9 @@ def test_unknown_tokens_and_path_tricks_are_404_and_never_redirect(tmp_path, pat
     assert events(settings) == []
 
 
-@pytest.mark.parametrize("query", ["?next=https://evil.example", "?url=//evil.com", "?target_url=https://evil.example"])
+@pytest.mark.parametrize(
+    "query", ["?next=https://evil.example", "?url=//evil.com", "?target_url=https://evil.example"]
+)
 def test_a_query_never_changes_the_target(tmp_path, query):
     settings = make_settings(tmp_path)
     append_links(LINKS, settings.links_path)

@@ -25,7 +25,10 @@ TOKEN = "server-twilio-token"
 def receiver(tmp_path_factory):
     with ReceiverProcess(tmp_path_factory.mktemp("rx"), secret=SECRET,
                          env={"TWILIO_AUTH_TOKEN": TOKEN}) as rx:  # fmt: skip
-        append_links([Link("Tok3nAbCdEf1", "winback|C001|2026-11-02|A", "https://shop.example/sale")], rx.links_path)
+        append_links(
+            [Link("Tok3nAbCdEf1", "winback|C001|2026-11-02|A", "https://shop.example/sale")],
+            rx.links_path,
+        )
         yield rx
 
 
@@ -143,7 +146,9 @@ def test_twilio_signatures_over_http(receiver):
     missing = httpx.post(receiver.url + path, content=urlencode(form), headers=headers)
     assert (bad.status_code, missing.status_code) == (403, 403)
     assert not [e for e in receiver.events() if e["provider_message_id"] == "SMhttp1"]
-    ok = httpx.post(receiver.url + path, content=urlencode(form), headers=headers | {"X-Twilio-Signature": good})
+    ok = httpx.post(
+        receiver.url + path, content=urlencode(form), headers=headers | {"X-Twilio-Signature": good}
+    )
     assert ok.status_code == 200 and "<Message>Shop: Abgemeldet" in ok.text
     [e] = [e for e in receiver.events() if e["provider_message_id"] == "SMhttp1"]
     assert (e["action"], e["phone"]) == ("opt_out", "+4917612345678")

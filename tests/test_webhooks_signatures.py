@@ -52,12 +52,19 @@ def test_anything_else_is_rejected(token, url, params, signature):
 def test_repeated_parameters_sign_every_value():
     pairs = [("MediaUrl", "b"), ("Body", "x"), ("MediaUrl", "a")]
     signature = compute_signature("t", "https://h/p", pairs)
-    assert signature == compute_signature("t", "https://h/p", [("Body", "x"), ("MediaUrl", "a"), ("MediaUrl", "b")])  # SDKs sort the values
+    assert signature == compute_signature(
+        "t", "https://h/p", [("Body", "x"), ("MediaUrl", "a"), ("MediaUrl", "b")]
+    )  # SDKs sort the values
     assert is_valid_signature("t", "https://h/p", pairs, signature)
     assert not is_valid_signature("t", "https://h/p", pairs[:2], signature)  # one value dropped
 
 
-STATUS = {"MessageSid": "SM123", "MessageStatus": "delivered", "To": "+4917612345678", "From": "+15550001111"}
+STATUS = {
+    "MessageSid": "SM123",
+    "MessageStatus": "delivered",
+    "To": "+4917612345678",
+    "From": "+15550001111",
+}
 
 
 def test_signed_status_callback_is_written(tmp_path):
@@ -67,7 +74,11 @@ def test_signed_status_callback_is_written(tmp_path):
     assert r.status_code == 204
     [event] = events(settings)
     assert event["message_key"] == "winback|C001|2026-11-02|A"
-    assert (event["source"], event["status"], event["phone"]) == ("twilio", "delivered", "+4917612345678")
+    assert (event["source"], event["status"], event["phone"]) == (
+        "twilio",
+        "delivered",
+        "+4917612345678",
+    )
 
 
 @pytest.mark.parametrize(
@@ -87,9 +98,13 @@ def test_refused_callbacks_answer_403_and_write_nothing(tmp_path, case):
     elif case == "missing header":
         headers = {}
     elif case == "wrong token":
-        headers["X-Twilio-Signature"] = compute_signature("not-the-token", BASE + path, STATUS.items())
+        headers["X-Twilio-Signature"] = compute_signature(
+            "not-the-token", BASE + path, STATUS.items()
+        )
     else:
-        headers["X-Twilio-Signature"] = compute_signature(TWILIO_TOKEN, BASE + "/twilio/inbound", STATUS.items())
+        headers["X-Twilio-Signature"] = compute_signature(
+            TWILIO_TOKEN, BASE + "/twilio/inbound", STATUS.items()
+        )
     r = c.post(path, content=urlencode(body),
                headers={"Content-Type": "application/x-www-form-urlencoded", **headers})  # fmt: skip
     assert r.status_code == 403
@@ -99,7 +114,9 @@ def test_refused_callbacks_answer_403_and_write_nothing(tmp_path, case):
 def test_without_an_auth_token_twilio_is_refused_and_says_why(tmp_path, caplog):
     settings = make_settings(tmp_path, twilio_auth_token=None)
     c = client(settings)
-    r = signed_post(c, "/twilio/inbound", {"From": "+4917612345678", "Body": "STOP", "MessageSid": "SM1"})
+    r = signed_post(
+        c, "/twilio/inbound", {"From": "+4917612345678", "Body": "STOP", "MessageSid": "SM1"}
+    )
     assert r.status_code == 403
     assert events(settings) == []
     assert any("TWILIO_AUTH_TOKEN is not set" in m for m in caplog.messages)

@@ -41,8 +41,15 @@ def events(settings: WebhookSettings) -> list[dict]:
     return [line.event for line in lines]
 
 
-def signed_post(c: TestClient, path: str, form: dict | list, *, token: str = TWILIO_TOKEN,
-                url: str | None = None, headers: dict | None = None):
+def signed_post(
+    c: TestClient,
+    path: str,
+    form: dict | list,
+    *,
+    token: str = TWILIO_TOKEN,
+    url: str | None = None,
+    headers: dict | None = None,
+):
     """POST a form the way Twilio does: urlencoded, signed over the full URL."""
     pairs = list(form.items()) if isinstance(form, dict) else list(form)
     signature = compute_signature(token, url or BASE + path, pairs)
