@@ -82,8 +82,13 @@ def kannel_dlr_url(secret: str | None = None, base: str | None = None) -> str:
 
 
 def kannel_inbound_url(secret: str | None = None, base: str | None = None) -> str:
-    """The ``get-url`` of Kannel's ``sms-service`` for replies, with Kannel's escapes."""
+    """The ``get-url`` of Kannel's ``sms-service`` for replies, with Kannel's escapes.
+
+    ``%b`` is the message's bytes as they came (``%a`` would split them at every
+    whitespace byte, which garbles UCS-2) and ``%C`` their charset (UTF-16BE for a
+    UCS-2 reply, as a Turkish İ makes it), so the receiver can decode any reply.
+    """
     return (
         f"{(base or base_url()).rstrip('/')}/kannel/inbound/{secret or webhook_secret()}"
-        "?from=%p&to=%P&text=%a&at=%t&id=%I"
+        "?from=%p&to=%P&text=%b&charset=%C&at=%t&id=%I"
     )

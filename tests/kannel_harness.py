@@ -24,7 +24,8 @@ makes the default ``sms-service`` fetch ``URL`` (Kannel's escapes filled in,
 ``omit-empty = true``: an empty answer sends no reply) instead of answering
 "No service", and runs fakesmsc in its interactive mode, where
 ``kannel.inject(sender, receiver, text)`` types one message into it, as a
-phone would send it.
+phone would send it. ``http_request_retry=N`` makes smsbox retry a dlr-url or
+get-url request that failed (no answer, or a 5xx) up to N times, a second apart.
 
 Also a CLI for trying it by hand: ``python tests/kannel_harness.py DIR`` starts
 it, prints the sendsms URL and credentials, and runs until Ctrl-C.
@@ -93,7 +94,12 @@ class Kannel:
     admin_password = "admin-loopback"
 
     def __init__(
-        self, directory: Path | str, *, log_level: int = 1, get_url: str | None = None
+        self,
+        directory: Path | str,
+        *,
+        log_level: int = 1,
+        get_url: str | None = None,
+        http_request_retry: int = 0,
     ) -> None:
         found = binaries()
         if found is None:
@@ -103,6 +109,7 @@ class Kannel:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.log_level = log_level
         self.get_url = get_url
+        self.http_request_retry = http_request_retry
         self.admin_port, self.box_port, self.smsc_port, self.sendsms_port = free_ports(4)
         self.conf = self.dir / "kannel.conf"
         self.fakesmsc_out = self.dir / "fakesmsc.out"
@@ -141,6 +148,8 @@ sendsms-port = {self.sendsms_port}
 sendsms-interface = 127.0.0.1
 log-file = "{d}/smsbox.log"
 log-level = {self.log_level}
+http-request-retry = {self.http_request_retry}
+http-queue-delay = 1
 
 group = sendsms-user
 username = {self.username}
@@ -188,11 +197,18 @@ max-messages = 10
             self._fakesmsc = proc
         self._procs.append(proc)
 
-    def inject(self, sender: str, receiver: str, text: str) -> None:
-        """fakesmsc sends ``text`` from ``sender`` to ``receiver`` (needs ``get_url``)."""
+    def inject(self, sender: str, receiver: str, text: str, *, ucs2: bool = False) -> None:
+        """fakesmsc sends ``text`` from ``sender`` to ``receiver`` (needs ``get_url``),
+        as plain text or, with ``ucs2``, UCS-2 coded as a phone sends non-GSM letters."""
         if self.get_url is None:
             raise RuntimeError("inject needs Kannel(..., get_url=...): fakesmsc is not interactive")
-        line = f"{sender} {receiver} text {text}\n".encode()
+        if ucs2:
+            body = "".join(f"%{b:02X}" for b in text.encode("utf-16-be"))
+            line = f"{sender} {receiver} ucs2 {body}\n".encode()
+        elif "\n" in text:
+            raise ValueError("a plain-text line cannot carry a newline; use ucs2=True")
+        else:
+            line = f"{sender} {receiver} text {text}\n".encode()
         if len(line) >= 256 or any(c.isspace() for c in sender + receiver):
             raise ValueError("fakesmsc reads lines of under 256 bytes: sender receiver text")
         self._fakesmsc.stdin.write(line)

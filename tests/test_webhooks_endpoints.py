@@ -11,7 +11,7 @@ from webhook_helpers import SECRET, client, events, make_settings, signed_post
 
 from dagster_project import webhook_urls
 from dagster_project.kannel_keys import quote_dlr_key
-from dagster_project.webhooks.app import redact_path, twiml
+from dagster_project.webhooks.app import kannel_text, redact_path, twiml
 from dagster_project.webhooks.events import EVENT_KEYS
 
 KEY = "winback|C001|2026-11-02|A"
@@ -122,6 +122,16 @@ def test_kannel_inbound_answers_the_reply_as_the_body(
     assert e["reply_text"] == (r.text or None)
     assert e["occurred_at"] == "2026-11-02T09:14:03.000+00:00"  # %t, UTC
     assert e["message_key"] is None and e["provider_message_id"].startswith("3f1c2a9e")
+
+
+def test_kannel_text_is_decoded_with_its_charset():
+    utf16 = "".join(f"%{b:02X}" for b in "İptal\nşimdi".encode("utf-16-be"))
+    assert kannel_text(f"from=%2B90&text={utf16}&charset=UTF-16BE".encode()) == "İptal\nşimdi"
+    assert kannel_text(b"text=%C4%B0PTAL&charset=UTF-8") == "İPTAL"
+    assert kannel_text(b"text=stop+now") == "stop now"  # no charset: UTF-8
+    assert kannel_text(b"text=%E9t%E9&charset=ISO-8859-1") == "été"
+    assert kannel_text(b"text=abc&charset=no-such-charset") == "abc"
+    assert kannel_text(b"from=%2B49") is None
 
 
 # --- Twilio --------------------------------------------------------------------------------

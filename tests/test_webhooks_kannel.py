@@ -31,7 +31,7 @@ def stack(tmp_path_factory):
     base = tmp_path_factory.mktemp("kannel-rx")
     with ReceiverProcess(base / "rx", secret=SECRET) as rx:
         get_url = webhook_urls.kannel_inbound_url(SECRET, base=rx.url)
-        with Kannel(base / "kannel", get_url=get_url) as kannel:
+        with Kannel(base / "kannel", get_url=get_url, http_request_retry=5) as kannel:
             yield rx, kannel
 
 
@@ -46,7 +46,9 @@ def test_delivery_reports_reach_the_receiver_by_default(stack, monkeypatch):
     )  # fmt: skip
     assert gateway.adapter().dlr_url == f"{rx.url}/kannel/dlr/{SECRET}"
     messages = [
-        OutboundMessage("winback|C001|2026-11-02|A", "+4917612345001", "Shop", "Hallo Anna, 10 € Rabatt"),
+        OutboundMessage(
+            "winback|C001|2026-11-02|A", "+4917612345001", "Shop", "Hallo Anna, 10 € Rabatt"
+        ),
         OutboundMessage("vip|Ayşe|2026-11-02|B", "+905321234567", "Shop", "Teşekkürler Ayşe!"),
     ]
     results = gateway.send(messages)
@@ -64,20 +66,24 @@ def test_delivery_reports_reach_the_receiver_by_default(stack, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "phone, text, action, keyword, reply",
+    "phone, text, action, keyword, reply, ucs2",
     [
-        ("+4917612345678", "STOP", "opt_out", "STOP", "Shop: Abgemeldet."),
-        ("+905321234567", "iptal", "opt_out", "IPTAL", "Shop: listeden cikarildiniz"),
-        ("+905321234568", "İPTAL", "opt_out", "IPTAL", "Shop: listeden cikarildiniz"),
-        ("+14155550105", "help", "help", "HELP", "Shop: questions?"),
-        ("+14155550106", "start", "opt_in", "START", "Shop: you are subscribed again."),
-        ("+14155550107", "please don't stop", None, None, None),
+        ("+4917612345678", "STOP", "opt_out", "STOP", "Shop: Abgemeldet.", False),
+        ("+905321234567", "iptal", "opt_out", "IPTAL", "Shop: listeden cikarildiniz", False),
+        ("+905321234568", "İPTAL", "opt_out", "IPTAL", "Shop: listeden cikarildiniz", False),
+        # a Turkish phone codes İ and ş in UCS-2: the receiver decodes Kannel's %b with %C
+        ("+905321234569", "İptal", "opt_out", "IPTAL", "Shop: listeden cikarildiniz", True),
+        ("+905321234570", "başla", "opt_in", "BASLA", "Shop: tekrar listedesiniz", True),
+        ("+905321234571", "Teşekkürler,\niyi  günler!", None, None, None, True),
+        ("+14155550105", "help", "help", "HELP", "Shop: questions?", False),
+        ("+14155550106", "start", "opt_in", "START", "Shop: you are subscribed again.", False),
+        ("+14155550107", "please  don't stop", None, None, None, False),  # spaces kept
     ],
 )
-def test_a_phones_reply_is_logged_and_answered(stack, phone, text, action, keyword, reply):
+def test_a_phones_reply_is_logged_and_answered(stack, phone, text, action, keyword, reply, ucs2):
     rx, kannel = stack
     before = len(kannel.received())
-    kannel.inject(phone, "12345", text)
+    kannel.inject(phone, "12345", text, ucs2=ucs2)
     [e] = rx.wait_events(lambda e: e["event_type"] == "inbound" and e["phone"] == phone)
     assert (e["source"], e["text"], e["our_number"]) == ("kannel", text, "12345")
     assert (e["action"], e["keyword"]) == (action, keyword)
@@ -93,3 +99,25 @@ def test_a_phones_reply_is_logged_and_answered(stack, phone, text, action, keywo
         answer = [m for m in got[before:] if m.to == phone]
         assert [m.text for m in answer] == [e["reply_text"]]  # the phone got the confirmation
         assert answer[0].sender == "12345"
+
+
+def test_an_event_the_receiver_could_not_write_comes_again_and_lands(stack):
+    """The receiver answers 500 when the log cannot be written; Kannel retries
+    (``http-request-retry``) and the retry lands once the disk is back."""
+    rx, kannel = stack
+    phone = "+4917699999999"
+    moved = rx.events_dir.with_name("events.moved")
+    rx.events_dir.rename(moved)
+    rx.events_dir.write_text("not a folder: every append fails")
+    try:
+        kannel.inject(phone, "12345", "STOP")
+        deadline = time.monotonic() + 15
+        while "could not write kannel inbound" not in rx.log_path.read_text():
+            assert time.monotonic() < deadline, "the receiver never failed the write"
+            time.sleep(0.05)
+    finally:
+        rx.events_dir.unlink()
+        moved.rename(rx.events_dir)
+    [e] = rx.wait_events(lambda e: e["phone"] == phone)
+    assert (e["action"], e["keyword"]) == ("opt_out", "STOP")
+    assert "GET /kannel/inbound/*** 500" in rx.log_path.read_text()

@@ -231,7 +231,7 @@ class Receiver:
     async def kannel_inbound(self, request: Request) -> Response:
         self._check_secret(request)
         q = request.query_params
-        phone, text = q.get("from"), q.get("text")
+        phone, text = q.get("from"), kannel_text(request.scope.get("query_string") or b"")
         found, reply = self._reply(text, phone)
         event = events.inbound_event(
             "kannel",
@@ -315,6 +315,23 @@ class Receiver:
             return failed
         _log_event(event)
         return answer
+
+
+def kannel_text(query_string: bytes) -> str | None:
+    """The reply's text from a Kannel get-url query: ``text`` decoded with ``charset``
+    (Kannel's ``%C``: UTF-8, or UTF-16BE for a UCS-2 message); UTF-8 when none is given."""
+    fields: dict[str, bytes] = {}
+    for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True,
+                                 encoding="latin-1"):  # fmt: skip
+        fields.setdefault(name, value.encode("latin-1"))  # the bytes, still undecoded
+    raw = fields.get("text")
+    if raw is None:
+        return None
+    charset = fields.get("charset", b"").decode("ascii", "replace").strip() or "utf-8"
+    try:
+        return raw.decode(charset, "replace")
+    except LookupError:  # a charset Python does not know
+        return raw.decode("utf-8", "replace")
 
 
 def _text(value: object) -> str | None:
