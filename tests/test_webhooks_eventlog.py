@@ -77,6 +77,16 @@ def test_a_torn_last_line_is_never_returned_and_never_swallows_the_next_event(tm
     assert more[1].event == second
 
 
+def test_a_log_folder_removed_under_a_running_writer_is_made_again(tmp_path):
+    import shutil
+
+    log = EventLog(tmp_path / "events")
+    log.append(status(1, "2026-11-02T10:00:00.000+00:00"))
+    shutil.rmtree(tmp_path / "events")  # `make clean` while the receiver runs
+    log.append(status(2, "2026-11-02T10:00:01.000+00:00"))
+    assert [x.event["provider_message_id"] for x in read_new(tmp_path / "events")[0]] == ["SBX2"]
+
+
 def test_lines_that_are_not_events_come_back_with_the_reason(tmp_path):
     path = tmp_path / file_name("2026-11-02")
     good = status(1, "2026-11-02T10:00:00.000+00:00")

@@ -83,7 +83,15 @@ class EventLog:
         new_file = path not in self._known
         if new_file:
             self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+        try:
+            fd = os.open(path, flags, FILE_MODE)
+        except FileNotFoundError:  # the folder went away under a running receiver
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with self._guard:
+                self._known.clear()
+            new_file = True
+            fd = os.open(path, flags, FILE_MODE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
