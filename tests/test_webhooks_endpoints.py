@@ -344,3 +344,17 @@ def test_unset_one_random_secret_per_data_folder_even_when_processes_race(monkey
     first = webhook_urls.webhook_secret()
     monkeypatch.setenv("SMS_DATA_DIR", str(tmp_path / "b"))
     assert webhook_urls.webhook_secret() != first
+
+
+def test_the_receiver_imports_no_dagster_duckdb_or_activation():
+    """The wall of DESIGN.md: the receiver never opens the warehouse nor imports dispatch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dagster_project.webhooks.__main__, dagster_project.webhooks.eventlog;"
+        "print([m for m in sys.modules if m.split('.')[0] in ('dagster', 'duckdb')"
+        " or m.startswith('dagster_project.activation')])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
