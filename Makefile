@@ -21,7 +21,7 @@ DEMO_SEED      ?= 42
 # one number, or campaign=value pairs, e.g. DEMO_UPLIFT=winback-lapsed=0.3,0.1
 DEMO_UPLIFT    ?= 0.15
 
-.PHONY: install demo test dev bench docs docs-serve lint clean help kannel chromium preview
+.PHONY: install demo test dev bench docs docs-serve lint clean help kannel chromium preview webhooks
 
 help:
 	@echo "make demo   generate demo data and run the whole pipeline on the embedded DuckDB"
@@ -32,6 +32,7 @@ help:
 	@echo "make kannel install Debian's kannel + kannel-extras (the gateway tests need them)"
 	@echo "make chromium install Debian's chromium (the report's browser test opens it headless)"
 	@echo "make preview CAMPAIGN=winback-lapsed   a campaign's funnel and sample messages, nothing sent"
+	@echo "make webhooks  the webhook receiver (delivery reports, replies, clicks) on http://127.0.0.1:8088"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +83,11 @@ bench: install
 preview: install
 	@test -n "$(CAMPAIGN)" || { echo "usage: make preview CAMPAIGN=<id> (a file in campaigns/)"; exit 2; }
 	$(PY) -m dagster_project.activation.preview $(CAMPAIGN) $(PREVIEW_ARGS)
+
+# Provider callbacks and link clicks into the landing log; host and port from
+# SMS_WEBHOOK_HOST / SMS_WEBHOOK_PORT (see "Receiving outcomes" in the README).
+webhooks: install
+	$(PY) -m dagster_project.webhooks
 
 # dbt docs read the published copy, so they never lock a running pipeline.
 DBT := cd dbt && SMS_WAREHOUSE_PATH=$(SMS_DATA_DIR)/published/warehouse.duckdb ../$(VENV)/bin/dbt

@@ -19,6 +19,14 @@ type 8 (accepted by the SMSC) and 1 (delivered) to each message's ``dlr-url``.
         kannel.sendsms_url, kannel.username, kannel.password
         kannel.received()   # what fakesmsc got, decoded
 
+Replies from phones (mobile-originated messages): ``Kannel(dir, get_url=URL)``
+makes the default ``sms-service`` fetch ``URL`` (Kannel's escapes filled in,
+``omit-empty = true``: an empty answer sends no reply) instead of answering
+"No service", and runs fakesmsc in its interactive mode, where
+``kannel.inject(sender, receiver, text)`` types one message into it, as a
+phone would send it. ``http_request_retry=N`` makes smsbox retry a dlr-url or
+get-url request that failed (no answer, or a 5xx) up to N times, a second apart.
+
 Also a CLI for trying it by hand: ``python tests/kannel_harness.py DIR`` starts
 it, prints the sendsms URL and credentials, and runs until Ctrl-C.
 """
@@ -85,7 +93,14 @@ class Kannel:
     password = "loopback-only"
     admin_password = "admin-loopback"
 
-    def __init__(self, directory: Path | str, *, log_level: int = 1) -> None:
+    def __init__(
+        self,
+        directory: Path | str,
+        *,
+        log_level: int = 1,
+        get_url: str | None = None,
+        http_request_retry: int = 0,
+    ) -> None:
         found = binaries()
         if found is None:
             raise FileNotFoundError(INSTALL_HINT)
@@ -93,6 +108,8 @@ class Kannel:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.log_level = log_level
+        self.get_url = get_url
+        self.http_request_retry = http_request_retry
         self.admin_port, self.box_port, self.smsc_port, self.sendsms_port = free_ports(4)
         self.conf = self.dir / "kannel.conf"
         self.fakesmsc_out = self.dir / "fakesmsc.out"
@@ -131,6 +148,8 @@ sendsms-port = {self.sendsms_port}
 sendsms-interface = 127.0.0.1
 log-file = "{d}/smsbox.log"
 log-level = {self.log_level}
+http-request-retry = {self.http_request_retry}
+http-queue-delay = 1
 
 group = sendsms-user
 username = {self.username}
@@ -138,10 +157,15 @@ password = {self.password}
 concatenation = true
 max-messages = 10
 
-group = sms-service
-keyword = default
-text = "No service"
-"""
+{self._service()}"""
+
+    def _service(self) -> str:
+        if self.get_url is None:
+            return 'group = sms-service\nkeyword = default\ntext = "No service"\n'
+        return (
+            f'group = sms-service\nkeyword = default\nget-url = "{self.get_url}"\n'
+            "omit-empty = true\nmax-messages = 1\n"
+        )
 
     def start(self, timeout: float = 20.0) -> Kannel:
         self.conf.write_text(self.config())
@@ -149,13 +173,13 @@ text = "No service"
             self._spawn("bearerbox", [self.bin["bearerbox"], str(self.conf)])
             _wait_port(self.admin_port, timeout)
             out = self.fakesmsc_out.open("wb")
-            # -m 0: send no mobile-originated messages, only print what arrives
-            self._spawn(
-                "fakesmsc",
-                [self.bin["fakesmsc"], "-H", "127.0.0.1", "-r", str(self.smsc_port), "-m", "0",
-                 "1 2 text unused"],
-                stdout=out,
-            )  # fmt: skip
+            fake = [self.bin["fakesmsc"], "-H", "127.0.0.1", "-r", str(self.smsc_port)]
+            if self.get_url is None:
+                # -m 0: send no mobile-originated messages, only print what arrives
+                self._spawn("fakesmsc", [*fake, "-m", "0", "1 2 text unused"], stdout=out)
+            else:
+                # no message given: interactive, one mobile-originated message per stdin line
+                self._spawn("fakesmsc", fake, stdout=out, stdin=subprocess.PIPE)
             self._spawn("smsbox", [self.bin["smsbox"], str(self.conf)])
             _wait_port(self.sendsms_port, timeout)
             self._wait_online(timeout)
@@ -164,12 +188,31 @@ text = "No service"
             raise
         return self
 
-    def _spawn(self, name: str, cmd: list[str], stdout=None) -> None:
+    def _spawn(self, name: str, cmd: list[str], stdout=None, stdin=subprocess.DEVNULL) -> None:
         log = stdout or (self.dir / f"{name}.out").open("wb")
         proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.dir
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=stdin, cwd=self.dir
         )
+        if name == "fakesmsc":
+            self._fakesmsc = proc
         self._procs.append(proc)
+
+    def inject(self, sender: str, receiver: str, text: str, *, ucs2: bool = False) -> None:
+        """fakesmsc sends ``text`` from ``sender`` to ``receiver`` (needs ``get_url``),
+        as plain text or, with ``ucs2``, UCS-2 coded as a phone sends non-GSM letters."""
+        if self.get_url is None:
+            raise RuntimeError("inject needs Kannel(..., get_url=...): fakesmsc is not interactive")
+        if ucs2:
+            body = "".join(f"%{b:02X}" for b in text.encode("utf-16-be"))
+            line = f"{sender} {receiver} ucs2 {body}\n".encode()
+        elif "\n" in text:
+            raise ValueError("a plain-text line cannot carry a newline; use ucs2=True")
+        else:
+            line = f"{sender} {receiver} text {text}\n".encode()
+        if len(line) >= 256 or any(c.isspace() for c in sender + receiver):
+            raise ValueError("fakesmsc reads lines of under 256 bytes: sender receiver text")
+        self._fakesmsc.stdin.write(line)
+        self._fakesmsc.stdin.flush()
 
     def status(self) -> str:
         url = f"http://127.0.0.1:{self.admin_port}/status.txt?password={self.admin_password}"

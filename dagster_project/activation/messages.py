@@ -38,8 +38,9 @@ spaces collapse and a space before punctuation goes, so a template that writes
 ``Hi {{ first_name }},`` still never sends "Hi ," or a double space.
 
 Marketing messages end with the localized opt-out footer (``FOOTERS``) unless the
-text already contains it; transactional messages get none. ``OPT_OUT_WORDS`` lists
-the keywords each language's footer may advertise, for the reply handler.
+text already contains it; transactional messages get none. A footer advertises only
+words of ``OPT_OUT_WORDS`` (``dagster_project/consent_keywords.py``), the list the
+webhook receiver classifies replies with.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ from jinja2.exceptions import SecurityError
 from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+# The words a footer may advertise: the vocabulary the reply classifier uses too.
+from dagster_project.consent_keywords import OPT_OUT_WORDS as OPT_OUT_WORDS
+
 from .encoding import MAX_SEGMENTS, Encoding, SmsSize, measure
 
 Kind = Literal["marketing", "transactional"]
@@ -65,17 +69,6 @@ Kind = Literal["marketing", "transactional"]
 TOKENS = frozenset({"greeting", "first_name", "formal", "language", "country", "age_band", "link"})
 
 SUPPORTED_LANGUAGES = ("en", "de", "tr")
-
-# The opt-out words the compliance rules name work in every language;
-# each language adds its own. Matching (case, Turkish dotted İ) is the reply
-# handler's job: both IPTAL and İPTAL are listed because phones type either.
-_UNIVERSAL_OPT_OUT = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT")
-OPT_OUT_WORDS: dict[str, tuple[str, ...]] = {
-    "en": _UNIVERSAL_OPT_OUT,
-    "de": (*_UNIVERSAL_OPT_OUT, "STOPP", "ABMELDEN"),
-    # RET is the refusal keyword Turkish commercial SMS customarily advertise.
-    "tr": (*_UNIVERSAL_OPT_OUT, "RET", "DUR", "IPTAL", "İPTAL"),
-}
 
 # Footers are written in GSM-7 on purpose (Turkish without ı/ş/ç, which GSM-7 lacks),
 # so the footer alone never doubles a message's cost by forcing UCS-2. The German

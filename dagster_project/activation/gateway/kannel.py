@@ -7,7 +7,8 @@ whole message), ``dlr-mask`` and ``dlr-url``.
 
 The ``dlr-url`` carries the idempotency key, so a delivery report is matched to
 its ledger row: ``<dlr_url>?key=<key>&status=%d&answer=%A&at=%T&smsc_id=%F``
-(Kannel fills the ``%`` escapes: ``%d`` the report type 1 delivered, 2
+(the key escaped by ``dagster_project.kannel_keys``, which the receiver reverses;
+Kannel fills the ``%`` escapes: ``%d`` the report type 1 delivered, 2
 undelivered, 4 queued, 8 accepted by the SMSC, 16 rejected by the SMSC;
 ``%A`` the SMSC's answer; ``%T`` a Unix time; ``%F`` the SMSC's message id).
 ``dlr_mask`` defaults to 31 (all five types).
@@ -23,6 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import httpx
+
+from dagster_project.kannel_keys import quote_dlr_key as _quote
+from dagster_project.kannel_keys import unquote_dlr_key as unquote_dlr_key
 
 from .retry import parse_retry_after
 from .types import ACCEPTED, FAILED, OutboundMessage, RetryLater, SendResult
@@ -94,30 +98,3 @@ class KannelAdapter:
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         return SendResult(msg.key, FAILED, error_code=f"http_{status}", error=body or None)
-
-
-def _quote(key: str) -> str:
-    """Percent-free escaping for the key inside dlr-url.
-
-    Kannel treats every ``%`` in a dlr-url as one of its escapes, so the key is
-    kept to characters that need no percent-encoding; anything else (``|`` in
-    campaign|customer|day|variant included) becomes ``~XX`` hex, which the
-    receiver reverses with ``unquote_dlr_key``.
-    """
-    safe = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
-    return "".join(c if c in safe else "".join(f"~{b:02X}" for b in c.encode()) for c in key)
-
-
-def unquote_dlr_key(text: str) -> str:
-    """The idempotency key back from the ``key`` parameter of a Kannel delivery report."""
-    out = bytearray()
-    i = 0
-    raw = text.encode()
-    while i < len(raw):
-        if raw[i : i + 1] == b"~" and i + 3 <= len(raw):
-            out.append(int(raw[i + 1 : i + 3], 16))
-            i += 3
-        else:
-            out.append(raw[i])
-            i += 1
-    return out.decode()

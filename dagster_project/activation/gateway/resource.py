@@ -20,7 +20,7 @@ import httpx
 from dagster import ConfigurableResource, EnvVar
 from pydantic import Field
 
-from dagster_project import settings
+from dagster_project import settings, webhook_urls
 
 from .kannel import DLR_ALL, KannelAdapter
 from .sandbox import SandboxAdapter
@@ -57,7 +57,11 @@ class GatewayResource(ConfigurableResource):
     sendsms_url: str = "http://127.0.0.1:13013/cgi-bin/sendsms"
     username: str | None = Field(default=None, description="sendsms-user (use EnvVar)")
     password: str | None = Field(default=None, description="sendsms-user password (use EnvVar)")
-    dlr_url: str | None = Field(default=None, description="where Kannel posts delivery reports")
+    dlr_url: str | None = Field(
+        default=None,
+        description="where Kannel posts delivery reports; unset: the webhook receiver "
+        "(SMS_WEBHOOK_PUBLIC_URL or 127.0.0.1:8088, /kannel/dlr/<secret>); empty: none",
+    )
     dlr_mask: int = DLR_ALL
     smsc: str | None = None
     # twilio
@@ -76,7 +80,7 @@ class GatewayResource(ConfigurableResource):
                 sendsms_url=self.sendsms_url,
                 username=self.username or os.environ.get("KANNEL_USERNAME", ""),
                 password=self.password or os.environ.get("KANNEL_PASSWORD", ""),
-                dlr_url=self.dlr_url,
+                dlr_url=self.dlr_url if self.dlr_url is not None else webhook_urls.kannel_dlr_url(),
                 dlr_mask=self.dlr_mask,
                 smsc=self.smsc,
             )
@@ -133,7 +137,8 @@ def gateway_from_env() -> GatewayResource:
     """The resource as the environment configures it (``SMS_GATEWAY``, default sandbox).
 
     ``SMS_GATEWAY=kannel``: ``KANNEL_SENDSMS_URL``, ``KANNEL_USERNAME``,
-    ``KANNEL_PASSWORD``, optional ``KANNEL_DLR_URL``. ``SMS_GATEWAY=twilio``:
+    ``KANNEL_PASSWORD``, optional ``KANNEL_DLR_URL`` (unset: the webhook receiver's
+    ``/kannel/dlr/<secret>``; set empty: no delivery reports). ``SMS_GATEWAY=twilio``:
     ``TWILIO_ACCOUNT_SID``, ``TWILIO_AUTH_TOKEN``, optional
     ``TWILIO_STATUS_CALLBACK_URL``, ``TWILIO_MESSAGING_SERVICE_SID`` and
     ``TWILIO_API_BASE_URL`` (a regional edge such as ``https://api.dublin.ie1.twilio.com``).
