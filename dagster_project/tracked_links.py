@@ -47,8 +47,8 @@ class Link(NamedTuple):
 
 
 def registry_path() -> Path:
-    """``$SMS_DATA_DIR/webhooks/links.jsonl``."""
-    return settings.data_dir() / "webhooks" / "links.jsonl"
+    """``$SMS_WEBHOOK_DIR/links.jsonl`` (default ``$SMS_DATA_DIR/webhooks/links.jsonl``)."""
+    return settings.webhooks_dir() / "links.jsonl"
 
 
 def valid_target(url: object) -> bool:

@@ -93,7 +93,7 @@ def test_torn_last_line_waits_and_bad_lines_are_rejected_with_file_and_line(conn
     ).fetchall()
     assert [(f, n) for f, n, _ in rejects] == [("events-2026-11-20.jsonl", n) for n in (2, 3, 4, 5)]
     reasons = [r for _, _, r in rejects]
-    assert "missing received_at, event_type" in reasons[0]
+    assert reasons[0].startswith("missing keys: received_at, occurred_at, event_type")
     assert "status 'read'" in reasons[1]
     assert "no UTC offset" in reasons[2]
     assert reasons[3].startswith("not JSON")

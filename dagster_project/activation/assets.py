@@ -29,7 +29,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from dagster_project import settings
+from dagster_project import settings, tracked_links
 from dagster_project.activation import dispatch as dispatching
 from dagster_project.activation import eligibility, planner
 from dagster_project.activation.campaigns import Campaign, load_campaigns, load_policy
@@ -267,6 +267,7 @@ def sms_dispatch(
             batch_size=config.batch_size,
             log=context.log.info,
             events_dir=settings.events_dir(),
+            links_path=tracked_links.registry_path(),
         )
     context.log.info(f"dispatch at {now:%Y-%m-%d %H:%M} UTC: {report}")
     return MaterializeResult(

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from dagster_project import tracked_links
 from dagster_project.activation import eligibility, ledger
 from dagster_project.activation.campaigns import Campaign
 
@@ -107,11 +108,14 @@ def dispatch(
     batch_size: int = 1000,
     log=None,
     events_dir: Path | None = None,
+    links_path: Path | None = None,
 ) -> DispatchReport:
     """Send every due message once; ``gateway`` has ``send(messages)`` and ``adapter()``.
 
     With ``events_dir`` (the webhook landing log), refuses to send while events
-    there are not loaded yet: a STOP received before this run must count.
+    there are not loaded yet: a STOP received before this run must count. With
+    ``links_path`` (the link registry), registers each batch's tracked links there
+    before sending it, so the receiver can redirect the first click.
     """
     from dagster_project.activation.gateway.types import OutboundMessage
 
@@ -160,6 +164,9 @@ def dispatch(
     for start in range(0, len(to_send), batch_size):
         batch = to_send[start : start + batch_size]
         keys = [r.message_key for r in batch]
+        if links_path is not None:
+            # On disk before the batch leaves: a recipient may click the moment it lands.
+            tracked_links.append_links(ledger.links_for(conn, keys), links_path)
         ledger.mark_sending(conn, keys, now, run_id)
         messages = [
             OutboundMessage(

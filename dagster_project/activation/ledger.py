@@ -172,6 +172,18 @@ def write_plan(
     return {"written": len(fresh), "kept_locked": len(locked)}
 
 
+def links_for(conn, keys: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(token, message_key, target_url) of the tracked links in these messages."""
+    conn.register("_link_keys", pd.DataFrame({"message_key": list(keys)}))
+    try:
+        return conn.execute(
+            "SELECT l.token, l.message_key, l.target_url FROM sms.links AS l "
+            "JOIN _link_keys USING (message_key) ORDER BY l.token"
+        ).fetchall()
+    finally:
+        conn.unregister("_link_keys")
+
+
 def mark_sending(conn, keys: Sequence[str], now: dt.datetime, run_id: str | None) -> None:
     """Committed before the batch leaves: a crash after this leaves the fate unknown."""
     conn.register("_keys", pd.DataFrame({"message_key": list(keys)}))

@@ -4,8 +4,9 @@ The receiver appends one JSON line per accepted callback to
 ``events-YYYY-MM-DD.jsonl`` (docs/outcomes.md has the format). This module
 reads what is new since the last load, by byte offset per file, and inserts it:
 
-* only complete lines (ending in ``\\n``) are read; a torn last line of a
-  receiver crash was never acknowledged and is left alone;
+* lines are read with the receiver's own reader (``webhooks.eventlog.read_new``):
+  only complete lines; a torn last line of a receiver crash was never
+  acknowledged and is left alone;
 * a duplicate callback has the same ``event_id`` and is dropped on insert, so
   loading twice, or a provider retrying, changes nothing;
 * a line that is not JSON, or lacks a required field, goes to
@@ -17,7 +18,6 @@ reads what is new since the last load, by byte offset per file, and inserts it:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,17 +25,18 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from dagster_project.webhooks.eventlog import Position, read_new
+
 ENTITY = "sms_events"
 TABLE = "raw.sms_events"
 OFFSETS = "ingest.event_log_offsets"
-FILE_GLOB = "events-*.jsonl"
+FILE_GLOB = "events-*.jsonl"  # the receiver's files (webhooks.eventlog)
 
 COLUMNS = [
     "event_id", "received_at", "occurred_at", "source", "event_type", "message_key",
     "provider_message_id", "status", "provider_status", "error_code", "phone", "our_number",
     "text", "keyword", "action", "language", "reply_text", "token", "target_url", "user_agent",
 ]  # fmt: skip
-REQUIRED = ("event_id", "received_at", "source", "event_type")
 SOURCES = frozenset({"twilio", "kannel", "sandbox", "link"})
 EVENT_TYPES = frozenset({"status", "inbound", "click"})
 STATUSES = frozenset({"queued", "sent", "delivered", "undelivered", "failed"})
@@ -105,17 +106,8 @@ def _timestamp(value, name: str) -> str | None:
     return moment.astimezone(dt.UTC).isoformat()
 
 
-def parse_line(raw: bytes) -> dict:
-    """One landing-log line as a row of ``raw.sms_events``; ValueError names what is wrong."""
-    try:
-        event = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"not JSON: {exc}") from None
-    if not isinstance(event, dict):
-        raise ValueError("not a JSON object")
-    missing = [k for k in REQUIRED if not event.get(k)]
-    if missing:
-        raise ValueError(f"missing {', '.join(missing)}")
+def to_row(event: dict) -> dict:
+    """One parsed landing-log event as a row of ``raw.sms_events``; ValueError says why not."""
     checks = {
         "source": SOURCES,
         "event_type": EVENT_TYPES,
@@ -132,17 +124,6 @@ def parse_line(raw: bytes) -> dict:
     row["received_at"] = _timestamp(event["received_at"], "received_at")
     row["occurred_at"] = _timestamp(event.get("occurred_at"), "occurred_at")
     return row
-
-
-def read_complete_lines(path: Path, offset: int) -> tuple[list[bytes], int]:
-    """Complete lines from ``offset`` on, and the offset just after the last one."""
-    with path.open("rb") as f:
-        f.seek(offset)
-        data = f.read()
-    end = data.rfind(b"\n")
-    if end < 0:
-        return [], offset
-    return data[: end + 1].splitlines(), offset + end + 1
 
 
 def pending_bytes(conn: duckdb.DuckDBPyConnection, directory: Path) -> int:
@@ -163,27 +144,23 @@ def load_new(conn: duckdb.DuckDBPyConnection, directory: Path) -> EventLoadResul
     result = EventLoadResult()
     if not directory.exists():
         return result
-    loaded = conn.execute(f"SELECT file, byte_offset, lines FROM {OFFSETS}").fetchall()
-    done = {f: (o, n) for f, o, n in loaded}
-    rows, rejects, offsets = [], [], []
+    known = conn.execute(f"SELECT file, byte_offset, lines FROM {OFFSETS}").fetchall()
+    done = {f: Position(o, n) for f, o, n in known}
+    landed, after = read_new(directory, done)
+    rows, rejects = [], []
     now = dt.datetime.now(dt.UTC)
-    for path in sorted(directory.glob(FILE_GLOB)):
-        offset, lines_before = done.get(path.name, (0, 0))
-        if path.stat().st_size <= offset:
+    for line in landed:
+        try:
+            if line.error:
+                raise ValueError(line.error)
+            row = to_row(line.event)
+        except ValueError as exc:
+            rejects.append((line.file, line.line, str(exc), line.raw[:2000]))
             continue
-        lines, new_offset = read_complete_lines(path, offset)
-        if not lines:
-            continue
-        result.files.append(path.name)
-        for i, raw in enumerate(lines, start=lines_before + 1):
-            try:
-                row = parse_line(raw)
-            except ValueError as exc:
-                rejects.append((path.name, i, str(exc), raw.decode("utf-8", "replace")[:2000]))
-                continue
-            rows.append({**row, "_source_file": path.name, "_source_line": i})
-        offsets.append((path.name, new_offset, lines_before + len(lines)))
-        result.lines_read += len(lines)
+        rows.append({**row, "_source_file": line.file, "_source_line": line.line})
+    offsets = [(f, p.byte, p.line) for f, p in after.items() if done.get(f) != p]
+    result.files = sorted({line.file for line in landed})
+    result.lines_read = len(landed)
     if not offsets:
         result.seconds = time.perf_counter() - started
         return result

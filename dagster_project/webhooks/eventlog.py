@@ -51,8 +51,9 @@ FILE_MODE = 0o600  # phones and reply texts: readable by the pipeline's user onl
 
 
 def events_dir() -> Path:
-    """``$SMS_DATA_DIR/webhooks/events``: where the receiver writes and ingest reads."""
-    return settings.data_dir() / "webhooks" / "events"
+    """``$SMS_WEBHOOK_DIR/events`` (default ``$SMS_DATA_DIR/webhooks/events``): where the
+    receiver writes and ingest reads."""
+    return settings.events_dir()
 
 
 def file_name(day: str) -> str:

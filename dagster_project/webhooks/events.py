@@ -180,9 +180,11 @@ def click_event(
     target_url: str,
     user_agent: str | None,
     received_at: str | None = None,
+    occurred_at: str | None = None,
 ) -> dict:
     event = _base("link", "click", received_at)
     event.update(
+        occurred_at=occurred_at,
         message_key=message_key,
         token=token,
         target_url=target_url,
