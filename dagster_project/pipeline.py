@@ -238,7 +238,7 @@ def demo_loop(instance: DagsterInstance, send_day: date | None, behaviour) -> di
     then the rest of the days are loaded and the attribution marts built.
     """
     from dagster_project.demo import loop, recipients
-    from dagster_project.webhooks.secrets import webhook_secret
+    from dagster_project.webhook_urls import webhook_secret
 
     found = landing_range()
     if found is None:
