@@ -51,10 +51,13 @@ renamed as (
 deduplicated as (
 
     -- ingest already drops a repeated event_id on insert; this keeps the key a key even if
-    -- a table is ever loaded without that constraint
+    -- a table is ever loaded without that constraint. event_type is in the partition although
+    -- the id alone decides (it hashes the type's own identity fields): a filter on the type
+    -- (consent reads only replies, suppression only receipts) is then pushed below the
+    -- window instead of deduplicating every click and receipt on each read of the live views
     select * from renamed
     qualify row_number() over (
-        partition by event_id order by _loaded_at, _source_file, _source_line
+        partition by event_type, event_id order by _loaded_at, _source_file, _source_line
     ) = 1
 
 ),

@@ -124,7 +124,9 @@ usable as (
         usable_events.keyword,
         usable_events.contact_id
     from usable_events
-    left join reply_opt_in_evidence as evidence on evidence.event_id = usable_events.event_id
+    left join reply_opt_in_evidence as evidence
+        on evidence.event_id = usable_events.event_id
+        and usable_events.consent_source = 'sms_reply'
 
 ),
 
