@@ -64,6 +64,7 @@ SEGMENTS = {
     "category_affinity",
     "repeat_purchase_due",
     "open_ticket_exclusion",
+    "clicks_never_buys",
 }
 LANGUAGES = {"en", "de", "tr"}
 # Recipient-local hours a send may ever happen in (the compliance rule), and the default.

@@ -92,11 +92,16 @@ if manifest_is_stale():
 
 
 class SmsDbtTranslator(DagsterDbtTranslator):
-    """dbt sources are the ingest assets; models are grouped by their folder."""
+    """dbt sources are the assets that write them; models are grouped by their folder.
+
+    Source ``raw`` is the ingest assets (``raw/<table>``). Source ``sms`` (the send
+    ledger and its links) is written by planning and dispatch, which themselves read the
+    marts: it stays an external key ``sms/<table>``, so the graph has no cycle.
+    """
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            return AssetKey(["raw", dbt_resource_props["name"]])
+            return AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
         return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:

@@ -27,3 +27,9 @@
         false
     )
 {%- endmacro %}
+
+{#- Whole minutes elapsed from `start` to `end` (floor), e.g. 59 s is 0 minutes. dbt's
+    datediff counts minute boundaries crossed instead (10:00:59 -> 10:01:00 is 1). -#}
+{% macro minutes_between(start, end) -%}
+    cast(floor({{ dbt.datediff(start, end, 'second') }} / 60.0) as {{ dbt.type_int() }})
+{%- endmacro %}

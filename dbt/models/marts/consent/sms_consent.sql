@@ -5,18 +5,65 @@
 -- The latest SMS consent state of every valid E.164 phone that has consent events.
 --
 -- Consent belongs to the phone number, not to a person: whoever holds the number said
--- yes or STOP. Latest event wins, ordered by the time it took effect; on a tie an opt-out
--- wins. An event whose timestamp lies after its own delivery day (a clock error):
+-- yes or STOP. Two feeds: the CRM's consent events, and keyword replies texted to us
+-- (STOP, START, ... from raw.sms_events; source 'sms_reply'). Latest event wins, ordered
+-- by the time it took effect; on a tie an opt-out wins. An event whose timestamp lies
+-- after its own delivery day (a clock error):
 --   * an opt-out takes effect at the start of the day it was delivered (a STOP is never
 --     ignored because its clock is wrong);
 --   * an opt-in is not evidence of consent (its time is unknown, and the opt-in's time is
 --     what a send must be able to show), so it is ignored.
+-- A reply opt-in (START, UNSTOP, YES) carries no wording of its own: it restores the
+-- phone's latest earlier opt-in that had one (its text version), and from a phone that
+-- never had such an opt-in it is an opt-in without a text version, which is not a
+-- complete opt-in record (marketing needs the wording the person agreed to).
 -- Consent is NOT bounded by var as_of: an opt-out must take effect before the next send,
 -- whatever day the marts describe. Phones without any event are absent (no consent).
-with events as (
+with crm_events as (
 
-    select * from {{ ref('stg_crm__consent_events') }}
+    select
+        phone_e164,
+        event_id,
+        event_type,
+        occurred_at,
+        is_future_dated,
+        delivered_on,
+        consent_source,
+        consent_text_version,
+        keyword,
+        contact_id
+    from {{ ref('stg_crm__consent_events') }}
     where phone_e164 is not null
+
+),
+
+reply_events as (
+
+    -- the receiver's time is our own clock (event_at is never after receipt), so a reply
+    -- is never future-dated
+    select
+        phone_e164,
+        event_id,
+        action as event_type,
+        event_at as occurred_at,
+        false as is_future_dated,
+        cast(received_at as date) as delivered_on,
+        'sms_reply' as consent_source,
+        cast(null as {{ dbt.type_string() }}) as consent_text_version,
+        keyword,
+        cast(null as {{ dbt.type_string() }}) as contact_id
+    from {{ ref('stg_sms__events') }}
+    where event_type = 'inbound'
+        and action in ('opt_in', 'opt_out')
+        and phone_e164 is not null
+
+),
+
+events as (
+
+    select * from crm_events
+    union all
+    select * from reply_events
 
 ),
 
@@ -32,10 +79,54 @@ effective as (
 
 ),
 
-usable as (
+usable_events as (
 
     select * from effective
     where effective_at is not null and event_type in ('opt_in', 'opt_out')
+
+),
+
+reply_opt_in_evidence as (
+
+    -- for each reply opt-in, the phone's latest earlier (or simultaneous) opt-in that has a
+    -- text version: START restores what the person once agreed to, nothing more
+    select
+        replies.event_id,
+        earlier.event_id as restored_from_event_id,
+        earlier.consent_text_version
+    from usable_events as replies
+    inner join usable_events as earlier
+        on earlier.phone_e164 = replies.phone_e164
+        and earlier.event_type = 'opt_in'
+        and earlier.consent_source <> 'sms_reply'
+        and earlier.consent_text_version is not null
+        and earlier.effective_at <= replies.effective_at
+    where replies.consent_source = 'sms_reply' and replies.event_type = 'opt_in'
+    qualify row_number() over (
+        partition by replies.event_id
+        order by earlier.effective_at desc, earlier.event_id desc
+    ) = 1
+
+),
+
+usable as (
+
+    select
+        usable_events.phone_e164,
+        usable_events.event_id,
+        usable_events.event_type,
+        usable_events.effective_at,
+        usable_events.is_future_dated,
+        usable_events.consent_source,
+        coalesce(usable_events.consent_text_version, evidence.consent_text_version)
+            as consent_text_version,
+        evidence.restored_from_event_id,
+        usable_events.keyword,
+        usable_events.contact_id
+    from usable_events
+    left join reply_opt_in_evidence as evidence
+        on evidence.event_id = usable_events.event_id
+        and usable_events.consent_source = 'sms_reply'
 
 ),
 
@@ -67,6 +158,7 @@ latest_opt_in as (
         effective_at,
         consent_source,
         consent_text_version,
+        restored_from_event_id,
         keyword,
         contact_id
     from usable
@@ -108,6 +200,7 @@ final as (
         latest_opt_in.consent_source as opt_in_source,
         latest_opt_in.effective_at as opted_in_at,
         latest_opt_in.consent_text_version as opt_in_text_version,
+        latest_opt_in.restored_from_event_id as opt_in_restored_from_event_id,
         latest_opt_in.keyword as opt_in_keyword,
         latest_opt_out.event_id as opt_out_event_id,
         latest_opt_out.effective_at as opted_out_at,

@@ -1,6 +1,10 @@
 -- Segment membership as of var as_of: one row per customer per segment (per category for
 -- category_affinity), each with a human-readable reason. A customer can be in many
 -- segments; campaigns pick segments, the dispatch plan applies consent and exclusions.
+--
+-- clicks_never_buys reads fct_sms_clicks, which is built on the ledger without segments:
+-- the SMS facts that carry segments (fct_sms_messages, via customer_segment_history) are
+-- downstream of this model, never upstream, so there is no cycle.
 with lifecycle as (
 
     select * from {{ ref('customer_lifecycle') }}
@@ -119,6 +123,42 @@ open_tickets as (
 
 ),
 
+sms_clickers as (
+
+    -- clicks of the last var clicks_never_buys_days days before as_of (history as of then)
+    select
+        customer_id,
+        count(*) as click_count,
+        min(clicked_at) as first_click_at
+    from {{ ref('fct_sms_clicks') }}
+    where customer_id is not null
+        and clicked_at < {{ as_of_timestamp() }}
+        and clicked_at >= {{ dbt.dateadd('day', -1 * var('clicks_never_buys_days'), as_of_timestamp()) }}
+    group by 1
+
+),
+
+clicks_never_buys as (
+
+    -- interested enough to click, yet no purchase in any channel since the first of those
+    -- clicks: a reminder or an offer may tip them, another generic blast will not
+    select
+        sms_clickers.customer_id,
+        'clicks_never_buys' as segment,
+        cast(null as {{ dbt.type_string() }}) as segment_detail,
+        'clicked SMS links ' || cast(sms_clickers.click_count as {{ dbt.type_string() }})
+            || ' time(s) in the last {{ var("clicks_never_buys_days") }} days (first '
+            || cast(cast(sms_clickers.first_click_at as date) as {{ dbt.type_string() }})
+            || '), no purchase since' as reason
+    from sms_clickers
+    -- known customers only: an id merged away since the click has no lifecycle row
+    inner join lifecycle on lifecycle.customer_id = sms_clickers.customer_id
+    left join summary on summary.customer_id = sms_clickers.customer_id
+    where summary.last_purchase_at is null
+        or summary.last_purchase_at < sms_clickers.first_click_at
+
+),
+
 unioned as (
 
     select * from lifecycle_segments
@@ -128,6 +168,7 @@ unioned as (
     union all select * from affinities
     union all select * from repeat_due
     union all select * from open_tickets
+    union all select * from clicks_never_buys
 
 ),
 

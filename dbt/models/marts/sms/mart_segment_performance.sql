@@ -1,0 +1,36 @@
+-- The campaign measures per segment the customer was in on the plan day: one row per
+-- campaign, variant and segment. A message counts once in every segment its customer was
+-- in (the rows of one campaign do not add up across segments); '(none)' holds messages
+-- whose customer was in no recorded segment that day. Treated and holdout units are split
+-- by the same rule, so each segment has its own lift.
+with messages as (
+
+    select * from {{ ref('fct_sms_messages') }}
+
+),
+
+message_segments as (
+
+    select message_key, segment from {{ ref('int_sms__message_segments') }}
+
+),
+
+exploded as (
+
+    select
+        messages.*,
+        coalesce(message_segments.segment, '(none)') as segment
+    from messages
+    left join message_segments on message_segments.message_key = messages.message_key
+
+),
+
+{{ sms_performance('exploded', extra_keys=['segment']) }},
+
+final as (
+
+    select * from performance_measures
+
+)
+
+select * from final

@@ -1,0 +1,59 @@
+-- The send ledger (sms.ledger, written by planning and dispatch), one row per message key:
+-- every candidate of every plan, skipped ones included. sms.ledger appears when the first
+-- campaign is planned; until then optional_relation() reads it as empty.
+with source as (
+
+    select * from {{ optional_relation(source('sms', 'ledger'), {
+        'message_key': 'string', 'campaign_id': 'string', 'plan_day': 'date',
+        'customer_id': 'string', 'variant': 'string', 'kind': 'string', 'state': 'string',
+        'step': 'string', 'reason': 'string', 'phone_e164': 'string', 'time_zone': 'string',
+        'country': 'string', 'sender': 'string', 'language': 'string', 'encoding': 'string',
+        'segments': 'integer', 'cost_usd': 'double', 'opt_in_event_id': 'string',
+        'opt_in_source': 'string', 'opt_in_text_version': 'string',
+        'scheduled_at': 'timestamp', 'planned_at': 'timestamp', 'sending_at': 'timestamp',
+        'final_at': 'timestamp', 'provider_message_id': 'string', 'error_code': 'string',
+        'error': 'string', 'outcome': 'string', 'attempts': 'integer', 'run_id': 'string'
+    }) }} as ledger
+
+),
+
+final as (
+
+    -- timestamps are already UTC without a zone (the ledger writes them so); the body is
+    -- left out: staging is read by analysts, and the text is personal
+    select
+        message_key,
+        campaign_id,
+        plan_day,
+        customer_id,
+        -- a campaign without variants has one implicit variant; '-' names it in the marts
+        coalesce(variant, '-') as variant,
+        kind,
+        state,
+        step,
+        reason,
+        phone_e164,
+        time_zone,
+        country,
+        sender,
+        language,
+        encoding,
+        segments as sms_segments,
+        cost_usd,
+        opt_in_event_id,
+        opt_in_source,
+        opt_in_text_version,
+        scheduled_at,
+        planned_at,
+        sending_at,
+        final_at,
+        provider_message_id,
+        error_code,
+        error,
+        outcome,
+        attempts
+    from source
+
+)
+
+select * from final
