@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import httpx
 import pytest
 from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance, materialize
 
@@ -25,7 +26,7 @@ from dagster_project.activation import plan_assets, plan_checks, sms_dispatch
 from dagster_project.activation.gateway.resource import GatewayResource
 from dagster_project.demo import generate
 from dagster_project.ingest import loader
-from dagster_project.ingest.assets import daily_assets, reference_assets
+from dagster_project.ingest.assets import daily_assets, reference_assets, sms_events
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.ingest.specs import DAILY_SPECS
 from dagster_project.quality import mart_checks, raw_checks
@@ -34,6 +35,7 @@ from dagster_project.warehouse import WarehouseResource
 
 sys.path.insert(0, str(Path(__file__).parent))
 from gateway_servers import Faults, GatewayServer  # noqa: E402
+from webhook_server import ReceiverProcess  # noqa: E402
 
 END = date(2026, 11, 21)
 DAY = END + timedelta(days=1)
@@ -43,7 +45,7 @@ DAYS = 60
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 ALL = [
-    *reference_assets, *daily_assets, dbt_models, *plan_assets, sms_dispatch,
+    *reference_assets, *daily_assets, sms_events, dbt_models, *plan_assets, sms_dispatch,
     *raw_checks, *mart_checks, *plan_checks,
 ]  # fmt: skip
 PLAN_CONFIG = {"ops": {a.op.name: {"config": {"now": NOW.isoformat()}} for a in plan_assets}}
@@ -241,6 +243,44 @@ def test_an_opt_out_after_planning_is_honoured_by_the_next_dispatch(copy):
     assert phone not in {m["to"] for m in outbox(base)}
 
 
+def test_a_stop_sent_to_the_running_receiver_removes_the_phone_from_the_next_send(copy, tmp_path):
+    base, instance = copy
+    assert plan(instance).success
+    [(key, phone)] = query(
+        base,
+        "SELECT message_key, phone_e164 FROM sms.ledger WHERE state = 'planned' "
+        "ORDER BY message_key LIMIT 1",
+    )
+    secret = "dispatch-test-secret"
+    with ReceiverProcess(tmp_path / "rx", secret=secret, env={"SMS_DATA_DIR": str(base)}) as rx:
+        # The phone answers STOP; Kannel's smsbox calls the receiver's get-url with it.
+        answer = httpx.get(
+            f"{rx.url}/kannel/inbound/{secret}",
+            params={"from": phone, "to": "SHOPEX", "text": " stop ", "charset": "UTF-8"},
+        )
+        assert answer.status_code == 200 and answer.text  # the opt-out confirmation
+    assert not outbox(base)
+
+    # The dispatch asset alone refuses: an event it has not loaded may be a STOP.
+    refused = dispatch_run(instance, raise_on_error=False)
+    assert not refused.success and not outbox(base)
+
+    # The dispatch job loads the events first, then honours the STOP.
+    assert dispatch_run(instance, selection=AssetSelection.assets(sms_events, sms_dispatch)).success
+    [(state, reason)] = query(
+        base, "SELECT state, reason FROM sms.ledger WHERE message_key = ?", [key]
+    )
+    assert state == "skipped" and "no longer opted in at send time (opted_out)" in reason
+    sent = {m["to"] for m in outbox(base)}
+    assert sent and phone not in sent
+    [(consent, source)] = query(
+        base,
+        "SELECT consent_state, latest_event_source FROM marts.sms_consent WHERE phone_e164 = ?",
+        [phone],
+    )
+    assert (consent, source) == ("opted_out", "sms_reply")
+
+
 def test_a_plan_that_would_text_an_opted_out_phone_stops_the_dispatch(copy):
     base, instance = copy
     assert plan(instance).success
@@ -287,6 +327,7 @@ def test_a_plan_that_would_text_an_opted_out_phone_stops_the_dispatch(copy):
 DISPATCH_SCRIPT = """
 import datetime as dt, sys
 import duckdb
+import httpx
 from dagster_project.activation.assets import campaigns
 from dagster_project.activation.dispatch import dispatch
 from dagster_project.activation.gateway.resource import GatewayResource
