@@ -319,25 +319,35 @@ def print_performance(path=None) -> None:
     print("\nCampaign performance (treated vs holdout; lift = difference in conversion rate)")
     print(
         f"  {'campaign':<20} {'var':<3} {'sent':>5} {'deliv':>6} {'click':>6} {'stop':>5}"
-        f" {'conv':>5} {'revenue':>9} {'cost':>7} {'ROAS':>5} {'treated':>8} {'holdout':>8}"
+        f" {'conv':>5} {'revenue':>9} {'cost':>7} {'ROAS':>6} {'treated':>8} {'holdout':>8}"
         f"  {'lift, 95% CI (pts)':<26} {'incr. rev':>9}"
     )
 
+    def missing(x) -> bool:
+        return x is None or x != x  # NULL comes back as None or NaN
+
     def pct(x):
-        return "    -" if x is None or x != x else f"{100 * x:5.1f}%"
+        return "-" if missing(x) else f"{100 * x:5.1f}%"
 
     def pts(x):
-        return "-" if x is None or x != x else f"{100 * x:+.1f}"
+        return "-" if missing(x) else f"{100 * x:+.1f}"
+
+    def money(x, digits=0):
+        return "-" if missing(x) else f"{x:,.{digits}f}"
 
     for r in rows.itertuples():
-        lift = f"{pts(r.lift_abs)} [{pts(r.lift_abs_ci_low)}, {pts(r.lift_abs_ci_high)}]"
-        roas = "-" if r.roas is None or r.roas != r.roas else f"{r.roas:5.1f}"
+        lift = (
+            "no holdout"
+            if missing(r.lift_abs)
+            else f"{pts(r.lift_abs)} [{pts(r.lift_abs_ci_low)}, {pts(r.lift_abs_ci_high)}]"
+        )
+        roas = "-" if missing(r.roas) else f"{r.roas:,.0f}x"
         print(
-            f"  {r.campaign_id:<20} {r.variant:<3} {r.sent:>5,} {pct(r.delivery_rate):>6}"
-            f" {pct(r.click_rate):>6} {pct(r.opt_out_rate):>5} {r.conversions:>5,}"
-            f" {r.revenue:>9,.0f} {r.cost_usd:>7,.2f} {roas:>5}"
+            f"  {r.campaign_id:<20} {r.variant:<3} {int(r.sent):>5,} {pct(r.delivery_rate):>6}"
+            f" {pct(r.click_rate):>6} {pct(r.opt_out_rate):>5} {int(r.conversions):>5,}"
+            f" {money(r.revenue):>9} {money(r.cost_usd, 2):>7} {roas:>6}"
             f" {pct(r.treated_conversion_rate):>8} {pct(r.holdout_conversion_rate):>8}"
-            f"  {lift:<26} {r.incremental_revenue:>9,.0f}"
+            f"  {lift:<26} {money(r.incremental_revenue):>9}"
         )
     print(
         "  (revenue in the reporting currency; conversions are attributed last-touch within the "

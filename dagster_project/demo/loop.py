@@ -97,16 +97,31 @@ def _free_port() -> int:
 
 @contextmanager
 def running_receiver(timeout_s: float = 30.0) -> Iterator[str]:
-    """A webhook receiver subprocess on a free loopback port; yields its base URL."""
+    """A webhook receiver subprocess on a free loopback port; yields its base URL.
+
+    Its log (every callback, phones masked) goes to ``$SMS_WEBHOOK_DIR/receiver.log``."""
+    from dagster_project import settings
+
     port = _free_port()
     env = {**os.environ, "SMS_WEBHOOK_HOST": "127.0.0.1", "SMS_WEBHOOK_PORT": str(port)}
-    proc = subprocess.Popen([sys.executable, "-m", "dagster_project.webhooks"], env=env)
+    log_path = settings.webhooks_dir() / "receiver.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dagster_project.webhooks"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout_s
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"the webhook receiver exited with {proc.returncode}")
+                raise RuntimeError(
+                    f"the webhook receiver exited with {proc.returncode}; its log: {log_path}"
+                )
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
@@ -122,6 +137,7 @@ def running_receiver(timeout_s: float = 30.0) -> Iterator[str]:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
 
 
 def deliver(base_url: str, secret: str, callbacks: Sequence[Callback]) -> dict[str, int]:
