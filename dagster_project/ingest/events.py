@@ -126,15 +126,6 @@ def to_row(event: dict) -> dict:
     return row
 
 
-def pending_bytes(conn: duckdb.DuckDBPyConnection, directory: Path) -> int:
-    """Bytes of landing log not yet loaded (0 when everything is in)."""
-    ensure_table(conn)
-    done = dict(conn.execute(f"SELECT file, byte_offset FROM {OFFSETS}").fetchall())
-    return sum(
-        max(0, p.stat().st_size - done.get(p.name, 0)) for p in sorted(directory.glob(FILE_GLOB))
-    )
-
-
 def load_new(conn: duckdb.DuckDBPyConnection, directory: Path) -> EventLoadResult:
     """Load every complete line not loaded before, from every file of the landing log."""
     from dagster_project.ingest.loader import ensure_meta_tables  # it creates our table too
