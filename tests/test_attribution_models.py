@@ -25,6 +25,7 @@ from dagster import AssetSelection, DagsterInstance, materialize
 
 from dagster_project.activation import ledger as sms_ledger
 from dagster_project.demo import generate
+from dagster_project.ingest import events as events_ingest
 from dagster_project.ingest.assets import daily_assets, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.transform import DBT_DIR, DBT_EXECUTABLE
@@ -37,18 +38,6 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 Z = 1.96
 DELIVERY_DAYS = 5
 
-# raw.sms_events exactly as docs/outcomes.md specifies it (the ingest layer creates it).
-SMS_EVENTS_DDL = """
-CREATE SCHEMA IF NOT EXISTS raw;
-CREATE TABLE raw.sms_events (
-    event_id VARCHAR PRIMARY KEY, received_at TIMESTAMPTZ NOT NULL, occurred_at TIMESTAMPTZ,
-    source VARCHAR NOT NULL, event_type VARCHAR NOT NULL, message_key VARCHAR,
-    provider_message_id VARCHAR, status VARCHAR, provider_status VARCHAR, error_code VARCHAR,
-    phone VARCHAR, our_number VARCHAR, text VARCHAR, keyword VARCHAR, action VARCHAR,
-    language VARCHAR, reply_text VARCHAR, token VARCHAR, target_url VARCHAR, user_agent VARCHAR,
-    _source_file VARCHAR NOT NULL, _source_line BIGINT NOT NULL, _loaded_at TIMESTAMPTZ NOT NULL
-);
-"""
 EVENT_COLUMNS = [
     "event_id", "received_at", "occurred_at", "source", "event_type", "message_key",
     "provider_message_id", "status", "provider_status", "error_code", "phone", "our_number",
@@ -170,7 +159,7 @@ class Ledger:
             frame = pd.DataFrame(self.rows)
             conn.register("_rows", frame)
             conn.execute(f"INSERT INTO sms.ledger ({', '.join(frame.columns)}) SELECT * FROM _rows")
-            conn.execute(SMS_EVENTS_DDL)
+            events_ingest.ensure_table(conn)  # raw.sms_events as the ingest layer makes it
             events = pd.DataFrame(self.events, columns=EVENT_COLUMNS)
             for col in ("received_at", "occurred_at", "_loaded_at"):
                 events[col] = pd.to_datetime(events[col]).dt.tz_localize("UTC")

@@ -25,6 +25,7 @@ def test_definitions_load_with_every_ingest_asset():
         "refresh_marts",
         "plan_campaigns",
         "dispatch",
+        "ingest_sms_events",
     }
     assert {s.name for s in repo.schedule_defs} == {
         "ingest_daily_morning",
@@ -36,6 +37,7 @@ def test_definitions_load_with_every_ingest_asset():
         "landing_sensor",
         "marts_after_load",
         "publish_after_load",
+        "sms_events_sensor",
     }
 
 
@@ -58,6 +60,20 @@ def test_activation_has_a_gated_plan_per_campaign_and_schedules_start_stopped():
     assert {AssetKey(["activation", "plan", c]) for c in ids} <= graph.get(dispatch).parent_keys
     for name in ("plan_daily", "dispatch_hourly"):
         assert repo.get_schedule_def(name).default_status == DefaultScheduleStatus.STOPPED
+
+
+def test_every_dispatch_loads_the_outcome_events_first():
+    from dagster import DefaultSensorStatus
+
+    repo = defs.get_repository_def()
+    events = AssetKey(["raw", "sms_events"])
+    dispatch = AssetKey(["activation", "dispatch"])
+    assert events in repo.asset_graph.get(dispatch).parent_keys
+    job = repo.get_job("dispatch")
+    assert {events, dispatch} <= set(job.asset_layer.selected_asset_keys)
+    assert repo.get_sensor_def("sms_events_sensor").default_status == DefaultSensorStatus.RUNNING
+    # The consent views read the events: raw.sms_events is a dbt source on the same key.
+    assert events in repo.asset_graph.get(AssetKey(["staging", "stg_sms__events"])).parent_keys
 
 
 def test_daily_assets_backfill_in_one_run_and_share_the_warehouse_pool():
