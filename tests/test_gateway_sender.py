@@ -456,3 +456,17 @@ def test_resource_defaults_to_the_sandbox(tmp_path, monkeypatch):
     assert [r.state for r in results] == ["accepted"] * 5
     assert (tmp_path / "sandbox_gateway" / "outbox.jsonl").exists()
     assert resource.adapter().honours_idempotency_key is True
+
+
+def test_request_urls_with_secrets_and_phones_are_not_logged(caplog):
+    """Kannel's sendsms URL holds the password and the phone: httpx must not log it."""
+    import logging
+
+    import dagster_project.activation.gateway.sender  # noqa: F401  (sets the levels)
+
+    with caplog.at_level(logging.DEBUG):  # a root logger that takes everything
+        logging.getLogger("httpx").info("HTTP Request: GET http://k/cgi-bin/sendsms?password=s3cret")
+        logging.getLogger("httpx").warning("a warning still shows")
+    assert "s3cret" not in caplog.text
+    assert "a warning still shows" in caplog.text
+    assert logging.getLogger("httpx").getEffectiveLevel() >= logging.WARNING

@@ -54,6 +54,12 @@ from .types import (
     SendResult,
 )
 
+# httpx logs every request line at INFO; a Kannel sendsms URL carries the sendsms
+# password and the recipient's phone in its query. Whatever captures INFO logs
+# (Dagster's managed loggers, a root handler at INFO) must never see them.
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
 log = logging.getLogger(__name__)
 
 
