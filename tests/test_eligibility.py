@@ -279,3 +279,39 @@ def test_funnel_counts_add_up():
     held = sum(d.state == "held_out" for d in decisions)
     planned = sum(d.state == "planned" for d in decisions)
     assert held + planned == 200 and 70 < held < 130
+
+
+def test_a_message_deferred_to_tomorrow_counts_for_the_weekly_cap_of_today():
+    """Found by the property above: with 1 a week, planning at 19:00 in New York saw a
+    message already deferred to 08:00 the next morning as outside "the 7 days up to
+    today", and planned a second one that evening."""
+    c = el.Candidate(
+        customer_id="cust-1", segments=frozenset({"lapsed"}), phone_e164="+4915112345678",
+        phone_type="mobile", consent_state="opted_in", opt_in_event_id="e",
+        opt_in_source="web_form", opt_in_text_version="v2", time_zone="America/New_York",
+    )  # fmt: skip
+    policy = Policy(marketing_per_day=1, marketing_per_week=1)
+    now = dt.datetime(2026, 1, 2, 0, 0, tzinfo=dt.UTC)  # 19:00 on 1 January in New York
+    early = campaign(id="camp-0", send_window={"start": "08:00", "end": "09:00"})
+    late = campaign(id="camp-1", send_window={"start": "08:00", "end": "20:00"})
+    first = el.decide(c, early, now, policy, [])
+    assert first.state == "deferred"  # to 08:00 on 2 January, New York
+    second = el.decide(c, late, now, policy, [el.Sent(early.id, first.scheduled_at)])
+    assert (second.state, second.step) == ("skipped", "frequency_caps")
+    assert "per 7 days" in second.reason
+
+
+@pytest.mark.parametrize(
+    ("days", "day", "span", "cap", "full"),
+    [
+        ([], dt.date(2026, 1, 10), 7, 1, False),
+        ([dt.date(2026, 1, 4)], dt.date(2026, 1, 10), 7, 1, True),  # 6 days before
+        ([dt.date(2026, 1, 3)], dt.date(2026, 1, 10), 7, 1, False),  # 7 days before
+        ([dt.date(2026, 1, 16)], dt.date(2026, 1, 10), 7, 1, True),  # 6 days after
+        ([dt.date(2026, 1, 17)], dt.date(2026, 1, 10), 7, 1, False),
+        ([dt.date(2026, 1, 4), dt.date(2026, 1, 16)], dt.date(2026, 1, 10), 7, 2, False),
+        ([dt.date(2026, 1, 8), dt.date(2026, 1, 12)], dt.date(2026, 1, 10), 7, 2, True),
+    ],
+)
+def test_window_full_counts_every_window_through_the_day(days, day, span, cap, full):
+    assert el.window_full(days, day, span, cap) is full

@@ -145,6 +145,21 @@ def _local_day(moment: dt.datetime, tz: ZoneInfo) -> dt.date:
     return moment.astimezone(tz).date()
 
 
+def window_full(days: Sequence[dt.date], day: dt.date, span: int, cap: int) -> bool:
+    """True when one more message on ``day`` would put ``cap + 1`` into some ``span``-day window.
+
+    Every window that contains ``day`` counts, including those reaching past it: a
+    message deferred to a later day is already scheduled, and a cap of 1 a week
+    must not let a message in two days before it.
+    """
+    for offset in range(span):
+        start = day - dt.timedelta(days=span - 1 - offset)
+        end = start + dt.timedelta(days=span - 1)
+        if sum(start <= d <= end for d in days) >= cap:
+            return True
+    return False
+
+
 def decide(
     c: Candidate,
     campaign: Campaign,
@@ -210,8 +225,8 @@ def decide(
     ):
         return skip("frequency_caps", "already has this campaign that day")
     if campaign.cap:
-        since = _local_day(slot, tz) - dt.timedelta(days=campaign.cap.per_days - 1)
-        if sum(_local_day(s.scheduled_at, tz) >= since for s in mine) >= campaign.cap.max:
+        mine_days = [_local_day(s.scheduled_at, tz) for s in mine]
+        if window_full(mine_days, _local_day(slot, tz), campaign.cap.per_days, campaign.cap.max):
             return skip(
                 "frequency_caps",
                 f"campaign cap {campaign.cap.max} per {campaign.cap.per_days} days",
@@ -223,8 +238,7 @@ def decide(
             return skip(
                 "frequency_caps", f"global cap {policy.marketing_per_day} marketing per day"
             )
-        week_start = slot_day - dt.timedelta(days=6)
-        if sum(week_start <= d <= slot_day for d in days) >= policy.marketing_per_week:
+        if window_full(days, slot_day, 7, policy.marketing_per_week):
             return skip(
                 "frequency_caps", f"global cap {policy.marketing_per_week} marketing per 7 days"
             )
