@@ -117,35 +117,11 @@ def floor(base: Path) -> dict:
 
 def _dbt(base: Path, *args: str) -> float:
     """Run the dbt CLI on the bench warehouse; returns wall seconds."""
-    import subprocess
-    import sys
+    from dagster_project.transform import run_dbt
 
-    from dagster_project.transform import DBT_DIR
-
-    env = {**os.environ, "SMS_WAREHOUSE_PATH": str(base / "warehouse.duckdb"), "DO_NOT_TRACK": "1"}
-    dbt = Path(sys.executable).with_name("dbt")
     as_of = (END + timedelta(days=1)).isoformat()
     t = time.perf_counter()
-    subprocess.run(
-        [
-            str(dbt),
-            "build",
-            "--profiles-dir",
-            str(DBT_DIR),
-            "--project-dir",
-            str(DBT_DIR),
-            "--target-path",
-            str(base / "dbt_target"),
-            "--log-path",
-            str(base / "dbt_logs"),
-            "--vars",
-            f"{{as_of: '{as_of}'}}",
-            "--quiet",
-            *args,
-        ],
-        env=env,
-        check=True,
-    )
+    run_dbt("build", *args, warehouse=base / "warehouse.duckdb", work_dir=base, as_of=as_of)
     return time.perf_counter() - t
 
 

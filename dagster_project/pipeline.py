@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 
 import duckdb
@@ -260,16 +261,15 @@ def demo_loop(instance: DagsterInstance, send_day: date | None, behaviour) -> di
     secret = webhook_secret()
     pending: list = []
     purchases: list = []
-    counts: dict[str, dict[str, int]] = {}
-    delivered: dict[str, int] = {}
+    counts: defaultdict[str, Counter] = defaultdict(Counter)  # what recipients did, per campaign
+    delivered: Counter = Counter()  # callbacks the receiver took, per kind
     with loop.running_receiver() as base:
         print(f"webhook receiver on {base}; recipients answer between dispatch runs")
         for day_offset, hour in DEMO_DISPATCH_HOURS:
             at = datetime.combine(send_day + timedelta(days=day_offset), time(hour), tzinfo=UTC)
             due = [c for c in pending if c.at <= at]
             pending = [c for c in pending if c.at > at]
-            for kind, n in loop.deliver(base, secret, due).items():
-                delivered[kind] = delivered.get(kind, 0) + n
+            delivered.update(loop.deliver(base, secret, due))
             before = loop.outbox_lines(outbox_dir)
             dispatch(instance, at)
             clock = loop.DispatchClock(before, loop.outbox_lines(outbox_dir), at)
@@ -277,11 +277,8 @@ def demo_loop(instance: DagsterInstance, send_day: date | None, behaviour) -> di
             pending = sorted([*pending, *outcome.callbacks], key=lambda c: c.at)
             purchases += outcome.purchases
             for campaign, per in outcome.counts.items():
-                mine = counts.setdefault(campaign, {})
-                for what, n in per.items():
-                    mine[what] = mine.get(what, 0) + n
-        for kind, n in loop.deliver(base, secret, pending).items():
-            delivered[kind] = delivered.get(kind, 0) + n
+                counts[campaign].update(per)
+        delivered.update(loop.deliver(base, secret, pending))
     files = loop.write_purchases(settings.landing_dir(), purchases, behaviour.seed)
     print(
         "recipients: "
@@ -294,7 +291,7 @@ def demo_loop(instance: DagsterInstance, send_day: date | None, behaviour) -> di
             **{k: v for k, v in vars(behaviour).items() if k != "uplift"},
             "uplift": dict(behaviour.uplift),
         },
-        "per_campaign": counts,
+        "per_campaign": {campaign: dict(per) for campaign, per in counts.items()},
     }
     path = settings.demo_truth_dir() / "outcomes.json"
     path.parent.mkdir(parents=True, exist_ok=True)

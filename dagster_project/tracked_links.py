@@ -35,6 +35,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from dagster_project import settings
+from dagster_project.durable_files import fsync_directory, write_locked
 
 TOKEN_PATTERN = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 FILE_MODE = 0o600
@@ -130,23 +131,14 @@ def append_links(links: Iterable[Link | Mapping | tuple], path: Path | str | Non
                 + b"\n"
                 for link in new
             )
-            if content and not content.endswith(b"\n"):
-                data = b"\n" + data  # end a torn line from a crash; it stays unreadable
-            written = os.write(fd, data)
-            if written != len(data):
-                os.write(fd, b"\n")
-                raise OSError(f"short write to {path}")
+            write_locked(fd, data, path)
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
         os.fsync(fd)
     finally:
         os.close(fd)
     if created:
-        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_directory(path.parent)
     return len(new)
 
 

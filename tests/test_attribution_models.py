@@ -14,8 +14,6 @@ below is one customer or phone whose expected outcome is known by construction:
 """
 
 import math
-import os
-import subprocess
 from datetime import date, datetime, timedelta
 
 import duckdb
@@ -28,7 +26,7 @@ from dagster_project.demo import generate
 from dagster_project.ingest import events as events_ingest
 from dagster_project.ingest.assets import daily_assets, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
-from dagster_project.transform import DBT_DIR, DBT_EXECUTABLE
+from dagster_project.transform import run_dbt
 from dagster_project.warehouse import WarehouseResource
 
 END = date(2026, 11, 21)
@@ -47,25 +45,7 @@ EVENT_COLUMNS = [
 
 
 def dbt(warehouse, base, *args):
-    subprocess.run(
-        [
-            DBT_EXECUTABLE,
-            *args,
-            "--quiet",
-            "--project-dir",
-            str(DBT_DIR),
-            "--profiles-dir",
-            str(DBT_DIR),
-            "--target-path",
-            str(base / "dbt_target"),
-            "--log-path",
-            str(base / "dbt_logs"),
-            "--vars",
-            f"{{as_of: '{AS_OF}'}}",
-        ],
-        env={**os.environ, "SMS_WAREHOUSE_PATH": str(warehouse)},
-        check=True,
-    )
+    run_dbt(*args, warehouse=warehouse, work_dir=base, as_of=AS_OF)
 
 
 class Ledger:

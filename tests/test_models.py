@@ -5,9 +5,7 @@ e-mail), what they spent, whether they are a big spender, lapsed or a prospect,
 and their consent at the end. The marts must say the same.
 """
 
-import os
 import shutil
-import subprocess
 from datetime import date, timedelta
 
 import duckdb
@@ -19,7 +17,7 @@ from dagster_project.definitions import defs
 from dagster_project.demo import generate
 from dagster_project.ingest.assets import daily_assets, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
-from dagster_project.transform import DBT_DIR, DBT_EXECUTABLE, dbt_models, dbt_resource
+from dagster_project.transform import dbt_models, dbt_resource, run_dbt
 from dagster_project.warehouse import WarehouseResource
 
 END = date(2026, 11, 21)
@@ -86,26 +84,7 @@ def built(tmp_path_factory):
     # The same data built from scratch, in a copy.
     rebuilt = base / "rebuilt.duckdb"
     shutil.copy(warehouse, rebuilt)
-    subprocess.run(
-        [
-            DBT_EXECUTABLE,
-            "build",
-            "--full-refresh",
-            "--quiet",
-            "--project-dir",
-            str(DBT_DIR),
-            "--profiles-dir",
-            str(DBT_DIR),
-            "--target-path",
-            str(base / "dbt_target"),
-            "--log-path",
-            str(base / "dbt_logs"),
-            "--vars",
-            f"{{as_of: '{AS_OF}'}}",
-        ],
-        env={**os.environ, "SMS_WAREHOUSE_PATH": str(rebuilt)},
-        check=True,
-    )
+    run_dbt("build", "--full-refresh", warehouse=rebuilt, work_dir=base, as_of=AS_OF)
     conn = duckdb.connect(str(warehouse), read_only=True)
     people = pd.read_parquet(base / "truth/people.parquet")
     yield {

@@ -36,7 +36,7 @@ from dagster_project.activation.campaigns import Campaign, load_campaigns, load_
 from dagster_project.activation.gateway.resource import GatewayResource
 from dagster_project.metadata import mask_columns, md_table
 from dagster_project.quality.checks import build_check
-from dagster_project.quality.datasets import Dataset, audience_query
+from dagster_project.quality.datasets import AUDIENCE_EXAMPLE_COLUMNS, Dataset, audience_query
 from dagster_project.quality.gates import require_passing_gates
 from dagster_project.warehouse import WAREHOUSE_POOL, WarehouseResource
 
@@ -208,14 +208,7 @@ def build_plan_check(campaign: Campaign):
             [campaign.id, end],
         ),
         phone_columns=("phone_e164",),
-        example_columns=(
-            "customer_id",
-            "phone_e164",
-            "latest_consent_event",
-            "suppression_reasons",
-            "phone_is_valid",
-            "phone_type",
-        ),
+        example_columns=AUDIENCE_EXAMPLE_COLUMNS,
         latest_sql=f"SELECT max(plan_day) FROM sms.ledger WHERE campaign_id = '{campaign.id}'",
     )
     return build_check(dataset)

@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
+
+from dagster_project.yaml_files import read_mapping, validate
 
 # What a filter may test: dim_customers' columns a marketer can reason about, with the
 # operators that make sense for their type. Never raw SQL.
@@ -234,32 +233,12 @@ def _check_segments(v: list[str]) -> list[str]:
     return v
 
 
-def _field_path(loc: Iterable[Any]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(file)"
-
-
 def _read_yaml(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise CampaignError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise CampaignError(f"{path}: a campaign file is a YAML mapping of fields")
-    return data
+    return read_mapping(path, CampaignError, "a campaign file is a YAML mapping of fields")
 
 
 def _validate(model: type[BaseModel], data: dict, path: Path):
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"field {_field_path(e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
-        )
-        raise CampaignError(f"{path}: {problems}") from exc
+    return validate(model, data, path, CampaignError)
 
 
 def load_campaign(path: Path, validate_template=None) -> Campaign:

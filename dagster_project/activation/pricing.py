@@ -13,8 +13,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from dagster_project.yaml_files import read_mapping, validate
 
 from .encoding import SmsSize
 
@@ -42,48 +43,13 @@ class Prices(BaseModel):
         return self.default
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A loader that refuses a key given twice (YAML would silently keep the last)."""
-
-
-def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode):
-    seen: set = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates
-)
-
-
 def load_prices(path: str | Path) -> Prices:
     """Read and validate a price table; errors say which file and which field."""
     path = Path(path)
-    try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
-    except OSError as exc:
-        raise PricingError(f"{path}: cannot read price table ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise PricingError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise PricingError(f"{path}: expected a mapping with 'default' and 'countries'")
+    raw = read_mapping(path, PricingError, "expected a mapping with 'default' and 'countries'")
     if isinstance(raw.get("countries"), dict):
         raw["countries"] = {_key(k): v for k, v in raw["countries"].items()}
-    try:
-        return Prices.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or '(top)'}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise PricingError(f"{path}: {problems}") from exc
+    return validate(Prices, raw, path, PricingError)
 
 
 def _key(key: object) -> object:

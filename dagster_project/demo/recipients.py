@@ -33,12 +33,13 @@ from dataclasses import dataclass, field
 
 import phonenumbers
 
+from dagster_project.webhooks.replies import reply_language
+
 LINK_TOKEN = re.compile(r"/c/([0-9A-Za-z]+)")
 # The opt-out word a recipient of each language types (the footer advertises it).
 STOP_WORDS = {"en": "STOP", "de": "STOPP", "tr": "DUR"}
 HELP_WORDS = {"en": "HELP", "de": "HILFE", "tr": "YARDIM"}
 FREE_REPLIES = ("Thanks!", "Is the offer valid online too?", "Danke, bis bald", "Tesekkurler")
-LANGUAGE_OF_REGION = {"DE": "de", "AT": "de", "CH": "de", "TR": "tr"}
 
 
 @dataclass(frozen=True)
@@ -144,10 +145,6 @@ def region_of(phone: str) -> str | None:
         return None
 
 
-def language_of(phone: str) -> str:
-    return LANGUAGE_OF_REGION.get(region_of(phone) or "", "en")
-
-
 def simulate(messages: list[SentMessage], behaviour: Behaviour) -> Outcomes:
     out = Outcomes()
     seed = behaviour.seed
@@ -175,7 +172,7 @@ def simulate(messages: list[SentMessage], behaviour: Behaviour) -> Outcomes:
         if m.status != "delivered":
             continue
         out.count(campaign, "delivered")
-        language = language_of(m.phone)
+        language = reply_language(None, m.phone)  # as the receiver would answer them
 
         buys = draw(seed, m.key, "buy") < behaviour.uplift_of(campaign)
         hours = 0.5 + draw(seed, m.key, "buy_at") * (behaviour.purchase_within_days * 24 - 0.5)

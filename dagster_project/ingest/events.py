@@ -25,22 +25,17 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from dagster_project.consent_keywords import ACTIONS
 from dagster_project.webhooks.eventlog import Position, read_new
+from dagster_project.webhooks.events import EVENT_KEYS, EVENT_TYPES, SOURCES, STATUSES
 
 ENTITY = "sms_events"
 TABLE = "raw.sms_events"
 OFFSETS = "ingest.event_log_offsets"
 FILE_GLOB = "events-*.jsonl"  # the receiver's files (webhooks.eventlog)
 
-COLUMNS = [
-    "event_id", "received_at", "occurred_at", "source", "event_type", "message_key",
-    "provider_message_id", "status", "provider_status", "error_code", "phone", "our_number",
-    "text", "keyword", "action", "language", "reply_text", "token", "target_url", "user_agent",
-]  # fmt: skip
-SOURCES = frozenset({"twilio", "kannel", "sandbox", "link"})
-EVENT_TYPES = frozenset({"status", "inbound", "click"})
-STATUSES = frozenset({"queued", "sent", "delivered", "undelivered", "failed"})
-ACTIONS = frozenset({"opt_out", "opt_in", "help"})
+COLUMNS = list(EVENT_KEYS)
+ALLOWED = {"source": SOURCES, "event_type": EVENT_TYPES, "status": STATUSES, "action": ACTIONS}
 
 DDL = f"""
 CREATE SCHEMA IF NOT EXISTS raw;
@@ -108,13 +103,7 @@ def _timestamp(value, name: str) -> str | None:
 
 def to_row(event: dict) -> dict:
     """One parsed landing-log event as a row of ``raw.sms_events``; ValueError says why not."""
-    checks = {
-        "source": SOURCES,
-        "event_type": EVENT_TYPES,
-        "status": STATUSES,
-        "action": ACTIONS,
-    }
-    for name, allowed in checks.items():
+    for name, allowed in ALLOWED.items():
         if event.get(name) is not None and event[name] not in allowed:
             raise ValueError(f"{name} {event[name]!r} is not one of {sorted(allowed)}")
     row = {}

@@ -329,6 +329,17 @@ AUDIENCE_CHECK = """
 """
 
 
+# What a failed compliance example shows, on the mart and on every plan alike.
+AUDIENCE_EXAMPLE_COLUMNS = (
+    "customer_id",
+    "phone_e164",
+    "latest_consent_event",
+    "suppression_reasons",
+    "phone_is_valid",
+    "phone_type",
+)
+
+
 def audience_query(audience_sql: str, params) -> tuple[str, object]:
     """The compliance batch of an audience given as SQL selecting customer_id, phone_e164."""
     return f"WITH audience AS ({audience_sql}),\n{AUDIENCE_CHECK}", params
@@ -384,14 +395,7 @@ MART_DATASETS: list[Dataset] = [
             "SELECT customer_id, phone_e164 FROM marts.sms_audience", []
         ),
         phone_columns=("phone_e164",),
-        example_columns=(
-            "customer_id",
-            "phone_e164",
-            "latest_consent_event",
-            "suppression_reasons",
-            "phone_is_valid",
-            "phone_type",
-        ),
+        example_columns=AUDIENCE_EXAMPLE_COLUMNS,
     ),
 ]
 

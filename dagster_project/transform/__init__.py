@@ -71,6 +71,25 @@ def parse_project() -> None:
         )
 
 
+def run_dbt(
+    *args: str, warehouse: Path, work_dir: Path, as_of: str | None = None
+) -> subprocess.CompletedProcess:
+    """The venv's dbt on one warehouse file, outside Dagster (tests, benchmarks).
+
+    Target and logs go to ``work_dir``, so runs on different warehouses never share
+    dbt's ``target/``; a failure raises ``CalledProcessError``.
+    """
+    command = [
+        DBT_EXECUTABLE, *args, "--quiet",
+        "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+        "--target-path", str(work_dir / "dbt_target"), "--log-path", str(work_dir / "dbt_logs"),
+    ]  # fmt: skip
+    if as_of:
+        command += ["--vars", json.dumps({"as_of": as_of})]
+    env = {**os.environ, "SMS_WAREHOUSE_PATH": str(warehouse)}
+    return subprocess.run(command, env=env, check=True)
+
+
 def manifest_is_stale() -> bool:
     """True when no manifest exists or a project file changed after it was written."""
     manifest = dbt_project.manifest_path

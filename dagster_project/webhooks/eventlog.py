@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from dagster_project import settings
+from dagster_project.durable_files import fsync_directory, write_locked
 
 from .events import EVENT_KEYS, REQUIRED_KEYS
 
@@ -96,12 +97,7 @@ class EventLog:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
-                _end_torn_line(fd)
-                written = os.write(fd, data)
-                if written != len(data):
-                    # A short write (disk full): end the fragment so the next line stays whole.
-                    os.write(fd, b"\n")
-                    raise OSError(f"short write to {path}: {written} of {len(data)} bytes")
+                write_locked(fd, data, path)
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
             os.fsync(fd)
@@ -109,24 +105,10 @@ class EventLog:
             os.close(fd)
         if new_file:
             # A new file's name must be durable too, or a crash could lose the whole file.
-            _fsync_directory(self.directory)
+            fsync_directory(self.directory)
             with self._guard:
                 self._known.add(path)
         return path
-
-
-def _end_torn_line(fd: int) -> None:
-    size = os.fstat(fd).st_size
-    if size and os.pread(fd, 1, size - 1) != b"\n":
-        os.write(fd, b"\n")
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --- reading ------------------------------------------------------------------------

@@ -59,6 +59,7 @@ EVENT_KEYS = (
 REQUIRED_KEYS = ("event_id", "received_at", "source", "event_type")
 
 SOURCES = ("twilio", "kannel", "sandbox", "link")
+EVENT_TYPES = ("status", "inbound", "click")
 STATUSES = ("queued", "sent", "delivered", "undelivered", "failed")
 STATUS_RANK = {"queued": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3}
 

@@ -14,10 +14,10 @@ import string
 from pathlib import Path
 
 import phonenumbers
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dagster_project.consent_keywords import ACTIONS, OPT_OUT_WORDS, UNIVERSAL_LANGUAGE
+from dagster_project.yaml_files import read_mapping, validate
 
 from .keywords import fold
 
@@ -91,20 +91,5 @@ def reply_language(keyword_language: str | None, phone: str | None) -> str:
 
 
 def load_replies(path: Path) -> Replies:
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RepliesError(f"{path}: cannot read: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise RepliesError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise RepliesError(f"{path}: a mapping with sender_name and languages")
-    try:
-        return Replies.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"field {'.'.join(str(p) for p in e['loc']) or '(file)'}: "
-            f"{e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
-        )
-        raise RepliesError(f"{path}: {problems}") from exc
+    data = read_mapping(path, RepliesError, "a mapping with sender_name and languages")
+    return validate(Replies, data, path, RepliesError)
