@@ -328,7 +328,7 @@ DISPATCH_SCRIPT = """
 import datetime as dt, sys
 import duckdb
 import httpx
-from dagster_project.activation.assets import campaigns
+from dagster_project.activation.assets import campaigns, policy
 from dagster_project.activation.dispatch import dispatch
 from dagster_project.activation.gateway.resource import GatewayResource
 gateway = GatewayResource(kind="twilio", base_url=sys.argv[2], account_sid="AC0", auth_token="t",
@@ -337,7 +337,7 @@ gateway = GatewayResource(kind="twilio", base_url=sys.argv[2], account_sid="AC0"
                           base_backoff=0.05)
 with duckdb.connect(sys.argv[1]) as conn:
     dispatch(conn, gateway, {c.id: c for c in campaigns()}, dt.datetime.fromisoformat(sys.argv[4]),
-             batch_size=15)
+             policy=policy(), batch_size=15)
 print("DONE")
 """
 
