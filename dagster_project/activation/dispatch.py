@@ -65,10 +65,10 @@ class UnloadedConsent(RuntimeError):
 
 def unloaded_consent_files(conn, landing_dir: Path, now: dt.datetime) -> list[Path]:
     """Landed CRM consent files due by ``now`` that no load has read as they are now."""
-    folder = landing_dir / landed_files.CONSENT_FOLDER
     return landed_files.unloaded(
-        conn, "crm_consent", folder, landed_files.CONSENT_PATTERN, landed_files.through(now)
-    )
+        conn, "crm_consent", landing_dir, landed_files.CONSENT_FOLDER,
+        landed_files.CONSENT_PATTERN, landed_files.through(now),
+    )  # fmt: skip
 
 
 def unread_outcome_bytes(conn, events_dir: Path) -> int:

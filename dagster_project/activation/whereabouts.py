@@ -5,11 +5,13 @@ called party's location), and a guess about that location is never treated as th
 truth. ``locate`` returns the candidates:
 
 * **zones.** Certain only when the profile states them: a time zone given in the CRM,
-  or an address (a US state narrows to that state's zones, a country to its zones).
-  Otherwise every zone the phone number can be in (libphonenumber's prefix data,
-  ``phonenumbers.timezone``) together with the home store's zone; with neither, every
-  zone of the recipient's country (the tz database's ``zone.tab``). A window must then
-  hold in **all** of them.
+  or an address (a US state means that state's zones, a country with one clock its
+  zone). The number's own zones (libphonenumber's prefix data, ``phonenumbers.timezone``)
+  are kept beside a stated zone they disagree with: the area code is what carriers and
+  TCPA plaintiffs read, and a stale CRM field must not open a send at 03:00 there.
+  Without a stated zone the candidates are every zone the number can be in together
+  with the home store's zone; with neither, every zone of the recipient's country (the
+  tz database's ``zone.tab``). A window must then hold in **all** of them.
 * **regions** (ISO 3166 codes: ``US``, ``US-FL``, ``FR``) decide which regional send
   rules apply (``send_rules``). The US state comes from the profile's address where
   there is one, else from the number's area code (``phonenumbers.geocoder``); a US
@@ -40,6 +42,7 @@ ANY_STATE = "*"  # ``US-*``: the state is not known, every state's rule applies
 # How each source of zones is named on the ledger row (``zone_source``).
 PROFILE_TIME_ZONE = "profile_time_zone"
 PROFILE_ADDRESS = "profile_address"
+PROFILE_AND_PHONE = "profile_and_phone"  # stated, and the number is from elsewhere
 PHONE = "phone"
 PHONE_AND_HOME_STORE = "phone_and_home_store"
 HOME_STORE = "home_store"
@@ -175,13 +178,14 @@ def locate(
     countries = {c for c in (profile_country, phone_country) if c}
     profile_zones = country_zones().get(profile_country or "", ())
 
-    explicit = zone_name(profile_time_zone)
-    if explicit:
-        zones, source = {explicit}, PROFILE_TIME_ZONE
-    elif state is not None and (named := _state_zones(state)):
-        zones, source = set(named), PROFILE_ADDRESS
-    elif profile_zones and one_clock(profile_zones):
-        zones, source = set(profile_zones), PROFILE_ADDRESS
+    stated, source = _stated(zone_name(profile_time_zone), state, profile_zones)
+    if stated:
+        # The number's own zones stay: a stale CRM field must not open a 03:00 send to an
+        # area code elsewhere (carriers and TCPA plaintiffs read the area code). A stated
+        # zone the number can be in drops the home store's zone and the country default.
+        elsewhere = {p for p in phone_zones if not any(one_clock((p, z)) for z in stated)}
+        zones = set(stated) | elsewhere
+        source = PROFILE_AND_PHONE if elsewhere else source
     else:
         zones = set(phone_zones)
         if store_zone:
@@ -207,6 +211,20 @@ def locate(
     if not zones:
         return Whereabouts((), UNKNOWN, _regions(countries, state))
     return Whereabouts(tuple(sorted(zones)), source, _regions(countries, state))
+
+
+def _stated(
+    zone: str | None, state: str | None, country_zones_: tuple[str, ...]
+) -> tuple[tuple[str, ...], str | None]:
+    """What the profile states about the recipient's zone: a zone, a state, a one-clock
+    country (in that order), with the source it is recorded under."""
+    if zone:
+        return (zone,), PROFILE_TIME_ZONE
+    if state is not None and (named := _state_zones(state)):
+        return named, PROFILE_ADDRESS
+    if country_zones_ and one_clock(country_zones_):
+        return country_zones_, PROFILE_ADDRESS
+    return (), None
 
 
 @cache

@@ -5,7 +5,8 @@ A contract between ingest, which loads landing files and records each one it loa
 load read them), and activation, which must not send while a landed consent file
 is not loaded: a STOP the CRM recorded at 04:17 counts at 16:00 the same day.
 
-A file is *unloaded* when no record matches its current path, size and mtime: new,
+A file is *unloaded* when no record matches its current path (relative to the landing
+folder, so a moved or copied landing folder stays loaded), size and mtime: new,
 re-exported or rewritten since its day was loaded. Files are found by pattern
 anywhere below the source's folder, so a file the loader would never read (a
 misnamed day folder, an upper-case extension) is unloaded too, and named.
@@ -60,9 +61,12 @@ def snapshot(paths: Iterable[Path]) -> dict[Path, Stat]:
     return out
 
 
-def record(conn, entity: str, days: Iterable[date], files: dict[Path, Stat]) -> None:
+def record(
+    conn, entity: str, root: Path, days: Iterable[date], files: dict[Path, Stat]
+) -> None:
     """Replace the record of these delivery days with the files a load just read."""
     ensure(conn)
+    root = Path(root).resolve()
     days = sorted(set(days))
     conn.execute("BEGIN TRANSACTION")
     try:
@@ -71,7 +75,7 @@ def record(conn, entity: str, days: Iterable[date], files: dict[Path, Stat]) -> 
                 f"DELETE FROM {TABLE} WHERE entity = ? AND partition_date = ?", [entity, day]
             )
         rows = [
-            (entity, _day_of(path), str(path), size, mtime)
+            (entity, _day_of(path), _relative(path, root), size, mtime)
             for path, (size, mtime) in sorted(files.items())
         ]
         if rows:
@@ -84,6 +88,10 @@ def record(conn, entity: str, days: Iterable[date], files: dict[Path, Stat]) -> 
     except Exception:
         conn.execute("ROLLBACK")
         raise
+
+
+def _relative(path: Path, root: Path) -> str:
+    return Path(path).resolve().relative_to(root).as_posix()
 
 
 def _after(path: Path, until: date) -> bool:
@@ -119,14 +127,16 @@ def through(now: datetime) -> date:
 
 
 def unloaded(
-    conn, entity: str, folder: Path, pattern: str, until: date | None = None
+    conn, entity: str, root: Path, folder: str, pattern: str, until: date | None = None
 ) -> list[Path]:
-    """Landed files of ``entity`` no load has read as they are now.
+    """Landed files of ``entity`` (below ``root / folder``) no load has read as they are now.
 
     With ``until``, files in delivery-day folders after it are not due yet (a replay
     on an earlier clock); a file outside any delivery-day folder always counts.
     """
-    files = [p for p in landed(folder, pattern) if until is None or not _after(p, until)]
+    root = Path(root).resolve()
+    found = landed(root / folder, pattern)
+    files = [p for p in found if until is None or not _after(p, until)]
     if not files:
         return []
     known = conn.execute(
@@ -147,6 +157,6 @@ def unloaded(
             size, mtime = stat(path)
         except FileNotFoundError:
             continue
-        if (str(path), size, mtime) not in done:
+        if (_relative(path, root), size, mtime) not in done:
             out.append(path)
     return out

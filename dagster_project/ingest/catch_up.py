@@ -62,7 +62,9 @@ def load_and_record(
     result = loader.load(conn, spec, landing_root, start, end, default_region=default_region)
     read = {Path(f).resolve() for f in result.files}
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    landed_files.record(conn, spec.entity, days, {p: s for p, s in before.items() if p in read})
+    landed_files.record(
+        conn, spec.entity, landing_root, days, {p: s for p, s in before.items() if p in read}
+    )
     return result
 
 
@@ -81,7 +83,7 @@ def catch_up(
 ) -> CatchUp:
     """Load every landed, not yet loaded file of ``spec`` (any delivery day up to ``until``)."""
     folder = (landing_root / spec.path).resolve()
-    pending = landed_files.unloaded(conn, spec.entity, folder, spec.glob, until)
+    pending = landed_files.unloaded(conn, spec.entity, landing_root, spec.path, spec.glob, until)
     out = CatchUp()
     if not pending:
         return out
@@ -104,7 +106,7 @@ def catch_up(
         )
     out.days = sorted(days)
     out.files = [str(p) for p in pending]
-    left = landed_files.unloaded(conn, spec.entity, folder, spec.glob, until)
+    left = landed_files.unloaded(conn, spec.entity, landing_root, spec.path, spec.glob, until)
     if left:
         raise _unloadable(left, f"{spec.entity} file(s) the loader did not read")
     return out
