@@ -63,8 +63,12 @@ class Candidate:
     suppression: str | None = None  # the reason(s) the phone is suppressed, else None
     time_zone: str | None = None  # the profile's best single zone (shown, never trusted alone)
     country: str | None = None
-    # Every zone and region the recipient may be in; None: from the phone and time_zone.
+    # Every zone and region the recipient may be in; None: worked out when the window is
+    # judged (only for who gets that far), from ``stated`` or else the phone and time_zone.
     whereabouts: Whereabouts | None = None
+    # What the profile states for ``whereabouts.locate``: zone, country, state, home
+    # store zone, home store country.
+    stated: tuple[str | None, ...] | None = None
     attributes: Mapping[str, Any] = field(default_factory=dict)
     entered_on: dt.date | None = None  # when the customer entered the target segment
     bought_promoted_on: dt.date | None = None  # last purchase of the promoted category
@@ -114,6 +118,12 @@ def whereabouts_of(c: Candidate) -> Whereabouts:
     """The candidate's whereabouts; without them, its phone's zones and its profile zone."""
     if c.whereabouts is not None:
         return c.whereabouts
+    if c.stated is not None:
+        zone, country, state, store_zone, store_country = c.stated
+        return locate(
+            c.phone_e164, profile_time_zone=zone, profile_country=country, profile_state=state,
+            home_store_time_zone=store_zone, home_store_country=store_country,
+        )  # fmt: skip
     return locate(c.phone_e164, home_store_time_zone=c.time_zone, home_store_country=c.country)
 
 

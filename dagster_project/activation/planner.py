@@ -26,7 +26,7 @@ import pandas as pd
 from dagster_project import settings
 from dagster_project.activation import eligibility, ledger
 from dagster_project.activation.campaigns import FILTER_FIELDS, Campaign, Policy
-from dagster_project.activation.whereabouts import Whereabouts, locate
+from dagster_project.activation.whereabouts import Whereabouts
 
 # Per-deployment secret for tracked-link tokens (tokens must not be guessable).
 LINK_SECRET_ENV = "SMS_LINK_SECRET"
@@ -133,14 +133,13 @@ def to_candidate(row: dict) -> eligibility.Candidate:
         suppression=_none(row["suppression"]),
         time_zone=_none(row["time_zone"]),
         country=_none(row["country"]),
-        whereabouts=locate(
-            _none(row["phone_e164"]),
-            profile_time_zone=_none(row["crm_time_zone"]),
-            profile_country=_none(row["crm_country"]),
-            profile_state=_none(row["crm_state_region"]),
-            home_store_time_zone=_none(row["home_store_time_zone"]),
-            home_store_country=_none(row["home_store_country"]),
-        ),
+        stated=tuple(
+            _none(row[f])
+            for f in (
+                "crm_time_zone", "crm_country", "crm_state_region", "home_store_time_zone",
+                "home_store_country",
+            )
+        ),  # fmt: skip
         attributes={f: _none(row[f]) for f in FILTER_FIELDS},
         entered_on=day(row["entered_on"]),
         bought_promoted_on=day(row["bought_promoted_on"]),
