@@ -33,6 +33,7 @@ from dagster_project.activation import plan_assets, plan_checks, sms_dispatch
 from dagster_project.activation.gateway.resource import gateway_from_env
 from dagster_project.ingest import loader
 from dagster_project.ingest.assets import (
+    crm_consent_catch_up,
     daily_assets,
     daily_partitions,
     reference_assets,
@@ -52,6 +53,7 @@ _ALL_ASSETS = [
     *reference_assets,
     *daily_assets,
     sms_events,
+    crm_consent_catch_up,
     dbt_models,
     analytics_snapshot,
     campaign_performance_report,
@@ -186,10 +188,17 @@ def plan(instance: DagsterInstance, day: date, now: datetime | None = None) -> N
 
 
 def dispatch(instance: DagsterInstance, now: datetime | None = None) -> dict:
-    """Load new outcome events, then send what is due (at ``now``: the sandbox only)."""
-    config = {"ops": {sms_dispatch.op.name: {"config": {"now": now.isoformat()}}}} if now else {}
+    """Load new outcome events and landed consent files, then send what is due (at ``now``:
+    the sandbox only)."""
+    clock = {"config": {"now": now.isoformat()}}
+    config = (
+        {"ops": {sms_dispatch.op.name: clock, crm_consent_catch_up.op.name: clock}} if now else {}
+    )
     result = _run(
-        AssetSelection.assets(sms_events, sms_dispatch), instance, "sending", run_config=config
+        AssetSelection.assets(sms_events, crm_consent_catch_up, sms_dispatch),
+        instance,
+        "sending",
+        run_config=config,
     )
     [event] = [
         e for e in result.get_asset_materialization_events() if e.asset_key == sms_dispatch.key

@@ -25,10 +25,13 @@ from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance, ma
 from dagster_project.activation import plan_assets, plan_checks, sms_dispatch
 from dagster_project.activation.gateway.resource import GatewayResource
 from dagster_project.demo import generate
-from dagster_project.ingest import loader
-from dagster_project.ingest.assets import daily_assets, reference_assets, sms_events
+from dagster_project.ingest.assets import (
+    crm_consent_catch_up,
+    daily_assets,
+    reference_assets,
+    sms_events,
+)
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
-from dagster_project.ingest.specs import DAILY_SPECS
 from dagster_project.quality import mart_checks, raw_checks
 from dagster_project.transform import dbt_models, dbt_resource
 from dagster_project.warehouse import WarehouseResource
@@ -45,7 +48,8 @@ DAYS = 60
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 ALL = [
-    *reference_assets, *daily_assets, sms_events, dbt_models, *plan_assets, sms_dispatch,
+    *reference_assets, *daily_assets, sms_events, crm_consent_catch_up, dbt_models, *plan_assets,
+    sms_dispatch,
     *raw_checks, *mart_checks, *plan_checks,
 ]  # fmt: skip
 PLAN_CONFIG = {"ops": {a.op.name: {"config": {"now": NOW.isoformat()}} for a in plan_assets}}
@@ -173,15 +177,8 @@ def test_plan_and_send_the_example_campaigns_through_the_sandbox(copy):
         "SELECT max(n) FROM (SELECT customer_id, count(*) n FROM sms.ledger "
         "WHERE state IN ('accepted', 'deferred', 'planned') GROUP BY 1)",
     ) == [(1,)]
-    # Every message went out inside its recipient's window.
-    for key, tz, at in query(
-        base,
-        "SELECT message_key, time_zone, scheduled_at FROM sms.ledger WHERE state = 'accepted'",
-    ):
-        from zoneinfo import ZoneInfo
-
-        local = at.replace(tzinfo=UTC).astimezone(ZoneInfo(tz))
-        assert 9 <= local.hour < 20, (key, local)
+    # Every message went out inside its campaign's window in every zone of its number.
+    assert audit_send_times(base) == accepted
 
     # Running again sends nothing twice: re-planning keeps what was sent, and the
     # dispatch finds nothing new due at the same moment.
@@ -210,37 +207,97 @@ def test_plan_and_send_the_example_campaigns_through_the_sandbox(copy):
         [NOW.replace(tzinfo=None)],
     ):
         assert tz == "America/Los_Angeles" and state == "accepted"
+    assert audit_send_times(base) == len(outbox(base)) > accepted
 
 
-def opt_out(base, phone: str, day: date) -> None:
-    folder = base / "landing" / "crm" / "consent" / day.isoformat()
-    folder.mkdir(parents=True, exist_ok=True)
+def audit_send_times(base) -> int:
+    """The send moment of every accepted message against its campaign's window in each zone
+    libphonenumber gives its number (read from the phone, not from the ledger's zones) and
+    in each zone the ledger kept as considered. Returns how many messages were checked."""
+    from zoneinfo import ZoneInfo
+
+    import phonenumbers
+    from phonenumbers import timezone as phone_timezones
+
+    from dagster_project.activation.assets import campaigns
+
+    windows = {c.id: c.send_window for c in campaigns()}
+    rows = query(base, "SELECT message_key, campaign_id, phone_e164, sending_at, candidate_zones, "
+                       "expires_at FROM sms.ledger WHERE state = 'accepted'")  # fmt: skip
+    for key, campaign_id, phone, sent_at, kept, expires in rows:
+        window = windows[campaign_id]
+        zones = set(phone_timezones.time_zones_for_number(phonenumbers.parse(phone)))
+        assert zones - {"Etc/Unknown"} and kept, (key, zones, kept)
+        for zone in (zones - {"Etc/Unknown"}) | set(kept.split(",")):
+            for moment in (sent_at, expires - timedelta(seconds=1)):
+                local = moment.replace(tzinfo=UTC).astimezone(ZoneInfo(zone)).time()
+                assert window.start <= local < window.end, (key, zone, local)
+    return len(rows)
+
+
+def drop_consent_file(base, phone: str, day: date, folder: str | None = None) -> Path:
+    """A CRM consent export with one STOP, dropped into the landing folder (not loaded)."""
+    where = base / "landing" / "crm" / "consent" / (folder or day.isoformat())
+    where.mkdir(parents=True, exist_ok=True)
     event = {
         "event_id": f"stop-{phone}", "contact_id": None, "phone": phone, "country_code": None,
-        "event_type": "opt_out", "source": "keyword", "occurred_at": f"{day}T12:00:00+00:00",
+        "event_type": "opt_out", "source": "keyword", "occurred_at": f"{day}T04:17:00+00:00",
         "consent_text_version": None, "keyword": "STOP",
     }  # fmt: skip
-    (folder / "consent-stop.jsonl").write_text(json.dumps(event) + "\n")
-    spec = next(s for s in DAILY_SPECS if s.entity == "crm_consent")
-    with duckdb.connect(str(base / "warehouse.duckdb")) as conn:
-        loader.load(conn, spec, base / "landing", day, day)
+    path = where / "consent-stop.jsonl"
+    path.write_text(json.dumps(event) + "\n")
+    return path
 
 
-def test_an_opt_out_after_planning_is_honoured_by_the_next_dispatch(copy):
+SEND_JOB = AssetSelection.assets(sms_events, crm_consent_catch_up, sms_dispatch)
+
+
+def test_a_consent_file_landed_between_plan_and_dispatch_counts_before_the_send(copy):
+    """The CRM recorded a STOP at 04:17 on the send day; its file landed after the plan."""
     base, instance = copy
     assert plan(instance).success
-    [(key, phone)] = query(
-        base,
-        "SELECT message_key, phone_e164 FROM sms.ledger WHERE state = 'planned' "
-        "ORDER BY message_key LIMIT 1",
-    )
-    opt_out(base, phone, DAY)
-    dispatch_run(instance)
+    planned = query(base, "SELECT message_key, phone_e164 FROM sms.ledger "
+                          "WHERE state = 'planned' ORDER BY message_key")  # fmt: skip
+    (key, phone), others = planned[0], planned[1:]
+    drop_consent_file(base, phone, DAY)
+
+    # The dispatch asset alone refuses while a landed consent file is not loaded.
+    refused = dispatch_run(instance, raise_on_error=False)
+    assert not refused.success and outbox(base) == []
+    failure = next(e for e in refused.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "crm_consent_catch_up" in str(failure.event_specific_data.error)
+
+    # The dispatch job loads it first: that recipient is skipped with the reason, the
+    # others are sent.
+    assert dispatch_run(instance, selection=SEND_JOB).success
     [(state, reason)] = query(
         base, "SELECT state, reason FROM sms.ledger WHERE message_key = ?", [key]
     )
-    assert state == "skipped" and "no longer opted in" in reason
+    assert state == "skipped" and "no longer opted in at send time (opted_out)" in reason
+    sent = {m["key"] for m in outbox(base)}
     assert phone not in {m["to"] for m in outbox(base)}
+    assert {k for k, _ in others} <= sent
+    [(loaded,)] = query(base, "SELECT count(*) FROM raw.crm_consent WHERE event_id = ?",
+                        [f"stop-{phone}"])  # fmt: skip
+    assert loaded == 1
+
+
+def test_a_consent_file_that_cannot_be_loaded_stops_every_send(copy):
+    base, instance = copy
+    assert plan(instance).success
+    [(phone,)] = query(base, "SELECT phone_e164 FROM sms.ledger WHERE state = 'planned' "
+                             "ORDER BY message_key LIMIT 1")  # fmt: skip
+    stray = drop_consent_file(base, phone, DAY, folder="late-exports")
+    result = dispatch_run(instance, selection=SEND_JOB, raise_on_error=False)
+    assert not result.success and outbox(base) == []
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert str(stray) in str(failure.event_specific_data.error)
+    # Moved into its delivery-day folder, it loads and the send goes ahead without that phone.
+    (stray.parent.parent / DAY.isoformat()).mkdir(exist_ok=True)
+    stray.rename(stray.parent.parent / DAY.isoformat() / stray.name)
+    stray.parent.rmdir()
+    assert dispatch_run(instance, selection=SEND_JOB).success
+    assert outbox(base) and phone not in {m["to"] for m in outbox(base)}
 
 
 def test_a_stop_sent_to_the_running_receiver_removes_the_phone_from_the_next_send(copy, tmp_path):
@@ -266,7 +323,7 @@ def test_a_stop_sent_to_the_running_receiver_removes_the_phone_from_the_next_sen
     assert not refused.success and not outbox(base)
 
     # The dispatch job loads the events first, then honours the STOP.
-    assert dispatch_run(instance, selection=AssetSelection.assets(sms_events, sms_dispatch)).success
+    assert dispatch_run(instance, selection=SEND_JOB).success
     [(state, reason)] = query(
         base, "SELECT state, reason FROM sms.ledger WHERE message_key = ?", [key]
     )
@@ -328,7 +385,7 @@ DISPATCH_SCRIPT = """
 import datetime as dt, sys
 import duckdb
 import httpx
-from dagster_project.activation.assets import campaigns
+from dagster_project.activation.assets import campaigns, policy
 from dagster_project.activation.dispatch import dispatch
 from dagster_project.activation.gateway.resource import GatewayResource
 gateway = GatewayResource(kind="twilio", base_url=sys.argv[2], account_sid="AC0", auth_token="t",
@@ -337,7 +394,7 @@ gateway = GatewayResource(kind="twilio", base_url=sys.argv[2], account_sid="AC0"
                           base_backoff=0.05)
 with duckdb.connect(sys.argv[1]) as conn:
     dispatch(conn, gateway, {c.id: c for c in campaigns()}, dt.datetime.fromisoformat(sys.argv[4]),
-             batch_size=15)
+             policy=policy(), batch_size=15)
 print("DONE")
 """
 

@@ -8,6 +8,7 @@ import json
 import duckdb
 import pytest
 
+from dagster_project.activation.campaigns import Policy
 from dagster_project.activation.dispatch import UnreadOutcomes, dispatch, unread_outcome_bytes
 from dagster_project.ingest import events
 
@@ -110,6 +111,6 @@ def test_dispatch_refuses_while_events_are_unread(conn, tmp_path):
     log.mkdir()
     _append(log / "events-2026-11-20.jsonl", _event("stop", event_type="inbound", action="opt_out"))
     with pytest.raises(UnreadOutcomes, match="raw/sms_events"):
-        dispatch(conn, _NeverCalled(), {}, dt.datetime.now(dt.UTC), events_dir=log)
+        dispatch(conn, _NeverCalled(), {}, dt.datetime.now(dt.UTC), policy=Policy(), events_dir=log)
     events.load_new(conn, log)
     assert unread_outcome_bytes(conn, log) == 0

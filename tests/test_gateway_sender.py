@@ -470,3 +470,57 @@ def test_request_urls_with_secrets_and_phones_are_not_logged(caplog):
     assert "s3cret" not in caplog.text
     assert "a warning still shows" in caplog.text
     assert logging.getLogger("httpx").getEffectiveLevel() >= logging.WARNING
+
+
+# -- a message never outlives its window at the provider --------------------------------
+
+
+def test_twilio_validity_period_is_the_time_left_in_the_window():
+    now = datetime.now(UTC)
+    soon = OutboundMessage("w|C1|2026-11-02|A", "+4917612345678", "+15550001111", "Hi",
+                           expires_at=now + timedelta(hours=1))  # fmt: skip
+    late = OutboundMessage("w|C2|2026-11-02|A", "+4917612345679", "+15550001111", "Hi",
+                           expires_at=now + timedelta(hours=20))  # fmt: skip
+    bare = OutboundMessage("w|C3|2026-11-02|A", "+4917612345670", "+15550001111", "Hi")
+    with GatewayServer() as server:
+        results = run(twilio(server), [soon, late, bare], rate_per_second=0)
+    assert [r.state for r in results] == ["accepted"] * 3
+    validity = {h.key: h.fields.get("ValidityPeriod") for h in server.hits}
+    assert 3590 <= int(validity[soon.key]) <= 3600
+    assert validity[late.key] == "36000"  # Twilio's ceiling: it expires sooner, never later
+    assert validity[bare.key] is None
+
+
+def test_a_message_whose_window_closes_while_it_waits_is_not_sent():
+    """Rate-limited to 2 a second with 1.6 s of window left: what cannot leave in time
+    stays here (window_closed), and nothing of it reaches the gateway."""
+    expires = datetime.now(UTC) + timedelta(seconds=1.6)
+    msgs = [dataclasses.replace(m, expires_at=expires) for m in messages(8)]
+    with GatewayServer() as server:
+        results = run(twilio(server), msgs, rate_per_second=2)
+    sent = {r.key for r in results if r.state == "accepted"}
+    closed = {r.key for r in results if r.error_code == "window_closed"}
+    assert sent | closed == {m.key for m in msgs} and not sent & closed
+    assert 1 <= len(sent) <= 4 and len(closed) >= 4
+    assert set(server.keys()) == sent  # a closed one never reached the gateway
+    for hit in server.hits:
+        assert 1 <= int(hit.fields["ValidityPeriod"]) <= 2
+
+
+def test_sandbox_files_are_private_and_an_expired_message_is_reported(tmp_path):
+    import stat
+
+    short = dataclasses.replace(messages(1)[0], validity_s=None,
+                                expires_at=datetime.now(UTC) + timedelta(seconds=1.9))  # fmt: skip
+    [result] = sandbox_send(tmp_path, [short])
+    assert result.state == "accepted"
+    for name in ("outbox.jsonl", "receipts.jsonl"):
+        mode = stat.S_IMODE((tmp_path / name).stat().st_mode)
+        assert mode == 0o600, (name, oct(mode))
+    [line] = [json.loads(x) for x in (tmp_path / "outbox.jsonl").read_text().splitlines()]
+    assert line["valid_for_s"] == 1
+    [receipt] = [json.loads(x) for x in (tmp_path / "receipts.jsonl").read_text().splitlines()]
+    # every simulated delivery takes at least 2 s: with 1 s of validity it expires
+    assert (receipt["status"], receipt["outcome"], receipt["error_code"]) == (
+        "failed", "expired", "30036"
+    )

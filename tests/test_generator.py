@@ -29,7 +29,8 @@ HEADERS = {
     "Category,Qty,Unit Price,Gross Sales,Discounts,Discount Code,Net Sales,Currency,"
     "Payment Method,Customer Phone,Loyalty ID",
     "crm/contacts": "Record ID,First Name,Last Name,Email,Phone Number,Date of Birth,Gender,"
-    "Preferred Language,Country/Region,Create Date,Last Modified Date,Lead Status",
+    "Preferred Language,Country/Region,State/Region,Time Zone,Create Date,Last Modified Date,"
+    "Lead Status",
     "crm/tickets": "Ticket ID,Contact ID,Created At,Status,Priority,Subject,Closed At",
     "shop/products.csv": "Handle,Title,Vendor,Product Type,Variant SKU,Variant Price,Status",
 }

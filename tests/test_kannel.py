@@ -110,3 +110,31 @@ def test_kannel_rate_limit_and_no_duplicates(kannel, dlr_server):
     assert elapsed >= 39 / 20 * 0.95  # 20 msg/s from one sender id
     got = kannel.wait_received(before + len(msgs))[before:]
     assert sorted(g.to for g in got) == sorted(m.to for m in msgs)  # each exactly once
+
+
+def test_kannel_is_told_the_validity_and_a_message_without_a_minute_left_stays(
+    kannel, dlr_server
+):
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from dagster_project.activation.gateway import KannelAdapter
+
+    now = datetime.now(UTC)
+    ok = replace(CAMPAIGN[0], key="validity|C1|2026-11-02|A", to="+4917612345101",
+                 expires_at=now + timedelta(minutes=45))  # fmt: skip
+    late = replace(CAMPAIGN[0], key="validity|C2|2026-11-02|A", to="+4917612345102",
+                   expires_at=now + timedelta(seconds=40))  # fmt: skip
+    before = len(kannel.received())
+    results = {r.key: r for r in resource(kannel, dlr_server).send([ok, late])}
+    assert results[ok.key].state == "accepted"
+    assert (results[late.key].state, results[late.key].error_code) == ("failed", "window_closed")
+    got = kannel.wait_received(before + 1)[before:]
+    time.sleep(0.5)
+    assert [g.to for g in kannel.received()[before:]] == [ok.to] == [g.to for g in got]
+    # What the adapter asks smsbox for: whole minutes left, rounded down.
+    adapter = KannelAdapter(kannel.sendsms_url, kannel.username, kannel.password)
+    import httpx
+
+    request = adapter.build_request(httpx.AsyncClient(), replace(ok, validity_s=45 * 60 - 3))
+    assert request.url.params["validity"] == "44"

@@ -163,3 +163,25 @@ def test_the_process_log_masks_phones_and_hides_secrets(receiver):
     assert "GET /kannel/inbound/*** 200" in log
     for leaked in ("905321234567", "4917612345678", SECRET, TOKEN):
         assert leaked not in log
+
+
+def test_a_client_that_leaves_mid_body_is_an_ordinary_4xx_line(receiver):
+    """A provider whose connection drops mid-POST: no ERROR traceback, no event written."""
+    before = len(receiver.events())
+    log_before = receiver.log_path.read_text()
+    body = b'{"id": "SBXgone", "key": "gone|C1|2026-11-02|A", "status": "deliv'
+    with socket.create_connection(("127.0.0.1", receiver.port), timeout=5) as s:
+        s.sendall(
+            f"POST /sandbox/{SECRET}/status HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body) + 400}\r\n\r\n".encode()
+            + body
+        )
+        time.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "/sandbox/***/status 400" not in receiver.log_path.read_text():
+        time.sleep(0.05)
+    new = receiver.log_path.read_text()[len(log_before):]
+    assert "POST /sandbox/***/status 400" in new
+    assert "client disconnected before the body was complete" in new
+    assert "Traceback" not in new and "ERROR" not in new, new
+    assert len(receiver.events()) == before

@@ -49,14 +49,44 @@ def test_anything_else_is_rejected(token, url, params, signature):
     assert not is_valid_signature(token, url, params.items(), signature)
 
 
-def test_repeated_parameters_sign_every_value():
+def test_repeated_parameters_sign_every_distinct_value_once():
+    """As the SDK does: the values of a name are deduplicated and sorted."""
     pairs = [("MediaUrl", "b"), ("Body", "x"), ("MediaUrl", "a")]
     signature = compute_signature("t", "https://h/p", pairs)
     assert signature == compute_signature(
         "t", "https://h/p", [("Body", "x"), ("MediaUrl", "a"), ("MediaUrl", "b")]
-    )  # SDKs sort the values
+    )
     assert is_valid_signature("t", "https://h/p", pairs, signature)
     assert not is_valid_signature("t", "https://h/p", pairs[:2], signature)  # one value dropped
+    # An identical value repeated signs as one (the receiver used to refuse this request).
+    twice = [*pairs, ("MediaUrl", "a")]
+    assert is_valid_signature("t", "https://h/p", twice, signature)
+
+
+# Produced by twilio-python 9.13's RequestValidator("12345").compute_signature over a
+# MultiDict holding MediaUrl twice with the same value (the documented algorithm: URL,
+# then names sorted, each with its distinct values sorted, HMAC-SHA1, base64).
+REPEATED_VECTOR = (
+    "https://hooks.shop.example/twilio/inbound",
+    [("Body", "STOP"), ("MediaUrl", "https://x/a"), ("MediaUrl", "https://x/a"),
+     ("From", "+14155552671")],
+    "xCCZxv5okUKgDM+gqBcAEqfBo7Y=",
+)  # fmt: skip
+
+
+def test_repeated_identical_value_vector():
+    url, pairs, signature = REPEATED_VECTOR
+    assert compute_signature("12345", url, pairs) == signature
+    assert is_valid_signature("12345", url, pairs, signature)
+
+
+def test_any_port_is_dropped_as_the_sdk_does():
+    """twilio-python tries the URL without its port (any port) and with the default one."""
+    url = "https://hooks.shop.example:8443/twilio/status?key=k"
+    bare = compute_signature("t", "https://hooks.shop.example/twilio/status?key=k", [("A", "1")])
+    assert is_valid_signature("t", url, [("A", "1")], bare)
+    http = compute_signature("t", "http://h:80/p", [])
+    assert is_valid_signature("t", "http://h/p", [], http)
 
 
 STATUS = {

@@ -94,8 +94,10 @@ class DispatchConfig(Config):
 # How far a dispatch's configured clock may be from the real one with a real gateway.
 CLOCK_TOLERANCE_S = 300
 
-# The ingest asset of the webhook receiver's events (a table this layer reads, not code).
+# The ingest assets this layer's sends wait for (tables it reads, not code it imports):
+# the webhook receiver's events, and every landed CRM consent file.
 SMS_EVENTS_KEY = AssetKey(["raw", "sms_events"])
+CONSENT_CATCH_UP_KEY = AssetKey(["ingest", "crm_consent_catch_up"])
 
 
 def plan_key(campaign: Campaign) -> AssetKey:
@@ -224,8 +226,9 @@ plan_checks = [build_plan_check(c) for c in _campaigns]
 @asset(
     key=AssetKey(["activation", "dispatch"]),
     group_name="activation",
-    # Outcome events load first: an opt-out received before this run is honoured by it.
-    deps=[*(plan_key(c) for c in _campaigns), SMS_EVENTS_KEY],
+    # Outcome events and landed consent files load first: an opt-out received before this
+    # run, by SMS reply or in the CRM, is honoured by it.
+    deps=[*(plan_key(c) for c in _campaigns), SMS_EVENTS_KEY, CONSENT_CATCH_UP_KEY],
     pool=WAREHOUSE_POOL,
     kinds={"duckdb"},
     description=(
@@ -256,10 +259,12 @@ def sms_dispatch(
             gateway,
             by_id,
             now,
+            policy=policy(),
             run_id=context.run.run_id,
             batch_size=config.batch_size,
             log=context.log.info,
             events_dir=settings.events_dir(),
+            landing_dir=settings.landing_dir(),
             links_path=tracked_links.registry_path(),
         )
     context.log.info(f"dispatch at {now:%Y-%m-%d %H:%M} UTC: {report}")
@@ -275,6 +280,8 @@ def sms_dispatch(
             "outcomes": MetadataValue.json(report.outcomes),
             "recovered_unknown": report.recovered_unknown,
             "resent_after_crash": report.resent_after_crash,
+            "window_closed_in_queue": report.window_closed_in_queue,
+            "expired_at_provider": report.expired_at_provider,
             "gateway": gateway.kind,
         }
     )
@@ -288,9 +295,9 @@ plan_job = define_asset_job(
 )
 dispatch_job = define_asset_job(
     "dispatch",
-    selection=AssetSelection.assets(SMS_EVENTS_KEY, sms_dispatch),
-    description="Load new outcome events (an opt-out counts at once), then send what is due "
-    "in each recipient's window.",
+    selection=AssetSelection.assets(SMS_EVENTS_KEY, CONSENT_CATCH_UP_KEY, sms_dispatch),
+    description="Load new outcome events and every landed CRM consent file not loaded yet "
+    "(an opt-out counts at once), then send what is due in each recipient's window.",
 )
 
 

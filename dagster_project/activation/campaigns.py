@@ -20,10 +20,17 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     field_validator,
     model_validator,
 )
 
+from dagster_project.activation.send_rules import (
+    HARD_WINDOW,
+    SendClock,
+    SendRules,
+    load_send_rules,
+)
 from dagster_project.yaml_files import read_mapping, validate
 
 # What a filter may test: dim_customers' columns a marketer can reason about, with the
@@ -66,8 +73,7 @@ SEGMENTS = {
     "clicks_never_buys",
 }
 LANGUAGES = {"en", "de", "tr"}
-# Recipient-local hours a send may ever happen in (the compliance rule), and the default.
-HARD_WINDOW = (dt.time(8, 0), dt.time(21, 0))
+# The default window; HARD_WINDOW (08:00-21:00) is the compliance rule no file can widen.
 DEFAULT_WINDOW = (dt.time(9, 0), dt.time(20, 0))
 
 
@@ -134,6 +140,10 @@ class Window(_Strict):
                 f"{lo:%H:%M}-{hi:%H:%M} recipient local time, start before end"
             )
         return self
+
+    @property
+    def bounds(self) -> tuple[dt.time, dt.time]:
+        return self.start, self.end
 
 
 class Cap(_Strict):
@@ -220,10 +230,20 @@ class Campaign(_Strict):
 
 
 class Policy(_Strict):
-    """Caps across campaigns, per person, counted on marketing messages."""
+    """The sending policy: caps across campaigns (marketing messages, per person) and the
+    regional send rules (``campaigns/settings/send_rules.yml``)."""
 
     marketing_per_day: int = Field(default=1, ge=1)
     marketing_per_week: int = Field(default=3, ge=1)
+    send_rules: SendRules = Field(default_factory=SendRules, exclude=True)
+    _clock: SendClock | None = PrivateAttr(default=None)
+
+    @property
+    def clock(self) -> SendClock:
+        """One clock per policy, so a plan computes each recipient shape's hours once."""
+        if self._clock is None:
+            self._clock = SendClock(self.send_rules)
+        return self._clock
 
 
 def _check_segments(v: list[str]) -> list[str]:
@@ -269,6 +289,7 @@ def load_campaigns(folder: Path, validate_template=None) -> list[Campaign]:
 
 
 def load_policy(path: Path) -> Policy:
-    if not path.exists():
-        return Policy()
-    return _validate(Policy, _read_yaml(path), path)
+    """``policy.yml`` and, beside it, ``send_rules.yml`` (either may be absent)."""
+    rules = load_send_rules(path.parent / "send_rules.yml")
+    data = _read_yaml(path) if path.exists() else {}
+    return _validate(Policy, {**data, "send_rules": rules}, path)

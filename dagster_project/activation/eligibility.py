@@ -12,8 +12,10 @@ funnel reports them:
    global marketing caps across campaigns (plans run in priority order, so on a
    collision the higher priority campaign has already taken the slot)
 7. holdout: a deterministic hash of (campaign, customer), stable across reruns
-8. send window in the recipient's local time: closed now means deferred to the
-   next opening, never dropped and never sent outside it
+8. send window in the recipient's local time, in every zone they may be in, under
+   the regional rules (``whereabouts``, ``send_rules``): closed now means deferred to
+   the next moment it is open in all of them; no such moment within the horizon
+   means skipped with the zones named. Never sent outside it.
 
 ``decide`` returns one ``Decision`` per candidate; the funnel is the count of
 decisions by the step that stopped them.
@@ -26,9 +28,10 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from dagster_project.activation.campaigns import Campaign, Filter, Policy
+from dagster_project.activation.whereabouts import Whereabouts, locate
 
 SMS_LINE_TYPES = frozenset({"mobile", "fixed_line_or_mobile"})
 
@@ -58,8 +61,14 @@ class Candidate:
     opt_in_source: str | None = None
     opt_in_text_version: str | None = None
     suppression: str | None = None  # the reason(s) the phone is suppressed, else None
-    time_zone: str | None = None
+    time_zone: str | None = None  # the profile's best single zone (shown, never trusted alone)
     country: str | None = None
+    # Every zone and region the recipient may be in; None: worked out when the window is
+    # judged (only for who gets that far), from ``stated`` or else the phone and time_zone.
+    whereabouts: Whereabouts | None = None
+    # What the profile states for ``whereabouts.locate``: zone, country, state, home
+    # store zone, home store country.
+    stated: tuple[str | None, ...] | None = None
     attributes: Mapping[str, Any] = field(default_factory=dict)
     entered_on: dt.date | None = None  # when the customer entered the target segment
     bought_promoted_on: dt.date | None = None  # last purchase of the promoted category
@@ -81,6 +90,8 @@ class Decision:
     reason: str
     variant: str | None = None
     scheduled_at: dt.datetime | None = None  # UTC; planned: now, deferred: next opening
+    window_ends_at: dt.datetime | None = None  # UTC; the stretch scheduled_at lies in ends
+    whereabouts: Whereabouts | None = None  # the zones and regions the decision honoured
 
 
 def stable_fraction(*parts: str) -> float:
@@ -103,25 +114,26 @@ def pick_variant(campaign: Campaign, customer_id: str) -> str:
     return campaign.variants[-1].id
 
 
-def zone(name: str | None) -> ZoneInfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
+def whereabouts_of(c: Candidate) -> Whereabouts:
+    """The candidate's whereabouts; without them, its phone's zones and its profile zone."""
+    if c.whereabouts is not None:
+        return c.whereabouts
+    if c.stated is not None:
+        zone, country, state, store_zone, store_country = c.stated
+        return locate(
+            c.phone_e164, profile_time_zone=zone, profile_country=country, profile_state=state,
+            home_store_time_zone=store_zone, home_store_country=store_country,
+        )  # fmt: skip
+    return locate(c.phone_e164, home_store_time_zone=c.time_zone, home_store_country=c.country)
 
 
-def window_slot(
-    now: dt.datetime, tz: ZoneInfo, start: dt.time, end: dt.time
-) -> tuple[bool, dt.datetime]:
-    """(open now, when to send in UTC): now if the local window is open, else its next opening."""
-    local = now.astimezone(tz)
-    if start <= local.time() < end:
-        return True, now
-    day = local.date() if local.time() < start else local.date() + dt.timedelta(days=1)
-    opening = dt.datetime.combine(day, start, tzinfo=tz)
-    return False, opening.astimezone(dt.UTC)
+def day_zone(where: Whereabouts) -> ZoneInfo:
+    """The zone whose calendar days count for the caps.
+
+    Every send lies inside 08:00-21:00 in all candidate zones, so the sends of one local
+    day are the sends of one day in any of them: the first serves.
+    """
+    return ZoneInfo(where.zones[0])
 
 
 def passes(f: Filter, value: Any) -> bool:
@@ -210,12 +222,13 @@ def decide(
     if c.suppression:
         return skip("not_suppressed", f"suppressed: {c.suppression}")
 
-    tz = zone(c.time_zone)
-    if tz is None:
-        # Without a time zone the local window cannot be honoured: never guess.
-        return skip("send_window", "no usable time zone")
-    window = campaign.send_window
-    is_open, slot = window_slot(now, tz, window.start, window.end)
+    where = whereabouts_of(c)
+    window = campaign.send_window.bounds
+    found = policy.clock.slot(now, where, window, campaign.kind)
+    if found is None:
+        reason = policy.clock.why_none(where, window, campaign.kind)
+        return Decision(c.customer_id, "skipped", "send_window", reason, whereabouts=where)
+    is_open, slot, tz = found.open_now, found.at, day_zone(where)
 
     mine = [s for s in history if s.campaign_id == campaign.id]
     if campaign.cadence == "once" and mine:
@@ -244,17 +257,19 @@ def decide(
             )
 
     variant = pick_variant(campaign, c.customer_id)
+    timing = {"scheduled_at": slot, "window_ends_at": found.until, "whereabouts": where}
     if in_holdout(campaign.id, c.customer_id, campaign.holdout_percent):
-        return Decision(c.customer_id, "held_out", "holdout", "holdout group", variant, slot)
+        return Decision(c.customer_id, "held_out", "holdout", "holdout group", variant, **timing)
     if is_open:
-        return Decision(c.customer_id, "planned", "send_window", "window open", variant, slot)
+        return Decision(c.customer_id, "planned", "send_window", "window open", variant, **timing)
     return Decision(
         c.customer_id,
         "deferred",
         "send_window",
-        "window closed: deferred to its opening",
+        f"window closed in {where.describe() if len(where.zones) <= 4 else f'{len(where.zones)} zones'}: "
+        "deferred to the next moment it is open in all of them",
         variant,
-        slot,
+        **timing,
     )
 
 

@@ -51,7 +51,12 @@ CREATE TABLE IF NOT EXISTS sms.ledger (
     opt_in_event_id VARCHAR,
     opt_in_source VARCHAR,
     opt_in_text_version VARCHAR,
+    candidate_zones VARCHAR,
+    zone_source VARCHAR,
+    send_regions VARCHAR,
     scheduled_at TIMESTAMP,
+    window_ends_at TIMESTAMP,
+    expires_at TIMESTAMP,
     planned_at TIMESTAMP NOT NULL,
     sending_at TIMESTAMP,
     final_at TIMESTAMP,
@@ -74,12 +79,25 @@ COLUMNS = [
     "message_key", "campaign_id", "plan_day", "customer_id", "variant", "kind", "state",
     "step", "reason", "phone_e164", "time_zone", "country", "sender", "language", "body",
     "encoding", "segments", "cost_usd", "opt_in_event_id", "opt_in_source",
-    "opt_in_text_version", "scheduled_at", "planned_at", "run_id",
+    "opt_in_text_version", "candidate_zones", "zone_source", "send_regions", "scheduled_at",
+    "window_ends_at", "planned_at", "run_id",
 ]  # fmt: skip
+# Added after the first release: a ledger made before them gains them on ``ensure``.
+_ADDED_COLUMNS = {
+    "candidate_zones": "VARCHAR",
+    "zone_source": "VARCHAR",
+    "send_regions": "VARCHAR",
+    "window_ends_at": "TIMESTAMP",
+    "expires_at": "TIMESTAMP",
+}
+# Zones and regions are stored as text joined by this (no IANA name or ISO code holds one).
+LIST_SEPARATOR = ","
 
 
 def ensure(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(DDL)
+    for column, kind in _ADDED_COLUMNS.items():
+        conn.execute(f"ALTER TABLE sms.ledger ADD COLUMN IF NOT EXISTS {column} {kind}")
 
 
 def message_key(campaign_id: str, customer_id: str, day: dt.date, variant: str | None) -> str:
@@ -184,12 +202,33 @@ def links_for(conn, keys: Sequence[str]) -> list[tuple[str, str, str]]:
         conn.unregister("_link_keys")
 
 
-def mark_sending(conn, keys: Sequence[str], now: dt.datetime, run_id: str | None) -> None:
-    """Committed before the batch leaves: a crash after this leaves the fate unknown."""
-    conn.register("_keys", pd.DataFrame({"message_key": list(keys)}))
+def mark_sending(
+    conn,
+    keys: Sequence[str],
+    now: dt.datetime,
+    run_id: str | None,
+    expires_at: dict[str, dt.datetime] | None = None,
+) -> None:
+    """Committed before the batch leaves: a crash after this leaves the fate unknown.
+
+    ``expires_at`` (per key, UTC) is when the recipient's window closes: the validity
+    the provider is given, kept as evidence that the message could not arrive later.
+    """
+    expires = expires_at or {}
+    frame = pd.DataFrame(
+        {
+            "message_key": list(keys),
+            "expires_at": [
+                expires[k].replace(tzinfo=None) if k in expires else None for k in keys
+            ],
+        }
+    )
+    frame["expires_at"] = pd.to_datetime(frame["expires_at"])
+    conn.register("_keys", frame)
     conn.execute(
         "UPDATE sms.ledger SET state = 'sending', sending_at = ?, run_id = ?, "
-        "attempts = attempts + 1 FROM _keys WHERE sms.ledger.message_key = _keys.message_key",
+        "expires_at = _keys.expires_at, attempts = attempts + 1 "
+        "FROM _keys WHERE sms.ledger.message_key = _keys.message_key",
         [now.replace(tzinfo=None), run_id],
     )
     conn.unregister("_keys")
@@ -227,13 +266,59 @@ def set_state(conn, keys: Sequence[str], state: str, reason: str, step: str | No
     conn.unregister("_keys")
 
 
+# Receipts that mean "never delivered because its validity ran out": Twilio's 30036
+# (Validity Period Expired) and 30001 (queued past its limit), the sandbox's 30036, and an
+# SMSC's ``stat:EXPIRED`` in Kannel's report (SMPP message state EXPIRED).
+EXPIRED_SQL = (
+    "(error_code IN ('30036', '30001') OR upper(error_code) LIKE '%STAT:EXPIRED%'"
+    " OR upper(provider_status) = 'EXPIRED')"
+)
+
+
+def record_expiries(conn) -> int:
+    """Mark accepted messages that expired at the provider (read from the loaded receipts).
+
+    The outcome says so on the ledger (``expired``), beside the provider's code: the
+    window held, the message was dropped rather than delivered late.
+    """
+    found = conn.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'raw' AND table_name = 'sms_events'"
+    ).fetchall()[0][0]
+    if not found or not _exists(conn):
+        return 0
+    before = conn.execute("SELECT count(*) FROM sms.ledger WHERE outcome = 'expired'").fetchall()
+    conn.execute(
+        f"""
+        UPDATE sms.ledger SET
+            outcome = 'expired',
+            error_code = e.error_code,
+            error = 'expired at the provider: the window closed before it could be delivered'
+        FROM (
+            SELECT message_key, min(error_code) AS error_code
+            FROM raw.sms_events
+            WHERE event_type = 'status' AND message_key IS NOT NULL AND {EXPIRED_SQL}
+            GROUP BY 1
+        ) AS e
+        WHERE sms.ledger.message_key = e.message_key
+          AND sms.ledger.state = 'accepted'
+          AND sms.ledger.outcome IS DISTINCT FROM 'expired'
+        """
+    )
+    after = conn.execute("SELECT count(*) FROM sms.ledger WHERE outcome = 'expired'").fetchall()
+    return after[0][0] - before[0][0]
+
+
 def reschedule(conn, rows: pd.DataFrame) -> None:
     """Deferred rows whose window is closed at dispatch time: columns message_key, scheduled_at."""
     if rows.empty:
         return
+    if "window_ends_at" not in rows:
+        rows = rows.assign(window_ends_at=pd.NaT)
     conn.register("_resched", rows)
     conn.execute(
-        "UPDATE sms.ledger SET state = 'deferred', scheduled_at = r.scheduled_at "
+        "UPDATE sms.ledger SET state = 'deferred', scheduled_at = r.scheduled_at, "
+        "window_ends_at = r.window_ends_at "
         "FROM _resched AS r WHERE sms.ledger.message_key = r.message_key"
     )
     conn.unregister("_resched")

@@ -26,6 +26,7 @@ import pandas as pd
 from dagster_project import settings
 from dagster_project.activation import eligibility, ledger
 from dagster_project.activation.campaigns import FILTER_FIELDS, Campaign, Policy
+from dagster_project.activation.whereabouts import Whereabouts
 
 # Per-deployment secret for tracked-link tokens (tokens must not be guessable).
 LINK_SECRET_ENV = "SMS_LINK_SECRET"
@@ -79,6 +80,11 @@ SELECT
         AS opt_in_text_version,
     suppressed.reasons AS suppression,
     c.time_zone,
+    c.crm_country,
+    c.crm_state_region,
+    c.crm_time_zone,
+    c.home_store_country,
+    c.home_store_time_zone,
     c.first_name,
     c.age_band,
     entered.entered_on,
@@ -127,6 +133,13 @@ def to_candidate(row: dict) -> eligibility.Candidate:
         suppression=_none(row["suppression"]),
         time_zone=_none(row["time_zone"]),
         country=_none(row["country"]),
+        stated=tuple(
+            _none(row[f])
+            for f in (
+                "crm_time_zone", "crm_country", "crm_state_region", "home_store_time_zone",
+                "home_store_country",
+            )
+        ),  # fmt: skip
         attributes={f: _none(row[f]) for f in FILTER_FIELDS},
         entered_on=day(row["entered_on"]),
         bought_promoted_on=day(row["bought_promoted_on"]),
@@ -246,7 +259,11 @@ def build_plan(
                 "opt_in_event_id": c.opt_in_event_id,
                 "opt_in_source": c.opt_in_source,
                 "opt_in_text_version": c.opt_in_text_version,
+                **whereabouts_columns(d.whereabouts),
                 "scheduled_at": d.scheduled_at.replace(tzinfo=None) if d.scheduled_at else None,
+                "window_ends_at": (
+                    d.window_ends_at.replace(tzinfo=None) if d.window_ends_at else None
+                ),
                 "planned_at": planned_at,
                 "run_id": run_id,
             }
@@ -261,6 +278,18 @@ def build_plan(
         over_budget=over_budget,
         already_sent=len(locked),
     )
+
+
+def whereabouts_columns(where: Whereabouts | None) -> dict[str, str | None]:
+    """The zones and regions a send honoured, as the ledger stores them (an audit re-checks)."""
+    if where is None:
+        return {"candidate_zones": None, "zone_source": None, "send_regions": None}
+    sep = ledger.LIST_SEPARATOR
+    return {
+        "candidate_zones": sep.join(where.zones) or None,
+        "zone_source": where.zone_source,
+        "send_regions": sep.join(where.regions) or None,
+    }
 
 
 def link_secret() -> str:

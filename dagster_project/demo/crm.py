@@ -20,6 +20,7 @@ from .people import EMAIL_VARIANTS, FIRST_NAMES, LAST_NAMES, People
 from .reference import (
     COUNTRIES,
     CRM_GENDER_LABELS,
+    TIME_ZONES,
     LANGUAGES,
     LEAD_STATUSES,
     TICKET_PRIORITIES,
@@ -33,7 +34,8 @@ from .writers import Landing, daily_files, row_chunks
 # fmt: off
 CONTACTS_HEADER = [
     "Record ID", "First Name", "Last Name", "Email", "Phone Number", "Date of Birth", "Gender",
-    "Preferred Language", "Country/Region", "Create Date", "Last Modified Date", "Lead Status",
+    "Preferred Language", "Country/Region", "State/Region", "Time Zone", "Create Date",
+    "Last Modified Date", "Lead Status",
 ]
 TICKETS_HEADER = ["Ticket ID", "Contact ID", "Created At", "Status", "Priority", "Subject",
                   "Closed At"]
@@ -55,6 +57,7 @@ _CONTACTS_SQL = """
 SELECT rid || ',' || csvq(first) || ',' || csvq(last) || ',' || csvq(email) || ','
     || csvq(coalesce(junk, phone)) || ',' || coalesce(csv_date(dob), '') || ','
     || coalesce(gender, '') || ',' || coalesce(lang, '') || ',' || country || ','
+    || csvq(state) || ',' || coalesce(zone, '') || ','
     || csv_ts(created) || ',' || csv_ts(modified) || ',' || coalesce(status, '') || chr(10)
 FROM t ORDER BY rn
 """
@@ -138,6 +141,7 @@ def write_contacts(params: Params, con, landing: Landing, people: People, crm: C
         rng.integers(0, len(LEAD_STATUSES), n_rows),
     )
     shows_phone = np.where(first_version, phone_at_create[p], phone_ever[p])
+    zone, state = stated_whereabouts(params.rng("crm-whereabouts"), people)
     row_mess = mess.plan_rows(rng, params.mess_rate, day, days)
     landing.count_row_mess("crm_contacts", row_mess)
 
@@ -157,6 +161,8 @@ def write_contacts(params: Params, con, landing: Landing, people: People, crm: C
                 "gender": vocab(np.where(gender_known[q], people.gender[q], -1), CRM_GENDER_LABELS),
                 "lang": vocab(np.where(lang_known[q], people.country[q], -1), LANGUAGES),
                 "country": vocab(people.country[q], COUNTRIES),
+                "state": vocab(state[q], STATE_SPELLINGS),
+                "zone": vocab(zone[q], ZONE_SPELLINGS),
                 "created": crm.create_utc[q],
                 "modified": modified[s] + row_mess.future_days[s].astype(np.int64) * DAY_SECONDS,
                 "status": vocab(status[s], LEAD_STATUSES),
@@ -167,6 +173,43 @@ def write_contacts(params: Params, con, landing: Landing, people: People, crm: C
         landing.write_chunk(
             "crm_contacts", CONTACTS_HEADER, lines, files, r0, row_mess.inserts, CONTACTS_CORRUPT
         )
+
+
+# How a stated time zone or state is typed: IANA names and HubSpot's internal values;
+# state codes, names and lower case.
+ZONE_SPELLINGS = [*TIME_ZONES, *(z.lower().replace("/", "_slash_") for z in TIME_ZONES)]
+_STATES = sorted(set(phones.US_AREA_STATE.values()))
+_STATE_NAMES = {"CA": "California", "FL": "Florida", "IL": "Illinois", "MA": "Massachusetts",
+                "NV": "Nevada", "NY": "New York", "TX": "Texas", "WA": "Washington"}  # fmt: skip
+STATE_SPELLINGS = [*_STATES, *(_STATE_NAMES[s] for s in _STATES), *(s.lower() for s in _STATES)]
+STATED_ZONE_SHARE = 0.35  # contacts whose time zone the CRM holds
+STATED_STATE_SHARE = 0.5  # US contacts whose address state the CRM holds
+
+
+def stated_whereabouts(rng, people: People) -> tuple[np.ndarray, np.ndarray]:
+    """Per person, an index into ZONE_SPELLINGS and STATE_SPELLINGS (-1: not stated).
+
+    A contact states the zone they live in, and only when their number is local to it (a
+    number from elsewhere has another zone in phonenumbers, and the demo's audit checks
+    every zone of the number); a US contact's state is their number's.
+    """
+    n = people.n
+    zone = people.tz.astype(np.int64).copy()
+    state = np.full(n, -1, np.int64)
+    us = np.flatnonzero(people.country == 0)
+    if len(us):
+        area = np.asarray(
+            [int(str(x)[2:5]) for x in people.phone_e164.take(pa.array(us)).to_pylist()]
+        )
+        local_zone = np.vectorize(phones.US_AREA_ZONE.get)(area)
+        zone[us[local_zone != people.tz[us]]] = -1
+        state[us] = np.searchsorted(_STATES, np.vectorize(phones.US_AREA_STATE.get)(area))
+    spelling = rng.integers(0, 3, n)
+    zone = np.where(zone >= 0, zone + len(TIME_ZONES) * (spelling == 1), -1)
+    zone[rng.random(n) >= STATED_ZONE_SHARE] = -1
+    state = np.where(state >= 0, state + len(_STATES) * spelling, -1)
+    state[rng.random(n) >= STATED_STATE_SHARE] = -1
+    return zone, state
 
 
 def write_tickets(params: Params, con, landing: Landing, people: People, crm: CrmContacts):

@@ -17,6 +17,11 @@ from . import duck
 from .columns import unique_ints
 
 US_AREA_CODES = np.array([212, 310, 312, 415, 617, 646, 702, 713, 305, 206])
+# Where each of those area codes is (TIME_ZONES index, state): what a contact who states
+# a time zone or a state in the CRM would say when their number is local.
+US_AREA_ZONE = {212: 0, 310: 3, 312: 1, 415: 3, 617: 0, 646: 0, 702: 3, 713: 1, 305: 0, 206: 3}
+US_AREA_STATE = {212: "NY", 310: "CA", 312: "IL", 415: "CA", 617: "MA", 646: "NY", 702: "NV",
+                 713: "TX", 305: "FL", 206: "WA"}  # fmt: skip
 US_EXCHANGES = np.array([e for e in range(200, 1000) if e != 555 and e % 100 != 11])
 # Excluded: Jersey, Guernsey and Isle of Man blocks (other regions to phonenumbers), pagers,
 # and the 07700 block that holds Ofcom's drama range.

@@ -6,14 +6,16 @@ there and is tested without Dagster.
 """
 
 import warnings
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    AssetMaterialization,
     AssetsDefinition,
     BackfillPolicy,
     BetaWarning,
+    Config,
     DailyPartitionsDefinition,
     MaterializeResult,
     MetadataValue,
@@ -22,9 +24,18 @@ from dagster import (
     asset,
 )
 
+from pydantic import Field
+
 from dagster_project import settings
-from dagster_project.ingest import events, loader
-from dagster_project.ingest.specs import DAILY_SPECS, REFERENCE_SPECS, SourceSpec, duckdb_type
+from dagster_project.contracts import landed_files
+from dagster_project.ingest import catch_up, events, loader
+from dagster_project.ingest.specs import (
+    CRM_CONSENT,
+    DAILY_SPECS,
+    REFERENCE_SPECS,
+    SourceSpec,
+    duckdb_type,
+)
 from dagster_project.metadata import mask_columns, md_table
 from dagster_project.warehouse import WAREHOUSE_POOL, WarehouseResource
 
@@ -92,14 +103,17 @@ def build_ingest_asset(spec: SourceSpec) -> AssetsDefinition:
             start = window.start.date()
             end = (window.end - timedelta(days=1)).date()
         with warehouse.get_connection() as conn:
-            result = loader.load(
-                conn,
-                spec,
-                settings.landing_dir(),
-                start,
-                end,
-                default_region=settings.default_phone_region(),
-            )
+            if spec.partitioned:
+                # with the record of the files read, which the send-time catch-up compares
+                result = catch_up.load_and_record(
+                    conn, spec, settings.landing_dir(), start, end,
+                    settings.default_phone_region(),
+                )  # fmt: skip
+            else:
+                result = loader.load(
+                    conn, spec, settings.landing_dir(),
+                    default_region=settings.default_phone_region(),
+                )  # fmt: skip
             preview = _preview(conn, spec, result)
         span = f" for {start}..{end}" if spec.partitioned else ""
         context.log.info(
@@ -181,5 +195,63 @@ def sms_events(context: AssetExecutionContext, warehouse: WarehouseResource) -> 
             "files": MetadataValue.json(result.files),
             "read_by_type": MetadataValue.json(result.read_by_type),
             "seconds": round(result.seconds, 2),
+        }
+    )
+
+
+CONSENT_CATCH_UP_KEY = AssetKey(["ingest", "crm_consent_catch_up"])
+
+
+class CatchUpConfig(Config):
+    now: str | None = Field(
+        default=None,
+        description="The send's clock, ISO 8601 (default now): delivery days up to the next "
+        "UTC day are loaded. Set it with the dispatch's `now` when replaying a past day.",
+    )
+
+
+@asset(
+    key=CONSENT_CATCH_UP_KEY,
+    group_name="ingest",
+    description=(
+        "Before every send: loads every CRM consent file that has landed and that no load "
+        "has read as it is now (any delivery day), so a STOP the CRM recorded this morning "
+        "counts this afternoon. Fails, naming the files, when a landed consent file cannot "
+        "be loaded: nothing is sent past a file that may hold an opt-out. The days it loads "
+        f"show as materializations of `raw/{CRM_CONSENT.entity}`."
+    ),
+    deps=[raw_key(CRM_CONSENT.entity)],
+    pool=WAREHOUSE_POOL,
+    kinds={"duckdb", CRM_CONSENT.format},
+    tags={"source": CRM_CONSENT.source},
+)
+def crm_consent_catch_up(
+    context: AssetExecutionContext, warehouse: WarehouseResource, config: CatchUpConfig
+) -> MaterializeResult:
+    now = datetime.fromisoformat(config.now) if config.now else datetime.now(UTC)
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    with warehouse.get_connection() as conn:
+        done = catch_up.catch_up(
+            conn, CRM_CONSENT, settings.landing_dir(), settings.default_phone_region(),
+            landed_files.through(now),
+        )  # fmt: skip
+    for day in done.days:
+        context.log_event(
+            AssetMaterialization(
+                asset_key=raw_key(CRM_CONSENT.entity),
+                partition=day.isoformat(),
+                description="loaded by the send-time consent catch-up",
+            )
+        )
+    context.log.info(
+        f"consent catch-up: {len(done.files)} new or changed file(s) over {len(done.days)} "
+        f"day(s), {done.rows_loaded} rows loaded, {done.rows_rejected} rejected"
+    )
+    return MaterializeResult(
+        metadata={
+            "days_loaded": MetadataValue.json([d.isoformat() for d in done.days]),
+            "files_loaded": len(done.files),
+            "rows_loaded": done.rows_loaded,
+            "rows_rejected": done.rows_rejected,
         }
     )

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from dagster_project.contracts import landed_files
+
 JsonType = str | dict[str, Any] | list[Any]
 
 
@@ -162,6 +164,15 @@ CRM_CONTACTS = SourceSpec(
         Column("Gender", "gender", "VARCHAR"),
         Column("Preferred Language", "language", "VARCHAR"),
         Column("Country/Region", "country", "VARCHAR"),
+        Column("State/Region", "state_region", "VARCHAR", False, "Address state or region."),
+        Column(
+            "Time Zone",
+            "time_zone",
+            "VARCHAR",
+            False,
+            "The contact's own time zone: IANA (America/New_York) or HubSpot's "
+            "america_slash_new_york; quiet hours trust it over the phone's zones.",
+        ),
         Column("Create Date", "created_at", "TIMESTAMP", True, "UTC."),
         Column("Last Modified Date", "last_modified_at", "TIMESTAMP", True, "UTC."),
         Column("Lead Status", "lead_status", "VARCHAR"),
@@ -191,7 +202,7 @@ CRM_TICKETS = SourceSpec(
 CRM_CONSENT = SourceSpec(
     entity="crm_consent",
     source="crm",
-    path="crm/consent",
+    path=landed_files.CONSENT_FOLDER,
     format="jsonl",
     description="SMS consent events: opt-ins and opt-outs with source and wording.",
     key=("event_id",),

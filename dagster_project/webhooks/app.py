@@ -33,7 +33,7 @@ from xml.sax.saxutils import escape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -102,11 +102,18 @@ class Receiver:
         if declared and declared.isdigit() and int(declared) > limit:
             raise _Refused(413, "request body too large")
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _Refused(413, "request body too large")
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _Refused(413, "request body too large")
+                chunks.append(chunk)
+        except ClientDisconnect:
+            # Nothing was written and nobody is left to answer; the sender retries.
+            logger.info(
+                "%s: client disconnected before the body was complete (400)", _route_name(request)
+            )
+            raise _Refused(400, "client disconnected mid-body") from None
         return b"".join(chunks)
 
     def _check_secret(self, request: Request) -> None:

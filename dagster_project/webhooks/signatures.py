@@ -1,22 +1,21 @@
 """Twilio request validation (``X-Twilio-Signature``). Pure: plain values in, a bool out.
 
-Twilio signs every webhook with HMAC-SHA1 keyed by the account's auth token
-over the full URL it called (scheme, host, path and query exactly as
-configured) followed, for a form POST, by every POST parameter sorted by
-name, each name and value concatenated with no separator; the header is the
-base64 of the digest.
+Exactly what Twilio's own SDK does (``twilio.request_validator.RequestValidator``,
+checked against it in the tests), without pulling the SDK and its HTTP stack into the
+receiver:
 
-Where the documentation is silent, this follows Twilio's own helper libraries:
+* the string signed is the full URL Twilio called followed, for a form POST, by every
+  parameter name in sorted order, each followed by its values, **deduplicated and
+  sorted** (a name repeated with the same value contributes it once);
+* HMAC-SHA1 keyed by the account's auth token (HMAC-SHA256 when the request says so
+  in ``X-Twilio-Webhooks-Signature-Settings``), base64;
+* the URL is tried without any port and with the scheme's default port added,
+  because Twilio signs ``https://host/...`` or ``https://host:443/...``
+  inconsistently;
+* a JSON body is signed through the URL's ``bodySHA256`` query parameter (the hex
+  SHA-256 of the body), with no parameters after the URL.
 
-* a repeated parameter contributes every value; the SDKs sort those values,
-  a reading that keeps them in arrival order is also accepted (Twilio's SMS
-  webhooks repeat no name, so the two agree on every real request);
-* the URL is tried as given and with the scheme's default port added or
-  removed, because Twilio signs ``https://host/...`` or ``https://host:443/...``
-  inconsistently (twilio-python checks both).
-
-JSON-bodied webhooks (``bodySHA256``) are not accepted: the messaging
-callbacks this receiver serves are form posts.
+The comparison is constant-time.
 """
 
 from __future__ import annotations
@@ -25,75 +24,84 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlparse
 
-_DEFAULT_PORTS = {"https": 443, "http": 80}
+HMAC_SHA1 = "HMAC_SHA1"
+HMAC_SHA256 = "HMAC_SHA256"
+_HASHES = {HMAC_SHA1: hashlib.sha1, HMAC_SHA256: hashlib.sha256}
 
 
-def compute_signature(auth_token: str, url: str, params: Iterable[tuple[str, str]] = ()) -> str:
-    """The signature Twilio sends for ``url`` and form ``params`` (name, value pairs).
+def algorithm_from_header(settings_header: str | None) -> str:
+    """The algorithm named in ``X-Twilio-Webhooks-Signature-Settings`` (default HMAC_SHA1)."""
+    for part in (settings_header or "").split(","):
+        name, separator, value = part.partition("=")
+        if separator and name.strip() == "algorithm" and value.strip():
+            return value.strip()
+    return HMAC_SHA1
 
-    Names are sorted; the values of a repeated name are sorted too (as the SDKs do).
-    """
-    return _sign(auth_token, url, _canonical(params, sort_values=True))
+
+def compute_signature(
+    auth_token: str,
+    url: str,
+    params: Iterable[tuple[str, str]] = (),
+    algorithm: str = HMAC_SHA1,
+) -> str:
+    """The signature Twilio sends for ``url`` and form ``params`` (name, value pairs)."""
+    digest = _HASHES.get(algorithm.upper())
+    if digest is None:
+        raise ValueError(f"unsupported webhook signature algorithm {algorithm!r}")
+    by_name: dict[str, set[str]] = {}
+    for name, value in params:
+        by_name.setdefault(name, set()).add(value)
+    signed = url + "".join(
+        name + value for name in sorted(by_name) for value in sorted(by_name[name])
+    )
+    mac = hmac.new(auth_token.encode(), signed.encode(), digest)
+    return base64.b64encode(mac.digest()).decode().strip()
 
 
 def is_valid_signature(
     auth_token: str | None,
     url: str,
-    params: Iterable[tuple[str, str]],
+    params: Iterable[tuple[str, str]] | str,
     signature: str | None,
+    algorithm: str = HMAC_SHA1,
 ) -> bool:
     """True when ``signature`` is what Twilio computes for this URL and these params.
 
-    False for a missing or empty signature or token. The comparison is constant-time.
+    ``params`` is the form as (name, value) pairs, or the raw body of a JSON webhook
+    (then the URL's ``bodySHA256`` must match it). False for a missing or empty
+    signature or token, and for an algorithm Twilio does not define.
     """
-    if not auth_token or not signature:
+    if not auth_token or not signature or algorithm.upper() not in _HASHES:
         return False
-    pairs = list(params)
-    bodies = {_canonical(pairs, sort_values=True), _canonical(pairs, sort_values=False)}
-    given = signature.strip().encode()
+    parsed = urlparse(url)
+    body_ok = True
+    pairs: list[tuple[str, str]]
+    if isinstance(params, str):
+        query = parse_qs(parsed.query)
+        body_ok = "bodySHA256" in query and hmac.compare_digest(
+            hashlib.sha256(params.encode()).hexdigest(), query["bodySHA256"][0]
+        )
+        pairs = []
+    else:
+        pairs = list(params)
+    given = signature.encode()
     ok = False
-    for candidate_url in _url_variants(url):
-        for body in bodies:
-            expected = _sign(auth_token, candidate_url, body).encode()
-            # no early exit: every candidate is computed and compared
-            ok |= hmac.compare_digest(expected, given)
-    return ok
+    for candidate in (_without_port(parsed), _with_port(parsed)):
+        expected = compute_signature(auth_token, candidate, pairs, algorithm).encode()
+        ok |= hmac.compare_digest(expected, given)  # no early exit
+    return body_ok and ok
 
 
-def _canonical(params: Iterable[tuple[str, str]], *, sort_values: bool) -> str:
-    by_name: dict[str, list[str]] = {}
-    for name, value in params:
-        by_name.setdefault(name, []).append(value)
-    out = []
-    for name in sorted(by_name):
-        values = sorted(by_name[name]) if sort_values else by_name[name]
-        out.extend(name + value for value in values)
-    return "".join(out)
+def _without_port(uri) -> str:
+    if not uri.port:
+        return uri.geturl()
+    return uri._replace(netloc=uri.netloc.split(":")[0]).geturl()
 
 
-def _sign(auth_token: str, url: str, body: str) -> str:
-    digest = hmac.new(auth_token.encode(), (url + body).encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
-
-
-def _url_variants(url: str) -> list[str]:
-    """The URL as given, and with the scheme's default port added or removed."""
-    parts = urlsplit(url)
-    default = _DEFAULT_PORTS.get(parts.scheme.lower())
-    variants = [url]
-    if default is None or not parts.hostname:
-        return variants
-    try:
-        port = parts.port
-    except ValueError:
-        return variants
-    host = parts.netloc.rsplit("@", 1)[-1]
-    userinfo = parts.netloc[: len(parts.netloc) - len(host)]
-    if port is None:
-        variants.append(urlunsplit(parts._replace(netloc=f"{userinfo}{host}:{default}")))
-    elif port == default:
-        bare = host.rsplit(":", 1)[0]
-        variants.append(urlunsplit(parts._replace(netloc=f"{userinfo}{bare}")))
-    return variants
+def _with_port(uri) -> str:
+    if uri.port:
+        return uri.geturl()
+    port = 443 if uri.scheme == "https" else 80
+    return uri._replace(netloc=f"{uri.netloc}:{port}").geturl()

@@ -11,7 +11,10 @@ its ledger row: ``<dlr_url>?key=<key>&status=%d&answer=%A&at=%T&smsc_id=%F``
 Kannel fills the ``%`` escapes: ``%d`` the report type 1 delivered, 2
 undelivered, 4 queued, 8 accepted by the SMSC, 16 rejected by the SMSC;
 ``%A`` the SMSC's answer; ``%T`` a Unix time; ``%F`` the SMSC's message id).
-``dlr_mask`` defaults to 31 (all five types).
+``dlr_mask`` defaults to 31 (all five types). ``validity`` (minutes, Kannel's
+granularity) is the time left in the recipient's window, so the SMSC drops a
+message it could not deliver in time instead of delivering it in the night; with
+less than a minute left the message is not sent (``min_validity_s``).
 
 smsbox answers ``202`` with ``0: Accepted for delivery`` or ``3: Queued for
 later delivery``; errors are 4xx (bad request, authorization failed: permanent)
@@ -57,6 +60,7 @@ class KannelAdapter:
     smsc: str | None = None  # route to one SMSC (Kannel's smsc-id), if set
     name: str = "kannel"
     honours_idempotency_key: bool = False
+    min_validity_s: int = 60  # validity is whole minutes
 
     def __post_init__(self) -> None:
         if not self.username or not self.password:
@@ -79,6 +83,8 @@ class KannelAdapter:
         }
         if needs_ucs2(msg.text):
             params["coding"] = "2"
+        if msg.validity_s is not None:
+            params["validity"] = str(msg.validity_s // 60)
         if self.smsc:
             params["smsc"] = self.smsc
         if self.dlr_url:

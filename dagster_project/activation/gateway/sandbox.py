@@ -10,7 +10,7 @@ Files, under ``outbox_dir`` (default ``$SMS_DATA_DIR/sandbox_gateway``):
 fsync before the acceptance is answered, so an accepted message is durable::
 
     {"id": "SBX3f9a...", "key": "winback|C001|2026-11-02|A", "to": "+4917612345678",
-     "from": "Shop", "text": "...", "kind": "marketing",
+     "from": "Shop", "text": "...", "kind": "marketing", "valid_for_s": 2400,
      "accepted_at": "2026-11-02T09:14:03.512+00:00"}
 
 ``receipts.jsonl``: one simulated delivery receipt per accepted message::
@@ -25,6 +25,12 @@ Outcomes are deterministic from a hash of key and ``seed``: delivered about
 95%, undelivered (handset unreachable, 30003) about 3%, invalid number (unknown
 handset, 30005) about 2%; ``event_at`` is 2 to 60 s after acceptance. Error
 codes follow Twilio's delivery error codes so the outcomes issue can read both.
+A message whose validity (``valid_for_s``, the time left in the recipient's
+window) is shorter than its simulated delivery delay expires instead, as Twilio
+does with ``ValidityPeriod``: status ``failed``, outcome ``expired``, code 30036.
+
+Both files hold full phone numbers and texts: they are created readable and
+writable by their owner only (0600), like the webhook receiver's landing log.
 
 The sandbox honours the idempotency key (``Idempotency-Key`` header): a resend
 of a key it already accepted answers the original acceptance and writes
@@ -58,6 +64,13 @@ from .types import (
 
 SANDBOX_URL = "http://sandbox.invalid/messages"
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+EXPIRED_CODE = "30036"  # Twilio's "Validity Period Expired"
+
+
+def _private_append(path: Path):
+    """An append-only handle on a file only its owner may read (created 0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    return os.fdopen(fd, "ab")
 
 
 def simulated_outcome(key: str, seed: int) -> tuple[str, str, str | None, float]:
@@ -119,11 +132,13 @@ class SandboxOutbox:
                 receipted = {json.loads(ln)["key"] for ln in f if ln.endswith(b"\n")}
         missing = [r for k, r in self.accepted.items() if k not in receipted]
         if missing:  # accepted just before a crash: the receipt is still owed
-            with self.receipts_path.open("a", encoding="utf-8") as f:
-                f.writelines(json.dumps(self._receipt(r)) + "\n" for r in missing)
+            with _private_append(self.receipts_path) as f:
+                f.writelines((json.dumps(self._receipt(r)) + "\n").encode() for r in missing)
         self._size = size
 
-    def accept(self, key: str, to: str, sender: str, text: str, kind: str) -> tuple[dict, bool]:
+    def accept(
+        self, key: str, to: str, sender: str, text: str, kind: str, valid_for_s: int | None = None
+    ) -> tuple[dict, bool]:
         """Record a message; returns (record, True if it was already accepted)."""
         with self._lock:
             self._refresh()
@@ -138,21 +153,25 @@ class SandboxOutbox:
                 "from": sender,
                 "text": text,
                 "kind": kind,
+                "valid_for_s": valid_for_s,
                 "accepted_at": now.isoformat(timespec="milliseconds"),
             }
             line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
-            with self.outbox_path.open("ab") as f:
+            with _private_append(self.outbox_path) as f:
                 f.write(line)
                 f.flush()
                 os.fsync(f.fileno())
             self._size += len(line)
             self.accepted[key] = record
-            with self.receipts_path.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(self._receipt(record)) + "\n")
+            with _private_append(self.receipts_path) as f:
+                f.write((json.dumps(self._receipt(record)) + "\n").encode())
             return record, False
 
     def _receipt(self, record: dict) -> dict:
         status, outcome, code, delay = simulated_outcome(record["key"], self.seed)
+        valid_for = record.get("valid_for_s")
+        if status == "delivered" and valid_for is not None and delay > valid_for:
+            status, outcome, code, delay = "failed", "expired", EXPIRED_CODE, float(valid_for)
         at = datetime.fromisoformat(record["accepted_at"]) + timedelta(seconds=delay)
         return {
             "id": record["id"],
@@ -182,7 +201,11 @@ class SandboxTransport(httpx.AsyncBaseTransport):
             return _answer(400, {"code": "400", "message": f"bad request: {exc}"})
         if not _E164.match(to):
             return _answer(400, {"code": "21211", "message": "To is not a valid phone number"})
-        record, duplicate = self.outbox.accept(key, to, sender, text, body.get("kind", "marketing"))
+        validity = body.get("valid_for_s")
+        record, duplicate = self.outbox.accept(
+            key, to, sender, text, body.get("kind", "marketing"),
+            int(validity) if validity is not None else None,
+        )  # fmt: skip
         return _answer(200 if duplicate else 201, {"id": record["id"], "duplicate": duplicate})
 
 
@@ -196,6 +219,7 @@ class SandboxAdapter:
     seed: int = 0
     name: str = "sandbox"
     honours_idempotency_key: bool = True
+    min_validity_s: int = 1
     url: str = SANDBOX_URL
     _transport: SandboxTransport | None = field(default=None, repr=False)
 
@@ -209,7 +233,10 @@ class SandboxAdapter:
         return client.build_request(
             "POST",
             self.url,
-            json={"to": msg.to, "from": msg.sender, "text": msg.text, "kind": msg.kind},
+            json={
+                "to": msg.to, "from": msg.sender, "text": msg.text, "kind": msg.kind,
+                "valid_for_s": msg.validity_s,
+            },  # fmt: skip
             headers={"Idempotency-Key": msg.key},
         )
 

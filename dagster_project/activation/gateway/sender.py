@@ -39,6 +39,8 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import httpx
 
@@ -48,6 +50,7 @@ from .retry import backoff_delay
 from .types import (
     FAILED,
     UNKNOWN,
+    WINDOW_CLOSED,
     GatewayAdapter,
     OutboundMessage,
     RetryLater,
@@ -83,6 +86,11 @@ SHORT_CODE_RATE = 100.0
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+WallClock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 # Transport errors after which the request certainly did not reach the gateway.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
@@ -147,6 +155,7 @@ async def send_all(
     clock: Clock = time.monotonic,
     sleep: Sleep = asyncio.sleep,
     rng: random.Random | None = None,
+    wall_clock: WallClock = _utc_now,
 ) -> list[SendResult]:
     """Send every message; returns one final ``SendResult`` per message, in input order.
 
@@ -189,7 +198,7 @@ async def send_all(
         holding = True
         try:
             while True:
-                verdict = await _attempt(adapter, client, msg)
+                verdict = await _attempt(adapter, client, msg, wall_clock)
                 if isinstance(verdict, SendResult):
                     results[i] = _with_attempts(verdict, attempt)
                     if debug or verdict.state != "accepted":
@@ -273,8 +282,21 @@ class _NoAnswer:
 
 
 async def _attempt(
-    adapter: GatewayAdapter, client: httpx.AsyncClient, msg: OutboundMessage
+    adapter: GatewayAdapter,
+    client: httpx.AsyncClient,
+    msg: OutboundMessage,
+    wall_clock: WallClock = _utc_now,
 ) -> SendResult | RetryLater | _NoAnswer:
+    if msg.expires_at is not None:
+        # Checked before every attempt: a message that waited for its rate or a retry
+        # past the recipient's window stays here (the ledger defers it).
+        left = int((msg.expires_at - wall_clock()).total_seconds())
+        if left < getattr(adapter, "min_validity_s", 1):
+            return SendResult(
+                msg.key, FAILED, error_code=WINDOW_CLOSED, outcome=WINDOW_CLOSED,
+                error=f"not sent: the recipient's window closes in {max(left, 0)} s",
+            )  # fmt: skip
+        msg = replace(msg, validity_s=left)
     try:
         request = adapter.build_request(client, msg)
     except Exception as exc:  # a message the adapter cannot express is failed, not fatal

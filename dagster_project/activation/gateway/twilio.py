@@ -20,6 +20,11 @@ after an unanswered request can deliver twice. Hence
 ``honours_idempotency_key = False``, and the ledger reports such a message as
 unknown instead of resending it.
 
+``ValidityPeriod`` is the time left in the recipient's window (whole seconds,
+1 to 36,000): Twilio queues what it cannot send at once, and a message accepted
+at 19:55 must fail (error 30036, "Validity Period Expired") rather than reach the
+phone at 21:30.
+
 The idempotency key travels in the ``StatusCallback`` URL (``?key=...``) so the
 webhook receiver can match delivery receipts to ledger rows without a lookup by
 message SID.
@@ -44,6 +49,7 @@ from .types import (
 )
 
 TWILIO_API = "https://api.twilio.com"
+MAX_VALIDITY_S = 36_000  # Twilio's ceiling (10 hours)
 
 _OUTCOMES = {
     "21610": OUTCOME_UNSUBSCRIBED,
@@ -62,6 +68,7 @@ class TwilioAdapter:
     messaging_service_sid: str | None = None
     name: str = "twilio"
     honours_idempotency_key: bool = False
+    min_validity_s: int = 1
 
     def __post_init__(self) -> None:
         if not self.account_sid or not self.auth_token:
@@ -78,6 +85,8 @@ class TwilioAdapter:
             form["MessagingServiceSid"] = self.messaging_service_sid
         else:
             form["From"] = msg.sender
+        if msg.validity_s is not None:
+            form["ValidityPeriod"] = str(max(1, min(MAX_VALIDITY_S, msg.validity_s)))
         if self.status_callback_url:
             form["StatusCallback"] = str(
                 httpx.URL(self.status_callback_url).copy_merge_params({"key": msg.key})

@@ -8,6 +8,7 @@ or the warehouse. The ledger builds ``OutboundMessage`` rows and stores
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 import httpx
@@ -23,6 +24,9 @@ FINAL_STATES = frozenset({ACCEPTED, FAILED, UNKNOWN})
 # What the ledger and the suppression list must learn from a failure.
 OUTCOME_INVALID_NUMBER = "invalid_number"
 OUTCOME_UNSUBSCRIBED = "unsubscribed"
+# Never sent: the recipient's window closed before the message could leave (it waited
+# for its rate or a retry). The ledger defers it to the next window.
+WINDOW_CLOSED = "window_closed"
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,11 @@ class OutboundMessage:
     sender: str  # sender id / from number for the recipient's country
     text: str
     kind: str = "marketing"  # or "transactional"
+    # When the recipient's window closes (UTC, the wall clock): the provider must drop the
+    # message rather than deliver it later (Twilio ValidityPeriod, Kannel validity).
+    expires_at: datetime | None = None
+    # Seconds left until expires_at, set by the sender right before each request.
+    validity_s: int | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,9 @@ class GatewayAdapter(Protocol):
     # True only when a resend of a key the gateway already accepted is a no-op
     # there; then a message whose fate is unknown may be sent again.
     honours_idempotency_key: bool
+    # The shortest validity the provider can express: with less time left in the
+    # recipient's window the message is not sent (WINDOW_CLOSED).
+    min_validity_s: int
 
     def build_request(self, client: httpx.AsyncClient, msg: OutboundMessage) -> httpx.Request: ...
 

@@ -21,6 +21,8 @@ final as (
         gender,
         language,
         country,
+        state_region,
+        stated_time_zone,
         created_at,
         last_modified_at,
         lead_status,

@@ -187,6 +187,8 @@ picked as (
         crm.gender,
         crm.language as crm_language,
         crm.country as crm_country,
+        crm.state_region as crm_state_region,
+        crm.stated_time_zone as crm_time_zone,
         crm.created_at as crm_created_at,
         crm.lead_status,
         coalesce(shop.shop_customer_id, shops.identifier_value) as shop_customer_id,
@@ -285,6 +287,13 @@ final as (
         end as time_zone_source,
         regions.zone_count > 1 and coalesce(located.store_country <> located.country, true)
             as time_zone_is_estimate,
+        -- what the profile states, for quiet hours (whereabouts.py): a zone is certain only
+        -- when the CRM says so, else every zone the phone and the home store suggest
+        located.crm_country,
+        located.crm_state_region,
+        located.crm_time_zone,
+        located.store_country as home_store_country,
+        located.store_time_zone as home_store_time_zone,
         located.crm_created_at,
         located.lead_status,
         current_timestamp::timestamp as _built_at

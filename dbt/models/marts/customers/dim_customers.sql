@@ -73,6 +73,11 @@ final as (
         profile.time_zone,
         profile.time_zone_source,
         coalesce(profile.time_zone_is_estimate, false) as time_zone_is_estimate,
+        profile.crm_country,
+        profile.crm_state_region,
+        profile.crm_time_zone,
+        profile.home_store_country,
+        profile.home_store_time_zone,
         case
             when profile.birth_date is null then 'unknown'
             when {{ dbt.datediff('profile.birth_date', as_of_date(), 'day') }} < 18 * 365.25 then 'under_18'

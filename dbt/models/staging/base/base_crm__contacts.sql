@@ -29,6 +29,9 @@ renamed as (
         end as gender,
         nullif(lower(trim(language)), '') as language,
         nullif(upper(trim(country)), '') as country,
+        -- as stated on the contact: activation decides what it means (whereabouts.py)
+        nullif(trim(state_region), '') as state_region,
+        nullif(trim(time_zone), '') as stated_time_zone,
         created_at,
         last_modified_at,
         nullif(trim(lead_status), '') as lead_status,
