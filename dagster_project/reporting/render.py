@@ -30,7 +30,7 @@ from markupsafe import Markup
 from .charts import forest_plot, funnel_chart, lift_domain, money_chart, rates_chart
 from .entries import COLUMNS, LIFT, NO_VARIANT, Entry, build_entries
 from .formats import DASH, fmt_count, fmt_interval, fmt_pct, fmt_pts, fmt_rel, fmt_usd
-from .verdicts import KINDS, Rules
+from .verdicts import DEFAULT_MIN_PER_ARM, KINDS, Rules
 
 __all__ = [
     "COLUMNS",
@@ -196,6 +196,7 @@ def render_report(
         overview=forest_plot("overview", entries, domain) if entries else Markup(""),
         totals=totals,
         rules=rules,
+        default_min=DEFAULT_MIN_PER_ARM,
         kinds=KINDS,
         generated_at=generated_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         csp=CONTENT_SECURITY_POLICY,

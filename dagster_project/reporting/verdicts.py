@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .formats import fmt_count, fmt_interval, fmt_pct, fmt_pts, fmt_usd, number, plural
+from .formats import MINUS, fmt_count, fmt_interval, fmt_pct, fmt_pts, fmt_usd, number, plural
 
 # Klaviyo's minimum for an A/B test: 500 recipients per variant.
 DEFAULT_MIN_PER_ARM = 500
@@ -95,8 +95,9 @@ class Verdict:
 
 
 def about_usd(value: float) -> str:
-    """Incremental revenue in a sentence: whole dollars, cents under a dollar."""
-    return fmt_usd(value, whole=abs(value) >= 1)
+    """Incremental revenue in a sentence: whole dollars, cents under a dollar. A word
+    joiner keeps a minus sign on the line of its amount."""
+    return fmt_usd(value, whole=abs(value) >= 1).replace(MINUS, MINUS + "\u2060")
 
 
 def bought(converters, units, who: str, rules: Rules) -> str:
