@@ -99,6 +99,23 @@ def reports_dir() -> Path:
     return data_dir() / "reports"
 
 
+def report_min_per_arm() -> int | None:
+    """Recipients each group (treated and holdout) needs before the campaign report judges a
+    campaign (``SMS_REPORT_MIN_PER_ARM``); None when unset: the report's default, 500."""
+    raw = os.environ.get("SMS_REPORT_MIN_PER_ARM")
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(
+            f"SMS_REPORT_MIN_PER_ARM must be a whole number of at least 1, not {raw!r}"
+        )
+    return value
+
+
 def campaigns_dir() -> Path:
     """Campaign files (``SMS_CAMPAIGNS_DIR``, default ``campaigns/`` in the repository)."""
     return Path(os.environ.get("SMS_CAMPAIGNS_DIR", REPO_ROOT / "campaigns")).resolve()

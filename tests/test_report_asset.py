@@ -36,7 +36,10 @@ def test_write_report_from_a_connection_writes_the_report_and_a_dated_copy(tmp_p
     assert path == tmp_path / "reports" / "campaign_performance.html"
     dated = tmp_path / "reports" / "campaign_performance-2026-02-21.html"
     assert dated.read_text() == path.read_text()
-    assert "winback-lapsed: +4.1 pts" in path.read_text()
+    text = path.read_text()
+    assert "winback-lapsed</a>: more buyers and more revenue than the holdout: +4.1 pts" in text
+    # The window the dbt project sets (vars.attribution_days_after_delivery: 5), not a guess.
+    assert "290 of 4,800 treated recipients bought within 5 days (6.0%)" in text
     assert "$15,400" in path.read_text()  # DECIMAL revenue read as a number
     # Written beside and renamed: no temporary file stays behind.
     assert sorted(p.name for p in path.parent.iterdir()) == [dated.name, path.name]

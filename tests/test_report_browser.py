@@ -6,9 +6,14 @@ missing Chromium fails these tests with the install hint: they are never skipped
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import re
 import shutil
 import struct
 import subprocess
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -83,7 +88,7 @@ def test_the_report_loads_runs_its_script_and_shows_every_campaign(report, tmp_p
         assert campaign in dom
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # the id as text, not as a script
     assert dom.count("<script") == 2
-    assert "inconclusive: interval includes zero" in dom
+    assert "the 95% interval of the conversion lift includes zero" in dom
     assert dom.count(">no effect</text>") == 1 + 5  # the zero line: overview, each campaign
 
 
@@ -107,6 +112,51 @@ def test_the_report_paints_a_page(report, tmp_path):
         sizes[name] = len(data)
     # Text, tables and charts compress far worse than an empty white page of the same size.
     assert sizes["report"] > 5 * sizes["blank"], sizes
+
+
+# Measures the headline table where it is laid out, into an attribute --dump-dom shows.
+MEASURE = (
+    "var w=document.querySelector('.table-wrap'),r=w.getBoundingClientRect(),c={},"
+    "inner=r.left+w.clientLeft+w.clientWidth;"
+    "[].forEach.call(w.querySelectorAll('thead th'),function(h){"
+    "c[h.firstChild.textContent.trim()]=h.getBoundingClientRect().right-inner;});"
+    "document.documentElement.dataset.measured=JSON.stringify({viewport:window.innerWidth,"
+    "scroll:w.scrollWidth,client:w.clientWidth,page:document.documentElement.scrollWidth,"
+    "columns:c});"
+)
+
+
+def measured(page: Path, profile: Path, width: int) -> dict:
+    """The headline table's widths at a window ``width`` px wide, in a real Chromium.
+
+    The page is the report itself with one script added, allowed by its hash in the
+    report's own policy: the layout measured is the one a reader gets.
+    """
+    digest = "'sha256-" + base64.b64encode(hashlib.sha256(MEASURE.encode()).digest()).decode() + "'"
+    html = page.read_text().replace("script-src ", f"script-src {digest} ", 1)
+    probe = page.with_name(f"probe-{width}.html")
+    probe.write_text(html.replace("</body>", f"<script>{MEASURE}</script></body>"))
+    result = chromium(profile, f"--window-size={width},1000", "--dump-dom", probe.as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not console(result), console(result)
+    tag = result.stdout[
+        result.stdout.index("<html") : result.stdout.index(">", result.stdout.index("<html"))
+    ]
+    (value,) = re.findall(r'data-measured="([^"]*)"', tag)
+    return json.loads(unescape(value))
+
+
+@pytest.mark.parametrize("width", [1280, 1600])
+def test_the_headline_table_fits_without_scrolling_sideways(report, tmp_path, width):
+    m = measured(report, tmp_path / "profile", width)
+    assert m["viewport"] == width  # the window really was that wide
+    assert m["scroll"] <= m["client"], m  # nothing hidden to the right of the table
+    assert m["page"] <= width, m  # nor of the page
+    # Revenue is in view: every column ends inside the table's box (its right edge at most
+    # half a pixel past the box's inner right edge, for sub-pixel layout).
+    revenue = [name for name in m["columns"] if "revenue" in name]
+    assert len(revenue) >= 2, m["columns"]  # incremental and attributed
+    assert max(m["columns"].values()) <= 0.5, m["columns"]
 
 
 def test_the_page_policy_blocks_anything_that_slipped_in(tmp_path):

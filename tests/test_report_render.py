@@ -8,20 +8,16 @@ import hashlib
 import subprocess
 import sys
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from report_frames import frame, performance_row, three_campaigns
 
 from dagster_project.reporting import render
-from dagster_project.reporting.render import (
-    fmt_pct,
-    fmt_pts,
-    fmt_ratio,
-    fmt_usd,
-    nice_ticks,
-    render_report,
-    summary_sentence,
-)
+from dagster_project.reporting.charts import nice_ticks
+from dagster_project.reporting.entries import build_entries
+from dagster_project.reporting.formats import fmt_pct, fmt_pts, fmt_ratio, fmt_usd
+from dagster_project.reporting.render import render_report
 
 AT = dt.datetime(2026, 2, 21, 8, 0, tzinfo=dt.UTC)
 EVIL = '<script>alert("x")</script>'
@@ -67,33 +63,55 @@ def test_every_campaign_with_its_sentence(html):
     for campaign in ("winback-lapsed", "vip-thank-you", "newcomer-offer"):
         assert campaign in html
     assert (
-        "winback-lapsed: +4.1 pts conversion vs holdout (95% CI +1.0 to +7.2), "
-        "about $1,240 incremental revenue." in html
+        "winback-lapsed: positive: more buyers and more revenue than the holdout: +4.1 pts "
+        "conversion vs holdout (95% CI +1.0 to +7.2), about $1,240 incremental revenue." in html
     )
     assert "Generated 2026-02-21 08:00 UTC" in html
-    # Headline table and the per-campaign charts, each chart with a title for screen readers.
+    # Headline table (11 columns, then the card tables' 3 each) and the per-campaign charts,
+    # each chart with a title for screen readers.
     page = Page(html)
-    assert sum(1 for tag, a in page.tags if tag == "th" and a.get("scope") == "col") >= 13
+    assert sum(1 for tag, a in page.tags if tag == "th" and a.get("scope") == "col") == 11 + 3 * 3
     assert sum(1 for tag, a in page.tags if tag == "svg" and a.get("role") == "img") == 1 + 3 * 4
     assert html.count("<title id=") == 1 + 3 * 4
 
 
 def test_an_interval_that_contains_zero_or_is_missing_is_inconclusive():
-    rows = three_campaigns().set_index("campaign_id")
-    zero = summary_sentence("vip-thank-you", rows.loc["vip-thank-you"].to_dict())
-    assert zero.startswith("vip-thank-you: inconclusive: interval includes zero")
-    assert "95% CI \u22122.1 to +2.1" in zero and "incremental" not in zero
-    missing = summary_sentence("newcomer-offer", rows.loc["newcomer-offer"].to_dict())
-    assert missing.startswith("newcomer-offer: inconclusive:") and "CI" not in missing
-    win = summary_sentence("winback-lapsed", rows.loc["winback-lapsed"].to_dict())
-    assert "inconclusive" not in win
+    entries = {e.campaign_id: e for e in build_entries(three_campaigns())}
+    zero = entries["vip-thank-you"].verdict
+    assert zero.kind == "inconclusive"
+    assert zero.explanation.startswith("the 95% interval of the conversion lift includes zero")
+    assert "95% CI \u22122.1 to +2.1" in zero.explanation
+    assert "incremental" not in zero.explanation
+    assert entries["newcomer-offer"].verdict.kind == "too-small"  # a holdout of 3
+    # Enough recipients but no interval: cannot be told from zero.
+    (missing,) = build_entries(
+        frame(performance_row("x", lift_abs_ci_low=None, lift_abs_ci_high=None))
+    )
+    assert missing.verdict.kind == "inconclusive" and "no confidence interval" in missing.sentence
+    assert entries["winback-lapsed"].verdict.kind == "positive"
     # An interval below zero is a result too, and says so.
-    worse = performance_row("x", lift_abs=-0.03, lift_abs_ci_low=-0.05, lift_abs_ci_high=-0.01)
-    assert "fewer customers bought than in the holdout" in summary_sentence("x", worse)
+    (worse,) = build_entries(
+        frame(
+            performance_row(
+                "x",
+                lift_abs=-0.03,
+                lift_abs_ci_low=-0.05,
+                lift_abs_ci_high=-0.01,
+                incremental_revenue=-300,
+            )
+        )
+    )
+    assert worse.verdict.kind == "negative"
+    assert "fewer buyers and no more revenue than the holdout" in worse.sentence
     # No lift at all (no holdout yet).
-    none = performance_row("x", lift_abs=None, lift_abs_ci_low=None, lift_abs_ci_high=None)
-    none["holdout_customers"] = 0
-    assert "no holdout customers" in summary_sentence("x", none)
+    (none,) = build_entries(
+        frame(
+            performance_row(
+                "x", lift_abs=None, lift_abs_ci_low=None, lift_abs_ci_high=None, holdout_customers=0
+            )
+        )
+    )
+    assert none.verdict.kind == "no-estimate" and "no held-out recipients" in none.sentence
 
 
 def test_ids_are_escaped_everywhere(html):
@@ -162,7 +180,7 @@ def test_one_campaign_with_a_long_id():
     page_html = render_report(frame(performance_row(long_id, variant="B")), generated_at=AT)
     assert long_id in page_html  # in the headings, the table and each chart's <title>
     assert "\u2026" in page_html  # clipped where a chart has room for a label only
-    assert f"{long_id} (variant B): +4.1 pts" in page_html
+    assert f"{long_id} (variant B): positive: more buyers" in page_html  # a chart's <title>
 
 
 def test_display_names_replace_ids_when_given():
@@ -171,7 +189,7 @@ def test_display_names_replace_ids_when_given():
         generated_at=AT,
         names={"winback-lapsed": "Win-back"},
     )
-    assert "Win-back: +4.1 pts conversion vs holdout" in page_html
+    assert ">Win-back</a>: more buyers and more revenue than the holdout" in page_html
 
 
 def test_a_missing_column_is_named():
@@ -191,18 +209,25 @@ def test_number_formatting():
     assert fmt_pts(-0.0004) == "+0.0 pts"  # never "-0.0"
     assert fmt_pts(-0.021, unit=False) == "\u22122.1"
     assert fmt_ratio(15400.5 / 392) == "39.3\u00d7"
+    assert fmt_ratio(872.09 / 0.2809) == "3,105\u00d7"  # no decimals from a hundred up
     assert nice_ticks(-5.3, 8.1) == [-5.0, 0.0, 5.0]
     assert nice_ticks(0, 1) == [0.0, 0.5, 1.0]
     assert nice_ticks(-0.6, 0.6) == [-0.5, 0.0, 0.5]
 
 
 def test_render_imports_neither_dagster_nor_duckdb():
+    """The renderer's files load as a bare package (no ``dagster_project``, whose package
+    imports Dagster) and render a page without pulling in Dagster or DuckDB."""
+    folder = str(Path(render.__file__).parent)
     code = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('render', {str(render.__file__)!r})\n"
-        "module = importlib.util.module_from_spec(spec)\n"
-        "sys.modules['render'] = module\n"
-        "spec.loader.exec_module(module)\n"
+        "import sys, types, datetime as dt\n"
+        "import pandas as pd\n"
+        "package = types.ModuleType('bare')\n"
+        f"package.__path__ = [{folder!r}]\n"
+        "sys.modules['bare'] = package\n"
+        "from bare.render import COLUMNS, render_report\n"
+        "html = render_report(pd.DataFrame(columns=list(COLUMNS)))\n"
+        "assert 'No campaign results yet' in html\n"
         "print(sorted(m for m in ('dagster', 'duckdb', 'dagster_project') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

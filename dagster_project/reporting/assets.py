@@ -13,22 +13,33 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 from dagster_project import settings
 from dagster_project.metadata import md_table
 from dagster_project.quality.gates import require_passing_gates
-from dagster_project.reporting.render import build_entries, headline_rows
-from dagster_project.reporting.report import dated_name, read_campaign_performance, write_report
+from dagster_project.reporting.render import build_entries, headline_columns, headline_rows
+from dagster_project.reporting.report import (
+    dated_name,
+    default_rules,
+    read_campaign_performance,
+    write_report,
+)
 from dagster_project.warehouse import WAREHOUSE_POOL, WarehouseResource
 
 # The key dagster-dbt gives the dbt model: its configured schema (`+schema: marts`
 # for models/marts/) and its name; the transform code is not imported.
 MART_KEY = AssetKey(["marts", "mart_campaign_performance"])
 REPORT_KEY = AssetKey(["reports", "campaign_performance"])
-PREVIEW_COLUMNS = ("campaign", "variant", "lift vs holdout (95% CI)", "incremental revenue", "sent")
+PREVIEW_COLUMNS = ("campaign", "verdict", "bought", "lift", "incremental", "revenue", "roas")
 PREVIEW_ROWS = 20
 
 
-def preview_table(frame) -> str:
-    rows = headline_rows(build_entries(frame))
+def preview_table(frame, rules) -> str:
+    """The headline table's first columns in Markdown, each figure with what it counts."""
+    headers = {
+        key: f"{header} ({unit})" if unit else header
+        for key, header, unit in headline_columns(rules)
+    }
+    rows = headline_rows(build_entries(frame, rules=rules))
     table = md_table(
-        PREVIEW_COLUMNS, [[r[c] for c in PREVIEW_COLUMNS] for r in rows[:PREVIEW_ROWS]]
+        [headers[c] for c in PREVIEW_COLUMNS],
+        [[r[c].plain() for c in PREVIEW_COLUMNS] for r in rows[:PREVIEW_ROWS]],
     )
     more = len(rows) - PREVIEW_ROWS
     return table + (f"\n\n… and {more} more rows in the report" if more > 0 else "")
@@ -42,8 +53,9 @@ def preview_table(frame) -> str:
     kinds={"duckdb", "html"},
     description=(
         "Campaign performance report: one self-contained HTML page (no network, open it "
-        "from disk) with each campaign's funnel, delivery and opt-out rates, lift against "
-        "the holdout with its 95% interval, cost against revenue, at "
+        "from disk) with each campaign's verdict (conversion lift and incremental revenue "
+        "against the holdout, judged from SMS_REPORT_MIN_PER_ARM recipients per group), "
+        "message funnel and rates, cost against revenue, at "
         "`$SMS_DATA_DIR/reports/campaign_performance.html`, plus a dated copy per day."
     ),
 )
@@ -54,7 +66,8 @@ def campaign_performance_report(
     with warehouse.get_connection(read_only=True) as conn:
         frame = read_campaign_performance(conn)
     now = dt.datetime.now(dt.UTC)
-    path = write_report(frame, settings.reports_dir(), now=now)
+    rules = default_rules()
+    path = write_report(frame, settings.reports_dir(), now=now, rules=rules)
     dated = path.with_name(dated_name(now.date()))
     context.log.info(f"campaign performance report ({len(frame)} rows) written to {path}")
     return MaterializeResult(
@@ -64,7 +77,8 @@ def campaign_performance_report(
             "dated_copy": MetadataValue.path(str(dated)),
             "campaigns": int(frame["campaign_id"].nunique()),
             "rows": len(frame),
+            "min_recipients_per_group": rules.min_per_arm,
             "size_kib": round(path.stat().st_size / 1024, 1),
-            "preview": MetadataValue.md(preview_table(frame)),
+            "preview": MetadataValue.md(preview_table(frame, rules)),
         }
     )
