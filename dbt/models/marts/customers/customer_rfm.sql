@@ -28,7 +28,7 @@ measured as (
 
 ),
 
-{% if scoring == 'quintile' %}
+{% if scoring == 'quintile' -%}
 quintiles as (
 
     select
@@ -39,6 +39,16 @@ quintiles as (
     from measured
 
 ),
+{%- set scores_from = 'quintiles' %}
+{%- set r_score = 'min(r_quintile) over (partition by recency_days)' %}
+{%- set f_score = 'min(f_quintile) over (partition by frequency)' %}
+{%- set m_score = 'min(m_quintile) over (partition by monetary)' %}
+{%- else %}
+{%- set scores_from = 'measured' %}
+{%- set r_score = rfm_fixed_score('recency_days', rfm_thresholds('rfm_recency_max_days'), 'at_most') %}
+{%- set f_score = rfm_fixed_score('frequency', rfm_thresholds('rfm_frequency_min_orders'), 'at_least') %}
+{%- set m_score = rfm_fixed_score('monetary', rfm_thresholds('rfm_monetary_min_amounts'), 'at_least') %}
+{%- endif %}
 
 scored as (
 
@@ -47,27 +57,12 @@ scored as (
         recency_days,
         frequency,
         monetary,
-        min(r_quintile) over (partition by recency_days) as r_score,
-        min(f_quintile) over (partition by frequency) as f_score,
-        min(m_quintile) over (partition by monetary) as m_score
-    from quintiles
+        {{ r_score }} as r_score,
+        {{ f_score }} as f_score,
+        {{ m_score }} as m_score
+    from {{ scores_from }}
 
 ),
-{% else %}
-scored as (
-
-    select
-        customer_id,
-        recency_days,
-        frequency,
-        monetary,
-        {{ rfm_fixed_score('recency_days', rfm_thresholds('rfm_recency_max_days'), 'at_most') }} as r_score,
-        {{ rfm_fixed_score('frequency', rfm_thresholds('rfm_frequency_min_orders'), 'at_least') }} as f_score,
-        {{ rfm_fixed_score('monetary', rfm_thresholds('rfm_monetary_min_amounts'), 'at_least') }} as m_score
-    from measured
-
-),
-{% endif %}
 
 combined as (
 
