@@ -6,7 +6,8 @@
     and it is the native rounding of DECIMAL in DuckDB and in Spark (`round`), the engine
     this project moves to next.
 
-    Traps these macros exist for (tests/test_money.py pins each):
+    Traps these macros exist for (dbt unit tests on half cents and tests/test_local_days.py
+    pin them; docs/models.md lists every place money is rounded):
       * a DECIMAL divided by anything is a DOUBLE in DuckDB (73.85 / 2 = 36.924999...),
         and casting that DOUBLE to DECIMAL(18, 2) gives 36.92: divide with divide_half_up;
       * round() of a DOUBLE rounds the binary value; round() of a DECIMAL rounds half-up:
