@@ -11,6 +11,8 @@ reads ``SMS_WAREHOUSE_PATH``), the CLIs and the tests all agree.
 | ``SMS_LANDING_DIR``   | ``$SMS_DATA_DIR/landing``       | where source exports are dropped      |
 | ``SMS_WEBHOOK_DIR``   | ``$SMS_DATA_DIR/webhooks``      | receiver's event log and link registry|
 | ``DAGSTER_HOME``      | ``$SMS_DATA_DIR/dagster_home``  | Dagster instance (runs, event log)    |
+| ``SMS_BUSINESS_TIME_ZONE`` | ``UTC``                    | where the as-of day ends (IANA name)  |
+| ``SMS_SHOP_TIME_ZONE``| the business's zone             | the web shop's configured zone        |
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -134,20 +137,69 @@ def duckdb_memory_limit() -> str:
     return os.environ.get("SMS_DUCKDB_MEMORY_LIMIT", "3GB")
 
 
+# dbt reads the same variables with the same defaults (dbt/macros/time_zones.sql);
+# tests/test_time_zone_settings.py holds the two to each other.
+BUSINESS_TIME_ZONE_DEFAULT = "UTC"
+
+
+def _time_zone(variable: str, default: str) -> str:
+    value = (os.environ.get(variable) or "").strip() or default
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{variable}={value!r} is not a time zone: use an IANA name such as "
+            "America/New_York, Europe/Berlin or UTC"
+        ) from None
+    return value
+
+
+def business_time_zone() -> str:
+    """The business's own zone (``SMS_BUSINESS_TIME_ZONE``, default ``UTC``).
+
+    The day the customer marts describe (dbt var ``as_of``) ends at midnight in this
+    zone, and "today" is today here. A purchase's day is not read in it: an in-store
+    sale counts on the store's local day (the POS row's zone), an online order on the
+    shop's (``shop_time_zone``).
+    """
+    return _time_zone("SMS_BUSINESS_TIME_ZONE", BUSINESS_TIME_ZONE_DEFAULT)
+
+
+def shop_time_zone() -> str:
+    """The web shop's configured zone (``SMS_SHOP_TIME_ZONE``, default: the business's).
+
+    An online order counts on its day in this zone (Shopify: *Settings > General >
+    Time zone*, the zone its admin and exports show). Changing it changes history:
+    rebuild with ``dbt build --full-refresh`` (a dbt test says so until then).
+    """
+    return _time_zone("SMS_SHOP_TIME_ZONE", business_time_zone())
+
+
+_DBT_TIME_ZONES = {
+    "SMS_BUSINESS_TIME_ZONE": business_time_zone,
+    "SMS_SHOP_TIME_ZONE": shop_time_zone,
+}
+
+
 @contextmanager
 def exported_warehouse_path() -> Iterator[Path]:
-    """``SMS_WAREHOUSE_PATH`` set to the resolved warehouse while a subprocess (dbt) runs.
+    """The settings dbt reads, exported while a subprocess (dbt) runs.
 
-    ``dbt/profiles.yml`` reads the path from the environment; this makes it the
-    one Dagster resolved, even when only ``SMS_DATA_DIR`` (or nothing) was set.
+    ``SMS_WAREHOUSE_PATH`` set to the resolved warehouse: ``dbt/profiles.yml`` reads
+    the path from the environment, so it is the one Dagster resolved, even when only
+    ``SMS_DATA_DIR`` (or nothing) was set. The two time zones, checked first, so a
+    misspelt zone fails here naming its variable rather than inside a model.
     """
     path = warehouse_path()
-    before = os.environ.get("SMS_WAREHOUSE_PATH")
-    os.environ["SMS_WAREHOUSE_PATH"] = str(path)
+    values = {"SMS_WAREHOUSE_PATH": str(path)}
+    values.update({name: resolve() for name, resolve in _DBT_TIME_ZONES.items()})
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield path
     finally:
-        if before is None:
-            os.environ.pop("SMS_WAREHOUSE_PATH", None)
-        else:
-            os.environ["SMS_WAREHOUSE_PATH"] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -3,8 +3,8 @@
     customers it cannot answer for (int_customers__order_summary, ..._category_stats). -#}
 
 {#- CTE `<prefix>_totals` over a CTE of fct_orders purchases (not cancelled): per customer,
-    orders by channel, first and last purchase, revenue, distinct purchase days and the last
-    return after a gap of var lapsed_after_days or more. -#}
+    orders by channel, first and last purchase (instant and local day), revenue, distinct
+    purchase days and the last return after a gap of var lapsed_after_days or more. -#}
 {% macro purchase_totals(purchases_cte, prefix) %}
 {{ prefix }}_purchase_days as (
 
@@ -40,6 +40,11 @@
         count(*) filter (where purchases.channel = 'online') as online_orders_count,
         min(purchases.ordered_at) as first_purchase_at,
         max(purchases.ordered_at) as last_purchase_at,
+        -- purchase days (fct_orders.ordered_on, local to where each purchase happened):
+        -- the first day need not be the first instant's (a Berlin sale at 00:30 is an
+        -- hour earlier in UTC than a New York one at 19:30 the evening before)
+        min(purchases.ordered_on) as first_purchase_on,
+        max(purchases.ordered_on) as last_purchase_on,
         sum(purchases.revenue_amount) as revenue_amount,
         any_value(gaps.purchase_day_count) as purchase_day_count,
         any_value(gaps.last_return_after_lapse_on) as last_return_after_lapse_on

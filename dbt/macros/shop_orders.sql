@@ -70,7 +70,8 @@
 
     -- the order's discount spread over its lines in whole cents, proportional to line
     -- gross, computed on the nested list before unnesting (no window needed): each line
-    -- gets the floor of its share, the first line also gets the rounding rest
+    -- gets the floor of its share, the first line also gets the rounding rest. Whole
+    -- cents and integer division: a DECIMAL quotient would be a binary DOUBLE in DuckDB
     select
         order_id,
         total_discounts,
@@ -80,10 +81,10 @@
         line_items,
         list_transform(
             line_items,
-            lambda item: floor(
-                total_discounts * 100 * item.quantity * item.price
-                / nullif(list_sum(list_transform(line_items, lambda i: i.quantity * i.price)), 0)
-            )
+            lambda item: cast(total_discounts * 100 as hugeint)
+                * cast(item.quantity * item.price * 100 as hugeint)
+                // nullif(cast(list_sum(list_transform(
+                    line_items, lambda i: i.quantity * i.price)) * 100 as hugeint), 0)
         ) as discount_cents
     from {{ orders_cte }} as orders
 
@@ -101,12 +102,13 @@
         exploded.item.quantity as quantity,
         exploded.item.price as unit_price,
         exploded.item.quantity * exploded.item.price as gross_amount,
-        cast((
+        cast(cast(
             coalesce(exploded.discount_cents, 0)
             + case when exploded.line_position = 1
-                then exploded.total_discounts * 100 - coalesce(exploded.discount_cents_total, 0)
+                then cast(exploded.total_discounts * 100 as hugeint)
+                    - coalesce(exploded.discount_cents_total, 0)
                 else 0 end
-        ) / 100 as decimal(18, 2)) as discount_amount,
+        as decimal(36, 0)) * 0.01 as decimal(18, 2)) as discount_amount,
         exploded.currency,
         exploded.rate_to_reporting,
         exploded._loaded_at

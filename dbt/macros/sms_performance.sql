@@ -96,7 +96,7 @@
         {{ rate('opt_outs', 'delivered') }} as opt_out_rate,
         conversions,
         revenue,
-        cast(round(cost_usd, 4) as decimal(18, 4)) as cost_usd,
+        {{ round_money('cost_usd', 4) }} as cost_usd,
         {{ safe_divide('cast(revenue as ' ~ type_double() ~ ')', 'cost_usd') }} as roas,
         treated_customers,
         treated_converters,
@@ -119,11 +119,13 @@
         {{ katz_relative_lift_bound('treated_converters', 'treated_customers', 'holdout_converters', 'holdout_customers', 'high') }}
             as lift_rel_ci_high,
         -- what the treated would have spent in their windows at the holdout's rate per unit,
-        -- subtracted from what they did spend
-        cast(round(
-            ({{ safe_divide('cast(treated_revenue as ' ~ type_double() ~ ')', 'treated_customers') }}
-                - {{ safe_divide('cast(holdout_revenue as ' ~ type_double() ~ ')', 'holdout_customers') }})
-            * treated_customers, 2) as decimal(18, 2)) as incremental_revenue
+        -- subtracted from what they did spend: treated - holdout x treated_n / holdout_n,
+        -- exact, rounded half-up to the cent once (no binary per-unit averages)
+        case when treated_customers > 0 then
+            cast({{ divide_half_up(
+                'treated_revenue * holdout_customers - holdout_revenue * treated_customers',
+                'holdout_customers') }} as decimal(18, 2))
+        end as incremental_revenue
     from {{ prefix }}_counts
 
 )

@@ -16,6 +16,15 @@
     (({{ local_timestamp }} at time zone {{ zone_column }}) at time zone 'UTC')
 {%- endmacro %}
 
+{#- A UTC timestamp as the wall clock in the IANA zone `zone` (a column or a quoted
+    literal), without a zone: cast it to a date for the local day. -#}
+{% macro utc_to_local(utc_timestamp, zone) -%}
+    {{ return(adapter.dispatch('utc_to_local')(utc_timestamp, zone)) }}
+{%- endmacro %}
+{% macro default__utc_to_local(utc_timestamp, zone) -%}
+    (({{ utc_timestamp }} at time zone 'UTC') at time zone {{ zone }})
+{%- endmacro %}
+
 {#- True when an event is dated after the day its file was delivered (plus a tolerance
     for time zones): it cannot have happened yet, so it is a data error. Deliberately
     measured against the delivery day, not the run date, so the flag never changes

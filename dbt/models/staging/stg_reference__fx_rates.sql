@@ -1,4 +1,8 @@
--- One row per currency the fx_rates seed knows: the rate to the reporting currency.
+-- One row per currency the fx_rates seed knows: the rate to the reporting currency, an
+-- exact DECIMAL (never a DOUBLE): units of the reporting currency per US dollar divided by
+-- units of this currency per US dollar, rounded half-up to 12 decimals (macro
+-- divide_half_up). An amount converts as amount x rate rounded half-up to the cent
+-- (macro to_reporting_currency).
 with source as (
 
     select * from {{ ref('fx_rates') }}
@@ -9,7 +13,7 @@ renamed as (
 
     select
         upper(trim(currency)) as currency,
-        cast(units_per_usd as double) as units_per_usd
+        cast(units_per_usd as decimal(18, 6)) as units_per_usd
     from source
 
 ),
@@ -19,7 +23,8 @@ final as (
     select
         rates.currency,
         upper('{{ var("reporting_currency") }}') as reporting_currency,
-        reporting.units_per_usd / rates.units_per_usd as rate_to_reporting
+        cast({{ divide_half_up('reporting.units_per_usd', 'rates.units_per_usd', scale=12, input_scale=6) }}
+            as decimal(22, 12)) as rate_to_reporting
     from renamed as rates
     cross join (
         select units_per_usd from renamed

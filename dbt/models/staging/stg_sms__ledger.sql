@@ -39,7 +39,10 @@ final as (
         language,
         encoding,
         segments as sms_segments,
-        cost_usd,
+        -- the ledger stores a DOUBLE; prices have at most 4 decimals and segments are whole,
+        -- so 6 decimals recover the exact price (the nearest double is within 1e-17 of it)
+        -- and every sum after this is exact
+        cast(cost_usd as decimal(18, 6)) as cost_usd,
         opt_in_event_id,
         opt_in_source,
         opt_in_text_version,

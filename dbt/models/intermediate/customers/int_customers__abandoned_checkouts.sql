@@ -2,10 +2,11 @@
 
 -- depends_on: {{ ref('stg_reference__fx_rates') }}
 
--- Checkouts left unfinished in the var abandoned_checkout_hours before as_of (00:00 UTC),
--- one row per checkout, with the customer it belongs to. A checkout drops out when the
--- customer has since bought (in any channel, before as_of) any of its items: the cart
--- is no longer abandoned in any sense a reminder should care about.
+-- Checkouts left unfinished in the var abandoned_checkout_hours before the end of the
+-- as_of day (00:00 of the next day in the business's zone), one row per checkout, with the
+-- customer it belongs to. A checkout drops out when the customer has since bought (in any
+-- channel, on a purchase day up to as_of) any of its items: the cart is no longer
+-- abandoned in any sense a reminder should care about.
 with recent_checkout_ids as (
 
     -- a checkout that is not future-dated was created at most var future_tolerance_days
@@ -16,7 +17,7 @@ with recent_checkout_ids as (
     from {{ ref('base_shop__checkouts') }}
     where delivered_on >= {{ dbt.dateadd(
         'day', -var('future_tolerance_days'),
-        'cast(' ~ dbt.dateadd('hour', -var('abandoned_checkout_hours'), as_of_timestamp()) ~ ' as date)'
+        'cast(' ~ dbt.dateadd('hour', -var('abandoned_checkout_hours'), as_of_end_timestamp()) ~ ' as date)'
     ) }}
 
 ),
@@ -37,9 +38,9 @@ checkouts as (
 
     select * from recent_latest
     where not is_future_dated
-        and created_at >= {{ dbt.dateadd('hour', -var('abandoned_checkout_hours'), as_of_timestamp()) }}
-        and created_at < {{ as_of_timestamp() }}
-        and (completed_at is null or completed_at >= {{ as_of_timestamp() }})
+        and created_at >= {{ dbt.dateadd('hour', -var('abandoned_checkout_hours'), as_of_end_timestamp()) }}
+        and created_at < {{ as_of_end_timestamp() }}
+        and (completed_at is null or completed_at >= {{ as_of_end_timestamp() }})
 
 ),
 
@@ -77,7 +78,7 @@ bought_since as (
         select customer_id, sku, ordered_at from {{ ref('fct_order_lines') }}
         where not is_cancelled
             and ordered_at >= (select min(created_at) from identified)
-            and ordered_at < {{ as_of_timestamp() }}
+            and ordered_on <= {{ as_of_date() }}
             and customer_id in (select customer_id from identified)
     ) as order_lines
         on order_lines.customer_id = identified.customer_id

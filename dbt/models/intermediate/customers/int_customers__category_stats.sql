@@ -4,15 +4,15 @@
 -- orders fell in it, the revenue, and its share of the customer's lines. Cancelled
 -- orders and lines without a category are left out.
 --
--- A customer whose purchases all lie before as_of (on a daily run, everyone but those
--- with a purchase dated on the as_of day itself) takes the rows kept in
+-- A customer whose purchase days all lie on or before as_of (on a daily run, everyone but
+-- those with a purchase dated after it) takes the rows kept in
 -- int_customers__category_history; the others are recomputed from fct_order_lines with
--- purchases before as_of only (the same macro), so any as_of gives exact figures. A view:
+-- purchases up to as_of only (the same macro), so any as_of gives exact figures. A view:
 -- it is a scan of that table plus a handful of recomputed customers.
 with late_customers as (
 
     select customer_id from {{ ref('int_customers__purchase_history') }}
-    where last_purchase_at >= {{ as_of_timestamp() }}
+    where last_purchase_on > {{ as_of_date() }}
 
 ),
 
@@ -23,7 +23,7 @@ late_lines as (
     where customer_id in (select customer_id from late_customers)
         and not is_cancelled
         and category is not null
-        and ordered_at < {{ as_of_timestamp() }}
+        and ordered_on <= {{ as_of_date() }}
 
 ),
 

@@ -1,12 +1,12 @@
--- Customers with at least one support ticket open in its latest known state (opened before
--- as_of). Ticket status is the latest delivered, not a history: a past as_of sees today's
+-- Customers with at least one support ticket open in its latest known state (opened by the
+-- end of the as_of day in the business's zone). Ticket status is the latest delivered, not a history: a past as_of sees today's
 -- status of the tickets that existed then.
 with tickets as (
 
     select * from {{ ref('stg_crm__tickets') }}
     where is_open
         and not is_future_dated
-        and created_at < {{ as_of_timestamp() }}
+        and created_at < {{ as_of_end_timestamp() }}
 
 ),
 

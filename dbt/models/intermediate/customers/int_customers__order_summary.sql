@@ -1,13 +1,14 @@
 {{ config(materialized='table') }}
 
 -- One row per customer (buyers and prospects) with their purchase history as of var
--- as_of: only purchases (orders not cancelled) placed before 00:00 UTC of that day count.
--- The input of lifecycle, RFM, value and repeat-purchase logic.
+-- as_of: only purchases (orders not cancelled) whose purchase day (fct_orders.ordered_on,
+-- local to the store or the shop) is on or before the as_of day count. The input of
+-- lifecycle, RFM, value and repeat-purchase logic.
 --
--- A customer whose purchases all lie before as_of (every customer on a daily run, but
--- those with a purchase dated on the as_of day itself) takes the totals kept in
+-- A customer whose purchases all lie on or before as_of (every customer on a daily run,
+-- but those with a purchase dated after it) takes the totals kept in
 -- int_customers__purchase_history; the others are recomputed from fct_orders with
--- purchases before as_of only (the same macro), so any as_of gives exact figures. The
+-- purchases up to as_of only (the same macro), so any as_of gives exact figures. The
 -- trailing VIP window moves with as_of, so it is summed from fct_orders every run.
 with history as (
 
@@ -18,7 +19,7 @@ with history as (
 late_customers as (
 
     select customer_id from history
-    where last_purchase_at >= {{ as_of_timestamp() }}
+    where last_purchase_on > {{ as_of_date() }}
 
 ),
 
@@ -28,7 +29,7 @@ late_purchases as (
     from {{ ref('fct_orders') }}
     where customer_id in (select customer_id from late_customers)
         and is_purchase
-        and ordered_at < {{ as_of_timestamp() }}
+        and ordered_on <= {{ as_of_date() }}
 
 ),
 
@@ -43,11 +44,13 @@ totals as (
         online_orders_count,
         first_purchase_at,
         last_purchase_at,
+        first_purchase_on,
+        last_purchase_on,
         revenue_amount,
         purchase_day_count,
         last_return_after_lapse_on
     from history
-    where last_purchase_at is null or last_purchase_at < {{ as_of_timestamp() }}
+    where last_purchase_on is null or last_purchase_on <= {{ as_of_date() }}
     union all
     select
         late_customers.customer_id,
@@ -56,6 +59,8 @@ totals as (
         coalesce(recomputed.online_orders_count, 0),
         recomputed.first_purchase_at,
         recomputed.last_purchase_at,
+        recomputed.first_purchase_on,
+        recomputed.last_purchase_on,
         recomputed.revenue_amount,
         coalesce(recomputed.purchase_day_count, 0),
         recomputed.last_return_after_lapse_on
@@ -73,8 +78,9 @@ vip_window as (
     from {{ ref('fct_orders') }}
     where customer_id is not null
         and is_purchase
-        and ordered_at >= {{ dbt.dateadd('day', -var('vip_window_days'), as_of_timestamp()) }}
-        and ordered_at < {{ as_of_timestamp() }}
+        -- the var vip_window_days purchase days ending with the as_of day
+        and ordered_on > {{ dbt.dateadd('day', -var('vip_window_days'), as_of_date()) }}
+        and ordered_on <= {{ as_of_date() }}
     group by 1
 
 ),
@@ -97,18 +103,19 @@ final as (
         totals.online_orders_count,
         totals.first_purchase_at,
         totals.last_purchase_at,
-        cast(totals.first_purchase_at as date) as first_purchase_on,
-        cast(totals.last_purchase_at as date) as last_purchase_on,
-        {{ dbt.datediff('cast(totals.last_purchase_at as date)', as_of_date(), 'day') }}
+        totals.first_purchase_on,
+        totals.last_purchase_on,
+        {{ dbt.datediff('totals.last_purchase_on', as_of_date(), 'day') }}
             as days_since_last_purchase,
         totals.purchase_day_count,
         -- the usual interval: the mean gap between distinct purchase days
         {{ safe_divide(
-            dbt.datediff('cast(totals.first_purchase_at as date)', 'cast(totals.last_purchase_at as date)', 'day'),
+            dbt.datediff('totals.first_purchase_on', 'totals.last_purchase_on', 'day'),
             'totals.purchase_day_count - 1') }} as avg_days_between_purchases,
         totals.last_return_after_lapse_on,
         cast(coalesce(totals.revenue_amount, 0) as decimal(18, 2)) as revenue_amount,
-        cast({{ safe_divide('totals.revenue_amount', 'totals.orders_count') }} as decimal(18, 2))
+        -- exact, rounded half-up to the cent (a DECIMAL quotient is a DOUBLE in DuckDB)
+        cast({{ divide_half_up('totals.revenue_amount', 'totals.orders_count') }} as decimal(18, 2))
             as average_order_value,
         coalesce(vip_window.orders_in_vip_window, 0) as orders_in_vip_window,
         cast(coalesce(vip_window.revenue_in_vip_window, 0) as decimal(18, 2)) as revenue_in_vip_window,

@@ -72,6 +72,8 @@ final as (
         coalesce(totals.online_orders_count, 0) as online_orders_count,
         totals.first_purchase_at,
         totals.last_purchase_at,
+        totals.first_purchase_on,
+        totals.last_purchase_on,
         totals.revenue_amount,
         coalesce(totals.purchase_day_count, 0) as purchase_day_count,
         totals.last_return_after_lapse_on,

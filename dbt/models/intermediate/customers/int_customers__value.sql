@@ -4,6 +4,8 @@
 --   big spender: lifetime revenue >= var big_spender_multiple x the average revenue of the
 --                customers who bought at least once (prospects would drag the average
 --                down by however many leads the CRM holds, so they are left out of it).
+--                Compared exactly: the bar is multiple x sum / buyers rounded UP to the
+--                cent, the least whole-cent revenue that reaches it.
 --   VIP:         among customers who bought within the trailing var vip_window_days, the
 --                top var vip_top_share by revenue in that window, with at least
 --                var vip_min_orders orders in it.
@@ -15,11 +17,24 @@ with summary as (
 
 ),
 
-average as (
+buyers as (
 
-    select avg(revenue_amount) as average_customer_revenue
+    -- a sum and a count, not avg(): avg of a DECIMAL is a binary DOUBLE in DuckDB
+    select
+        count(*) as buyer_count,
+        coalesce(sum(revenue_amount), 0) as buyer_revenue
     from summary
     where orders_count > 0
+
+),
+
+average as (
+
+    select
+        {{ divide_half_up('buyer_revenue', 'buyer_count') }} as average_customer_revenue,
+        {{ divide_half_up('buyer_revenue * ' ~ var('big_spender_multiple'), 'buyer_count',
+            input_scale=6, rounding='ceiling') }} as big_spender_threshold
+    from buyers
 
 ),
 
@@ -32,7 +47,7 @@ ranked as (
         summary.orders_in_vip_window,
         summary.revenue_in_vip_window,
         average.average_customer_revenue,
-        average.average_customer_revenue * {{ var('big_spender_multiple') }} as big_spender_threshold,
+        average.big_spender_threshold,
         case when summary.orders_in_vip_window > 0 then
             cume_dist() over (
                 partition by summary.orders_in_vip_window > 0

@@ -88,6 +88,10 @@ order_lines as (
         sales.currency,
         sales.rate_to_reporting,
         sales.occurred_at as sold_at,
+        -- the store's own day (the till's Date in its Time Zone): a sale at 23:30 in Los
+        -- Angeles is that day's, though it is the next day in UTC
+        sales.local_date as sold_on,
+        sales.time_zone,
         sales.quantity,
         coalesce(refunds.refunded_quantity, 0) as refunded_quantity,
         sales.unit_price,

@@ -16,6 +16,10 @@
 -- reporting currency and rounded to the cent, so fct_orders and fct_order_lines reconcile
 -- to the cent.
 --
+-- The purchase day, ordered_on, is the day where the purchase happened: the store's local
+-- day in store (the till's Date in its Time Zone), the shop's day online (its configured
+-- zone, SMS_SHOP_TIME_ZONE). Every as-of comparison of the customer marts uses it.
+--
 -- Incremental: a daily run rewrites (delete + insert on order_key) every order that
 -- (a) has a source row loaded after the newest `_loaded_at` this table holds for that
 -- source (a new sale, a refund row, a new order version), or (b) resolves today to another
@@ -109,6 +113,8 @@ pos_orders as (
         cast(null as {{ dbt.type_string() }}) as order_name,
         any_value(location_id) as location_id,
         min(sold_at) as ordered_at,
+        min(sold_on) as ordered_on,
+        min(time_zone) as ordered_time_zone,
         any_value(currency) as currency,
         any_value(rate_to_reporting) as fx_rate_to_reporting,
         count(*) as line_count,
@@ -185,6 +191,9 @@ shop_orders as (
         shop_headers.order_name,
         cast(null as {{ dbt.type_string() }}) as location_id,
         shop_headers.created_at as ordered_at,
+        cast({{ utc_to_local('shop_headers.created_at', "'" ~ shop_time_zone() ~ "'") }} as date)
+            as ordered_on,
+        '{{ shop_time_zone() }}' as ordered_time_zone,
         shop_headers.currency,
         shop_headers.rate_to_reporting as fx_rate_to_reporting,
         totals.line_count,
@@ -274,7 +283,8 @@ final as (
         customer_id,
         identity_key,
         ordered_at,
-        cast(ordered_at as date) as ordered_on,
+        ordered_on,
+        ordered_time_zone,
         currency,
         fx_rate_to_reporting,
         line_count,

@@ -1,8 +1,15 @@
--- Recency, frequency, monetary value per buying customer as of var as_of, scored 1-5 by
--- quintile (ntile over all buyers; 5 = most recent / most frequent / highest spend) and
--- named with the classic R x FM grid (see the yml for the mapping). Customers who tie on
--- a measure share one score: the lowest quintile their value reaches, so the score never
--- depends on row order.
+-- Recency, frequency, monetary value per buying customer as of var as_of, scored 1-5
+-- (5 = most recent / most frequent / highest spend) and named with the classic R x FM grid
+-- (see the yml for the mapping). Two ways to score, var rfm_scoring:
+--   quintile  ntile(5) over all buyers; customers who tie on a measure share one score,
+--             the lowest quintile their value reaches, so the score never depends on row
+--             order (on heavy ties a score is skipped: see the yml);
+--   fixed     the thresholds of vars rfm_recency_max_days, rfm_frequency_min_orders and
+--             rfm_monetary_min_amounts.
+{%- set scoring = var('rfm_scoring') %}
+{%- if scoring not in ['quintile', 'fixed'] %}
+    {{ exceptions.raise_compiler_error("var rfm_scoring must be quintile or fixed, got: " ~ scoring) }}
+{%- endif %}
 with buyers as (
 
     select * from {{ ref('int_customers__order_summary') }}
@@ -10,19 +17,38 @@ with buyers as (
 
 ),
 
-quintiles as (
+measured as (
 
     select
         customer_id,
         days_since_last_purchase as recency_days,
         orders_count as frequency,
-        revenue_amount as monetary,
-        ntile(5) over (order by days_since_last_purchase desc, customer_id) as r_quintile,
-        ntile(5) over (order by orders_count, customer_id) as f_quintile,
-        ntile(5) over (order by revenue_amount, customer_id) as m_quintile
+        revenue_amount as monetary
     from buyers
 
 ),
+
+{% if scoring == 'quintile' -%}
+quintiles as (
+
+    select
+        *,
+        ntile(5) over (order by recency_days desc, customer_id) as r_quintile,
+        ntile(5) over (order by frequency, customer_id) as f_quintile,
+        ntile(5) over (order by monetary, customer_id) as m_quintile
+    from measured
+
+),
+{%- set scores_from = 'quintiles' %}
+{%- set r_score = 'min(r_quintile) over (partition by recency_days)' %}
+{%- set f_score = 'min(f_quintile) over (partition by frequency)' %}
+{%- set m_score = 'min(m_quintile) over (partition by monetary)' %}
+{%- else %}
+{%- set scores_from = 'measured' %}
+{%- set r_score = rfm_fixed_score('recency_days', rfm_thresholds('rfm_recency_max_days'), 'at_most') %}
+{%- set f_score = rfm_fixed_score('frequency', rfm_thresholds('rfm_frequency_min_orders'), 'at_least') %}
+{%- set m_score = rfm_fixed_score('monetary', rfm_thresholds('rfm_monetary_min_amounts'), 'at_least') %}
+{%- endif %}
 
 scored as (
 
@@ -31,10 +57,10 @@ scored as (
         recency_days,
         frequency,
         monetary,
-        min(r_quintile) over (partition by recency_days) as r_score,
-        min(f_quintile) over (partition by frequency) as f_score,
-        min(m_quintile) over (partition by monetary) as m_score
-    from quintiles
+        {{ r_score }} as r_score,
+        {{ f_score }} as f_score,
+        {{ m_score }} as m_score
+    from {{ scores_from }}
 
 ),
 
@@ -53,6 +79,7 @@ final as (
     select
         customer_id,
         {{ as_of_date() }} as as_of_date,
+        '{{ scoring }}' as rfm_scoring,
         recency_days,
         frequency,
         monetary,

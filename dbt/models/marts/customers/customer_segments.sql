@@ -125,15 +125,16 @@ open_tickets as (
 
 sms_clickers as (
 
-    -- clicks of the last var clicks_never_buys_days days before as_of (history as of then)
+    -- clicks of the var clicks_never_buys_days days up to the end of the as_of day in the
+    -- business's zone (history as of then)
     select
         customer_id,
         count(*) as click_count,
         min(clicked_at) as first_click_at
     from {{ ref('fct_sms_clicks') }}
     where customer_id is not null
-        and clicked_at < {{ as_of_timestamp() }}
-        and clicked_at >= {{ dbt.dateadd('day', -1 * var('clicks_never_buys_days'), as_of_timestamp()) }}
+        and clicked_at < {{ as_of_end_timestamp() }}
+        and clicked_at >= {{ dbt.dateadd('day', -1 * var('clicks_never_buys_days'), as_of_end_timestamp()) }}
     group by 1
 
 ),
