@@ -6,7 +6,7 @@ there and is tested without Dagster.
 """
 
 import warnings
-from datetime import timedelta
+from datetime import date, timedelta
 
 from dagster import (
     AssetExecutionContext,
@@ -23,7 +23,7 @@ from dagster import (
 )
 
 from dagster_project import settings
-from dagster_project.ingest import events, loader
+from dagster_project.ingest import checks, events, loader
 from dagster_project.ingest.specs import DAILY_SPECS, REFERENCE_SPECS, SourceSpec, duckdb_type
 from dagster_project.metadata import mask_columns, md_table
 from dagster_project.warehouse import WAREHOUSE_POOL, WarehouseResource
@@ -84,6 +84,7 @@ def build_ingest_asset(spec: SourceSpec) -> AssetsDefinition:
             "dagster/column_schema": _column_schema(spec),
             "landing_path": spec.path,
         },
+        check_specs=checks.check_specs(raw_key(spec.entity)) if spec.partitioned else None,
     )
     def _ingest(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         start = end = None
@@ -99,6 +100,7 @@ def build_ingest_asset(spec: SourceSpec) -> AssetsDefinition:
                 start,
                 end,
                 default_region=settings.default_phone_region(),
+                first_day=date.fromisoformat(settings.partition_start()),
             )
             preview = _preview(conn, spec, result)
         span = f" for {start}..{end}" if spec.partitioned else ""
@@ -134,9 +136,20 @@ def build_ingest_asset(spec: SourceSpec) -> AssetsDefinition:
         }
         if result.empty_files:
             metadata["empty_files"] = MetadataValue.json(result.empty_files[:20])
+        if result.encodings:
+            metadata["files_not_utf8"] = MetadataValue.json(
+                dict(list(result.encodings.items())[:20])
+            )
+        check_results = []
         if spec.partitioned:
             metadata["partition_range"] = f"{start}..{end}"
-        return MaterializeResult(metadata=metadata)
+            metadata["rows_quarantined"] = result.rows_quarantined
+            selected = {k.name for k in context.selected_asset_check_keys}
+            check_results = checks.results(result, settings.landing_dir(), selected)
+            for check in check_results:
+                if not check.passed:
+                    context.log.warning(f"{spec.entity}: {check.check_name}: {check.description}")
+        return MaterializeResult(metadata=metadata, check_results=check_results)
 
     return _ingest
 
