@@ -336,7 +336,9 @@ def test_contacts_from_the_future_are_quarantined_by_either_timestamp(conn, root
     later = (TODAY + timedelta(days=400)).isoformat() + " 10:00:00"
     write(
         root / "crm/contacts/2026-11-30/c.csv",
-        "\n".join([header, contact("R1", ok, ok), contact("R2", ok, later), contact("R3", later, ok)])
+        "\n".join(
+            [header, contact("R1", ok, ok), contact("R2", ok, later), contact("R3", later, ok)]
+        )
         + "\n",
     )
     load(conn, CRM_CONTACTS, root, "2026-11-30")

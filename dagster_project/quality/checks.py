@@ -67,6 +67,13 @@ def loaded_range(context: AssetCheckExecutionContext, config: GateConfig, conn, 
     return day, day
 
 
+def _log(context, outcome: validation.SuiteOutcome):
+    """A failed gate is an error in the run's log; a failed signal a warning."""
+    if outcome.passed:
+        return context.log.info
+    return context.log.error if outcome.gate_failed else context.log.warning
+
+
 def _expectations_table(outcome: validation.SuiteOutcome) -> str:
     rows = []
     for o in outcome.outcomes:
@@ -179,7 +186,7 @@ def build_check(dataset: Dataset) -> AssetChecksDefinition:
             run_name=context.run.run_id,
             batch_id=f"{'.'.join(dataset.asset)}-{end or 'all'}",
         )
-        (context.log.info if outcome.passed else context.log.error)(
+        _log(context, outcome)(
             f"{dataset.suite} on {'.'.join(dataset.asset)} ({batch}): {outcome.reason()}"
         )
         return result_from_outcome(outcome, batch, str(page))
@@ -232,7 +239,7 @@ def build_volume_check(datasets_: list[Dataset]) -> AssetChecksDefinition:
                 page = docs.publish(
                     outcome, run_name=context.run.run_id, batch_id=f"raw.{table}-{day}"
                 )
-                (context.log.info if outcome.passed else context.log.error)(
+                _log(context, outcome)(
                     f"{dataset.suite} on raw.{table} (delivery day {day}): {outcome.reason()}"
                 )
                 yield result_from_outcome(

@@ -85,9 +85,10 @@ indexed AS (
         count(ratio) FILTER (WHERE source IN {demand}) OVER () AS demand_sources,
         -- The demand-driven sources together (those with a baseline): a small shop's
         -- sources are each too small to judge, their sum is not.
-        sum(rows) FILTER (WHERE source IN {demand} AND baseline_days >= 3) OVER ()
-            AS demand_rows,
-        sum(baseline_rows) FILTER (WHERE source IN {demand} AND baseline_days >= 3) OVER ()
+        CAST(sum(rows) FILTER (WHERE source IN {demand} AND baseline_days >= 3) OVER ()
+            AS BIGINT) AS demand_rows,
+        CAST(round(sum(baseline_rows) FILTER (
+            WHERE source IN {demand} AND baseline_days >= 3) OVER ()) AS BIGINT)
             AS demand_baseline_rows
     FROM ratios
 )
@@ -106,7 +107,7 @@ SELECT
     END AS relative_ratio,
     demand_rows,
     demand_baseline_rows,
-    demand_rows / nullif(demand_baseline_rows, 0) AS demand_ratio
+    round(demand_rows / nullif(demand_baseline_rows, 0), 4) AS demand_ratio
 FROM indexed
 """
 
