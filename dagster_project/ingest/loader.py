@@ -3,16 +3,20 @@
 One call loads one source entity over a range of delivery days in a single
 pass, with DuckDB's own readers and the explicit types of its ``SourceSpec``:
 
-1. headers are checked (a missing required column fails naming file and
-   column; an extra column is reported, not loaded);
+1. ``landing`` picks the files (valid day folders only; what is skipped is
+   reported), decodes a non-UTF-8 file into a UTF-8 copy, quarantines a file
+   that cannot be read whole, and checks headers (a missing required column
+   fails naming file and column; an extra column is reported, not loaded);
 2. rows are read into a temporary stage; rows DuckDB cannot read (wrong
    field count, a value that does not cast) and JSON lines that are not JSON,
    have a wrong-typed field or miss a required one go to ``ingest.rejects``
-   with file, line, column and reason;
+   with file, line, column and reason, and so do typed rows ``faults`` finds
+   unusable (an empty required value, an event dated after its delivery);
 3. distinct phone numbers not seen before are parsed with ``phonenumbers``
    and cached in ``ingest.phone_cache``;
 4. in one transaction, the range's rows and rejects are deleted and the new
-   ones inserted, so re-loading a day replaces exactly that day.
+   ones inserted, so re-loading a day replaces exactly that day; then rows a
+   delivery of the week before already carried are counted.
 """
 
 from __future__ import annotations
