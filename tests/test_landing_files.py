@@ -189,6 +189,9 @@ def test_files_that_are_not_text_are_quarantined_and_the_others_load(conn, root)
         (str(zipped), "binary"),
     ]
     assert result.rows_rejected == 2
+    # Only the file read counts as read: a consent file quarantined whole may hold a STOP,
+    # and the send-time catch-up must not take it for loaded.
+    assert result.files == [str(good)]
 
 
 def test_an_unreadable_snapshot_keeps_the_loaded_one(conn, root):

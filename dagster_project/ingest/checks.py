@@ -69,12 +69,12 @@ def files_without_rows(result: LoadResult, root: Path) -> AssetCheckResult:
     return _result(
         "files_without_rows",
         not files,
-        f"{len(files)} of {len(result.files)} files hold no rows ({len(empty)} empty, "
+        f"{len(files)} of {len(result.files)} files read hold no rows ({len(empty)} empty, "
         f"{len(header_only)} with a header only): " + ", ".join(r[0] for r in rows[:3])
         if files
-        else f"all {len(result.files)} files hold rows",
+        else f"all {len(result.files)} files read hold rows",
         {
-            "files": len(result.files),
+            "files_read": len(result.files),
             "empty_files": len(empty),
             "header_only_files": len(header_only),
             "examples": MetadataValue.md(md_table(["file", "holds"], rows)),
@@ -89,17 +89,18 @@ def files_quarantined(result: LoadResult, root: Path) -> AssetCheckResult:
     files of the load went on; its rows are missing until it is re-sent.
     """
     faults = result.quarantined_files
+    delivered = len(result.files) + len(faults)
     kinds = Counter(f.error_type for f in faults)
     rows = [[_rel(f.path, root), f.error_type, f.reason] for f in faults[:MAX_EXAMPLES]]
     return _result(
         "files_quarantined",
         not faults,
-        f"{len(faults)} of {len(result.files)} files quarantined whole (in ingest.rejects): "
+        f"{len(faults)} of {delivered} files quarantined whole (in ingest.rejects): "
         + "; ".join(f"{p}: {r}" for p, _, r in rows[:2])
         if faults
-        else f"all {len(result.files)} files could be read",
+        else f"all {delivered} files could be read",
         {
-            "files": len(result.files),
+            "files": delivered,
             "files_quarantined": len(faults),
             "quarantined_by_reason": MetadataValue.json(dict(kinds)),
             "files_not_utf8": MetadataValue.json(

@@ -76,7 +76,7 @@ class LoadResult:
     entity: str
     start: date | None
     end: date | None
-    files: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # read (quarantined_files were not)
     rows_loaded: int = 0
     rows_rejected: int = 0
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
@@ -734,6 +734,10 @@ def load(
     result.empty_files = prepared.empty
     result.no_row_files = prepared.no_rows
     result.quarantined_files = prepared.faults
+    # ``files`` are the files read: one quarantined whole was not (and a consent file of
+    # that kind must not count as loaded: it may hold an opt-out).
+    unread = {f.path for f in prepared.faults}
+    result.files = [f for f in result.files if f not in unread]
     result.encodings = prepared.encodings
     result.rows_quarantined = faults.quarantine_rows(conn, spec)
     if prepared.faults:
