@@ -13,6 +13,7 @@ reads ``SMS_WAREHOUSE_PATH``), the CLIs and the tests all agree.
 | ``DAGSTER_HOME``      | ``$SMS_DATA_DIR/dagster_home``  | Dagster instance (runs, event log)    |
 | ``SMS_BUSINESS_TIME_ZONE`` | ``UTC``                    | where the as-of day ends (IANA name)  |
 | ``SMS_SHOP_TIME_ZONE``| the business's zone             | the web shop's configured zone        |
+| ``SMS_LANDING_ENCODINGS`` | none (cp1252)               | encoding of non-UTF-8 files per entity|
 """
 
 from __future__ import annotations
@@ -79,6 +80,25 @@ disable_telemetry()
 def partition_start() -> str:
     """First delivery day of the daily ingest partitions (``SMS_PARTITION_START``)."""
     return os.environ.get("SMS_PARTITION_START", "2024-01-01")
+
+
+def landing_encodings() -> dict[str, str]:
+    """Per entity, the encoding of its files that are not UTF-8 (``SMS_LANDING_ENCODINGS``).
+
+    ``entity=codec`` pairs separated by commas, e.g. ``crm_contacts=cp1254,crm_tickets=cp1252``.
+    Unset entities read a non-UTF-8 file as ``cp1252`` (what Windows Excel writes in Western
+    Europe and the US). Which entities exist is the ingest layer's to check.
+    """
+    text = os.environ.get("SMS_LANDING_ENCODINGS", "").strip()
+    out: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        entity, sep, codec = (x.strip() for x in item.partition("="))
+        if not sep or not entity or not codec:
+            raise ValueError(
+                f"SMS_LANDING_ENCODINGS: {item!r} is not entity=codec (e.g. crm_contacts=cp1252)"
+            )
+        out[entity] = codec
+    return out
 
 
 def default_phone_region() -> str:

@@ -606,6 +606,19 @@ def test_mess_log_points_at_lines_a_loader_must_reject(messy):
     for m in log:
         line = read_lines(out / m["file"])[m["line"] - 1]
         assert m["file"].startswith(ENTITY_FOLDERS[m["entity"]] + "/")
+        if m["kind"] == "future_dated":
+            # A well-formed row dated a year or more after the day its file was delivered.
+            if m["entity"] in CSV_ENTITIES:
+                header = HEADERS[ENTITY_FOLDERS[m["entity"]]].split(",")
+                value = next(csv.reader([line]))[header.index(m["column"])]
+            else:
+                obj = json.loads(line)
+                value = obj[m["column"]]
+                assert obj.get("event_type") != "opt_out"  # a STOP is loaded, whatever its date
+            delivered = date.fromisoformat(m["file"].split("/")[-2])
+            assert value[:10] >= str(delivered + timedelta(days=365)), (m, value)
+            columns[(m["entity"], m["column"])] += 1
+            continue
         if m["entity"] in CSV_ENTITIES:
             header = HEADERS[ENTITY_FOLDERS[m["entity"]]].split(",")
             row = next(csv.reader([line]))
@@ -679,14 +692,21 @@ def test_counted_mess_kinds_appear(messy):
         dupes += len(lines) - len(set(lines))
     assert dupes == counts["shop_orders"]["duplicate"] + counts["pos_transactions"]["duplicate"]
     # Future timestamps are a year or more after the end; copies of such rows don't count.
-    bad = rejected(truth)
-    future = set()
+    bad = {(m["file"], m["line"]) for m in mess_log(truth) if m["kind"] != "future_dated"}
+    future, future_lines = set(), set()
     for f in files_of(out, "pos_transactions"):
         for number, line in enumerate(read_lines(f)[1:], start=2):
             day = line[:10]
             if (rel(out, f), number) not in bad and day >= str(END + timedelta(days=365)):
                 future.add((f, line))
+                future_lines.add((rel(out, f), number))
     assert len(future) == counts["pos_transactions"]["future_timestamp"]
+    # Each such line, and each exact copy of one, is logged for the loader to quarantine.
+    assert future_lines == {
+        (m["file"], m["line"])
+        for m in mess_log(truth)
+        if m["entity"] == "pos_transactions" and m["kind"] == "future_dated"
+    }
 
 
 def test_late_files_keep_their_name_in_a_later_folder(messy):

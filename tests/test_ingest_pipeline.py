@@ -7,7 +7,7 @@ row counts per entity), so the warehouse can be checked against it exactly.
 import json
 import os
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -210,3 +210,98 @@ def test_rerunning_a_day_changes_nothing_and_a_bad_file_fails_without_touching_i
     assert [r for r in after["rejects"] if r[0] == "pos_transactions"] == [
         r for r in before["rejects"] if r[0] == "pos_transactions"
     ]
+
+
+def check_evaluations(result) -> dict[tuple[str, str], object]:
+    return {
+        (e.asset_key.to_user_string(), e.check_name): e
+        for e in result.get_asset_check_evaluations()
+    }
+
+
+def md(evaluation, key):
+    value = evaluation.metadata[key]
+    return getattr(value, "value", getattr(value, "md_str", getattr(value, "text", value)))
+
+
+def test_landing_files_as_shops_send_them_end_as_warnings_with_counts(world, tmp_path):
+    """The daily load of one day with every landing-file case of issue 17 planted."""
+    landing = tmp_path / "landing"
+    shutil.copytree(world["base"] / "landing", landing)
+    shutil.copy(world["warehouse"], tmp_path / "warehouse.duckdb")
+    day = END.isoformat()
+    tickets = landing / "crm/tickets"
+    header = (tickets / day / f"tickets-{day}.csv").read_text().splitlines()[0]
+    future = (date.today() + timedelta(days=90)).isoformat()
+    for folder in (future, "2026-12-32", "2026-11-2"):
+        (tickets / folder).mkdir()
+        (tickets / folder / "t.csv").write_text(f"{header}\nT-{folder},C1,{day} 10:00:00,open,,,\n")
+    (tickets / day / "EXTRA.CSV").write_text(f"{header}\nT-UPPER,C1,{day} 10:00:00,open,,,\n")
+    contacts = landing / "crm/contacts" / day
+    contact_header = (contacts / f"contacts-{day}.csv").read_text().splitlines()[0]
+    (contacts / "empty.csv").write_bytes(b"")
+    (contacts / "headerless.csv").write_text(
+        "R-X,Ann,Lee,,,,,,US,2026-11-20 10:00:00,2026-11-21 10:00:00,\n"
+    )
+    row = "R-DE,Jürgen,Müller,j@x.de,,,,de,DE,2026-11-20 10:00:00,2026-11-21 10:00:00,Straße €"
+    (contacts / "excel.csv").write_bytes(f"{contact_header}\n{row}\n".encode("cp1252"))
+    (contacts / "broken.csv").write_bytes(f"{contact_header}\nR-?,\x81\n".encode("latin-1"))
+    # Yesterday's orders export sent again with today's.
+    yesterday = (END - timedelta(days=1)).isoformat()
+    resent = landing / "shop/orders" / day / "orders-resent.jsonl"
+    shutil.copy(landing / "shop/orders" / yesterday / f"orders-{yesterday}.jsonl", resent)
+
+    with pytest.MonkeyPatch.context() as mp, DagsterInstance.ephemeral() as instance:
+        mp.setenv("SMS_LANDING_DIR", str(landing))
+        mp.setenv("SMS_WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))
+        result = run_ingest(instance, day, day)
+    assert result.success  # warnings, not gates: the day loads
+    checks = check_evaluations(result)
+    for (asset, name), e in checks.items():
+        if name in (
+            "landing_layout",
+            "files_without_rows",
+            "files_quarantined",
+            "redelivered_rows",
+        ):
+            assert e.severity.value == "WARN", (asset, name)
+
+    layout = checks[("raw/crm_tickets", "landing_layout")]
+    assert not layout.passed and md(layout, "entries_skipped") == 3
+    assert md(layout, "skipped_by_kind") == {"future_day": 1, "not_a_date": 1, "not_a_day": 1}
+    assert f"crm/tickets/{future}" in md(layout, "examples")
+    assert "day is out of range for month" in md(layout, "examples")
+    assert "did you mean 2026-11-02?" in md(layout, "examples")
+    assert checks[("raw/crm_contacts", "landing_layout")].passed
+
+    empty = checks[("raw/crm_contacts", "files_without_rows")]
+    assert not empty.passed and (md(empty, "empty_files"), md(empty, "header_only_files")) == (1, 0)
+    quarantined = checks[("raw/crm_contacts", "files_quarantined")]
+    assert not quarantined.passed and md(quarantined, "files_quarantined") == 2
+    assert md(quarantined, "quarantined_by_reason") == {"no_header": 1, "undecodable": 1}
+    assert md(quarantined, "files_not_utf8") == {f"crm/contacts/{day}/excel.csv": "cp1252"}
+    assert checks[("raw/shop_orders", "files_quarantined")].passed
+
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        resent_rows = conn.execute(
+            "SELECT count(*) FROM raw.shop_orders WHERE _source_file = ?", [str(resent)]
+        ).fetchone()[0]
+        assert conn.execute(
+            "SELECT first_name, last_name, lead_status FROM raw.crm_contacts WHERE record_id = 'R-DE'"
+        ).fetchall() == [("Jürgen", "Müller", "Straße €")]
+        ticket_ids = {
+            r[0] for r in conn.execute("SELECT ticket_id FROM raw.crm_tickets").fetchall()
+        }
+        assert "T-UPPER" in ticket_ids and not {t for t in ticket_ids if t.startswith("T-2")}
+        file_rejects = conn.execute(
+            "SELECT source_file, error_type FROM ingest.rejects WHERE line IS NULL ORDER BY 1"
+        ).fetchall()
+        assert file_rejects == [
+            (str(contacts / "broken.csv"), "undecodable"),
+            (str(contacts / "headerless.csv"), "no_header"),
+        ]
+    redelivered = checks[("raw/shop_orders", "redelivered_rows")]
+    assert resent_rows > 10
+    assert not redelivered.passed and md(redelivered, "rows_redelivered") == resent_rows
+    assert "orders-resent.jsonl:1" in redelivered.description
+    assert checks[("raw/pos_transactions", "redelivered_rows")].passed

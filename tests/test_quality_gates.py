@@ -70,8 +70,9 @@ def world(tmp_path_factory):
             evaluations = [
                 e for e in result.get_asset_check_evaluations() if e.check_name in gx_checks
             ]
-            # 6 raw suites + 6 volume checks + 3 mart gates, all passing on clean data.
-            assert len(evaluations) == 15
+            # 6 raw suites + 6 quarantine shares + 6 volume bands + 3 demand signals + 3 mart
+            # gates, all passing on clean data.
+            assert len(evaluations) == 24
             assert [e for e in evaluations if not e.passed] == []
     return base
 
@@ -267,3 +268,122 @@ def test_opt_out_after_the_build_stops_the_send_side_until_the_audience_is_rebui
             == 0
         )
     assert job("publish_snapshot").execute_in_process(instance=instance, run_config=QUIET).success
+
+
+def consent_event(i: int, occurred: date, event_type: str = "opt_in") -> str:
+    return json.dumps(
+        {
+            "event_id": f"issue17-{i}",
+            "contact_id": None,
+            "phone": f"+49151{12340000 + i}",
+            "country_code": "DE",
+            "event_type": event_type,
+            "source": "web_form",
+            "occurred_at": f"{occurred}T10:00:00+00:00",
+            "consent_text_version": "v2" if event_type == "opt_in" else None,
+            "keyword": None,
+        }
+    )
+
+
+def replace_consent_day(base, events: list[str]) -> Path:
+    folder = base / "landing" / "crm" / "consent" / END.isoformat()
+    shutil.rmtree(folder)
+    folder.mkdir()
+    path = folder / "consent-export.jsonl"
+    path.write_text("\n".join(events) + "\n")
+    return path
+
+
+def test_three_consent_events_dated_next_year_are_quarantined_and_stop_nothing(copy):
+    base, instance = copy
+    next_year = END + timedelta(days=365)
+    # A quiet day: two events, and three whose clock is a year ahead.
+    path = replace_consent_day(
+        base,
+        [consent_event(i, next_year if i in (2, 3, 4) else END) for i in range(5)],
+    )
+    load = job("ingest_daily").execute_in_process(
+        instance=instance, partition_key=END.isoformat(), run_config=QUIET, raise_on_error=False
+    )
+    assert load.success
+    assert evaluation(load, "raw/crm_consent", "raw_crm_consent").passed
+    share = evaluation(load, "raw/crm_consent", "raw_quarantine")
+    assert share.passed
+    with duckdb.connect(str(base / "warehouse.duckdb"), read_only=True) as conn:
+        rejected = conn.execute(
+            "SELECT source_file, line, column_name, error_type, reason FROM ingest.rejects "
+            "WHERE entity = 'crm_consent' AND partition_date = ? ORDER BY line",
+            [END],
+        ).fetchall()
+        kept = conn.execute(
+            "SELECT event_id FROM raw.crm_consent WHERE _partition_date = ? ORDER BY 1", [END]
+        ).fetchall()
+    assert [(f, line, c, k) for f, line, c, k, _ in rejected] == [
+        (str(path), n, "occurred_at", "future_dated") for n in (3, 4, 5)
+    ]
+    assert all(f"occurred_at {next_year} is 365 days after" in r[4] for r in rejected)
+    assert kept == [("issue17-0",), ("issue17-1",)]
+    # Nothing is refused downstream: the build and the publish go on.
+    build = job("refresh_marts").execute_in_process(
+        instance=instance, run_config={**QUIET, **DBT_CONFIG}, raise_on_error=False
+    )
+    assert build.success
+    assert job("publish_snapshot").execute_in_process(instance=instance, run_config=QUIET).success
+
+
+def test_a_systemic_share_of_bad_rows_still_blocks_naming_file_and_line(copy, capsys):
+    base, instance = copy
+    next_year = END + timedelta(days=400)
+    # The export's clock broke: 25 of 30 events a year ahead.
+    path = replace_consent_day(
+        base, [consent_event(i, END if i < 5 else next_year) for i in range(30)]
+    )
+    load = job("ingest_daily").execute_in_process(
+        instance=instance, partition_key=END.isoformat(), run_config=QUIET, raise_on_error=False
+    )
+    assert not load.success
+    gate = evaluation(load, "raw/crm_consent", "raw_quarantine")
+    assert not gate.passed and gate.severity.value == "ERROR"
+    where = f"crm/consent/{END}/{path.name}:6"  # the first event dated next year
+    assert meta(gate, "reason").endswith(f"at {where}")
+    assert "future_dated (occurred_at)" in meta(gate, "examples")
+    build = job("refresh_marts").execute_in_process(
+        instance=instance, run_config={**QUIET, **DBT_CONFIG}, raise_on_error=False
+    )
+    assert not build.success and materialized(build) == set()
+    failure = next(e for e in build.all_events if e.event_type_value == "STEP_FAILURE")
+    assert where in str(failure.event_specific_data.error)
+
+    # What the command line prints: the failed check's reason, file and line included.
+    from dagster_project import pipeline
+
+    with pytest.raises(SystemExit):
+        pipeline.ingest(instance, END, END)
+    err = capsys.readouterr().err
+    assert "raw/crm_consent:raw_quarantine" in err and where in err
+
+
+def test_a_day_on_which_every_export_shrank_together_raises_the_demand_warning(copy):
+    base, instance = copy
+    landing = base / "landing"
+    pos = sorted((landing / "pos" / "transactions" / END.isoformat()).glob("*.csv"))
+    header, *rows = pos[0].read_text().splitlines()
+    for f in pos[1:]:
+        f.unlink()
+    pos[0].write_text("\n".join([header, *rows[:5]]) + "\n")  # 5 POS lines
+    for source in ("orders", "checkouts"):  # no orders, no checkouts
+        shutil.rmtree(landing / "shop" / source / END.isoformat(), ignore_errors=True)
+    load = job("ingest_daily").execute_in_process(
+        instance=instance, partition_key=END.isoformat(), run_config=QUIET, raise_on_error=False
+    )
+    assert load.success  # a signal, not a gate
+    for table in ("pos_transactions", "shop_orders", "shop_checkouts"):
+        band = evaluation(load, f"raw/{table}", "raw_daily_volume")
+        assert band.passed or band.severity.value == "WARN"  # they moved together: no gate
+        signal = evaluation(load, f"raw/{table}", "raw_daily_demand")
+        assert not signal.passed and signal.severity.value == "WARN"
+        [outcome] = [o for o in meta(signal, "outcomes_json") if o["column"] == "demand_ratio"]
+        assert outcome["unexpected_count"] == 1
+        # The day's 5 demand rows, against their usual sum.
+        assert f"| {5 if table == 'pos_transactions' else 0} | 5 |" in meta(signal, "examples")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -88,3 +88,17 @@ def test_sensor_requests_new_days_as_ranges_and_late_files_once(landing):
             json.loads(late.cursor)["crm_tickets"]["2026-03-01"]
             != json.loads(cursor)["crm_tickets"]["2026-03-01"]
         )
+
+
+def test_sensor_survives_folders_that_are_no_delivery_day(landing):
+    """2026-12-32 once crashed every evaluation with a ValueError naming no path."""
+    future = (date.today() + timedelta(days=120)).isoformat()
+    for folder in ("2026-03-01", "2026-12-32", "2026-3-2", future, "archive"):
+        _drop(landing, f"crm/tickets/{folder}/t.csv", "Ticket ID\n")
+    _drop(landing, "crm/tickets/stray.csv", "Ticket ID\n")
+    with DagsterInstance.ephemeral() as instance:
+        result = landing_sensor(build_sensor_context(instance=instance))
+    assert [(r.job_name, r.partition_key) for r in result.run_requests] == [
+        ("ingest_daily", "2026-03-01")
+    ]
+    assert list(json.loads(result.cursor)["crm_tickets"]) == ["2026-03-01"]

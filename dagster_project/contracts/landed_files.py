@@ -17,7 +17,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 # The CRM consent export: ``<landing>/crm/consent/<YYYY-MM-DD>/*.jsonl``.
@@ -121,9 +121,9 @@ def landed(folder: Path, pattern: str) -> list[Path]:
 
 
 def through(now: datetime) -> date:
-    """The last delivery day a run at ``now`` must have loaded: its UTC day and the next
-    (a delivery day is a UTC day, and it is already tomorrow east of UTC)."""
-    return now.astimezone(UTC).date() + timedelta(days=1)
+    """The last delivery day a run at ``now`` must have loaded: its UTC day (delivery
+    days are UTC days; a folder dated later is refused by the loader and reported)."""
+    return now.astimezone(UTC).date()
 
 
 def unloaded(

@@ -182,4 +182,14 @@ def write_checkouts(
         )
         out = duck.query_lines(con, _SQL, v=v, li=li)
         files = daily_files("shop/checkouts", "jsonl", params, day[s])
-        landing.write_chunk("shop_checkouts", None, out, files, r0, row_mess.inserts, CORRUPT)
+        landing.write_chunk(
+            "shop_checkouts",
+            None,
+            out,
+            files,
+            r0,
+            row_mess.inserts,
+            CORRUPT,
+            future=row_mess.future_days > 0,
+            future_column="created_at",
+        )

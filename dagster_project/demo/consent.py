@@ -182,7 +182,18 @@ def write_consent(
         )
         lines = duck.query_lines(con, _SQL, t=table)
         files = daily_files("crm/consent", "jsonl", params, day[s])
-        landing.write_chunk("crm_consent", None, lines, files, r0, row_mess.inserts, CORRUPT)
+        landing.write_chunk(
+            "crm_consent",
+            None,
+            lines,
+            files,
+            r0,
+            row_mess.inserts,
+            CORRUPT,
+            # A future-dated opt-out is loaded (it counts from its delivery day).
+            future=(row_mess.future_days > 0) & (etype != OPT_OUT),
+            future_column="occurred_at",
+        )
     return state
 
 

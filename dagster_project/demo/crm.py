@@ -171,7 +171,15 @@ def write_contacts(params: Params, con, landing: Landing, people: People, crm: C
         lines = duck.query_lines(con, _CONTACTS_SQL, t=table)
         files = daily_files("crm/contacts", "csv", params, day[s])
         landing.write_chunk(
-            "crm_contacts", CONTACTS_HEADER, lines, files, r0, row_mess.inserts, CONTACTS_CORRUPT
+            "crm_contacts",
+            CONTACTS_HEADER,
+            lines,
+            files,
+            r0,
+            row_mess.inserts,
+            CONTACTS_CORRUPT,
+            future=row_mess.future_days > 0,
+            future_column="Last Modified Date",
         )
 
 
@@ -262,5 +270,13 @@ def write_tickets(params: Params, con, landing: Landing, people: People, crm: Cr
         lines = duck.query_lines(con, _TICKETS_SQL, t=table)
         files = daily_files("crm/tickets", "csv", params, day[s])
         landing.write_chunk(
-            "crm_tickets", TICKETS_HEADER, lines, files, r0, row_mess.inserts, TICKETS_CORRUPT
+            "crm_tickets",
+            TICKETS_HEADER,
+            lines,
+            files,
+            r0,
+            row_mess.inserts,
+            TICKETS_CORRUPT,
+            future=row_mess.future_days > 0,
+            future_column="Created At",
         )

@@ -8,7 +8,10 @@ kind, column}`` (``line`` is the 1-based physical line, a CSV header being
 line 1; ``column`` is the header or JSON field, ``line_items[].quantity`` for
 the nested one, null for malformed lines). Kinds f-h (invalid phones, future
 timestamps, late files) change real rows and are only counted; for consent,
-junk sign-ups with invalid phones are extra events tied to nobody.
+junk sign-ups with invalid phones are extra events tied to nobody. A row with a
+future timestamp (and an exact copy of it) is also logged, as ``future_dated``
+with its line and timestamp column, because the loader quarantines it; a
+consent opt-out is not (the loader keeps it: a STOP counts from its delivery day).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ COUNTED_KINDS = (
     "duplicate",
     "invalid_phone",
     "future_timestamp",
+    "future_dated",
     "late_file",
     "late_file_rows",
 )

@@ -149,7 +149,17 @@ def write_pos(
             if late[d, st]:
                 landing.count("pos_transactions", "late_file", 1)
                 landing.count("pos_transactions", "late_file_rows", b - a)
-        landing.write_chunk("pos_transactions", HEADER, lines, files, r0, row_mess.inserts, CORRUPT)
+        landing.write_chunk(
+            "pos_transactions",
+            HEADER,
+            lines,
+            files,
+            r0,
+            row_mess.inserts,
+            CORRUPT,
+            future=row_mess.future_days > 0,
+            future_column="Date",
+        )
 
 
 def _late_delays(rng, params: Params, stores: Stores) -> np.ndarray:

@@ -228,4 +228,14 @@ def write_orders(
         )
         out = duck.query_lines(con, _SQL, v=v, li=li)
         files = daily_files("shop/orders", "jsonl", params, day[s])
-        landing.write_chunk("shop_orders", None, out, files, r0, row_mess.inserts, CORRUPT)
+        landing.write_chunk(
+            "shop_orders",
+            None,
+            out,
+            files,
+            r0,
+            row_mess.inserts,
+            CORRUPT,
+            future=row_mess.future_days > 0,
+            future_column="created_at",
+        )

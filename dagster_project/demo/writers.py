@@ -129,8 +129,15 @@ class Landing:
         row_offset: int,
         inserts: Insertions,
         corrupt: Callable[[str, int, np.ndarray], tuple[str, str | None]],
+        future: np.ndarray | None = None,
+        future_column: str | None = None,
     ) -> None:
-        """Write ``files`` from ``lines`` (chunk rows), splicing in planned insertions."""
+        """Write ``files`` from ``lines`` (chunk rows), splicing in planned insertions.
+
+        ``future`` (per row of the whole entity, like ``inserts.rows``) marks rows dated
+        after their delivery that a loader must quarantine; they and their exact copies are
+        logged as ``future_dated`` in column ``future_column``.
+        """
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[
             lines.offset : lines.offset + len(lines) + 1
         ]
@@ -139,6 +146,18 @@ class Landing:
         head_lines = 1 if header else 0
         for f in files:
             lo, hi = np.searchsorted(inserts.rows, [f.start + row_offset, f.stop + row_offset])
+            if future is not None:
+                ins = slice(lo, hi)
+                self._log_future(
+                    entity,
+                    f,
+                    row_offset,
+                    head_lines,
+                    inserts.rows[ins],
+                    inserts.kinds[ins],
+                    future,
+                    future_column,
+                )
             pieces = [head]
             prev = f.start
             for k in range(lo, hi):
@@ -171,6 +190,38 @@ class Landing:
                 fh.write(b"".join(pieces))
             self.rows[entity] += (f.stop - f.start) + int(hi - lo)
             self.files[entity] += 1
+
+    def _log_future(
+        self,
+        entity: str,
+        f: OutFile,
+        row_offset: int,
+        head_lines: int,
+        inserted_rows: np.ndarray,
+        inserted_kinds: np.ndarray,
+        future: np.ndarray,
+        column: str | None,
+    ) -> None:
+        """Log the rows of ``f`` dated after their delivery, and their exact copies, by line."""
+        first = f.start + row_offset
+        rows = first + np.flatnonzero(future[first : f.stop + row_offset])
+        if not len(rows):
+            return
+        # A row's line: the header, the rows before it, and the copies inserted before it
+        # (a row's own copy follows it).
+        lines = head_lines + (rows - first + 1) + np.searchsorted(inserted_rows, rows)
+        copied = np.isin(rows, inserted_rows[inserted_kinds == DUPLICATE])
+        for line in [*lines, *(lines[copied] + 1)]:
+            self.records.append(
+                {
+                    "entity": entity,
+                    "file": f.path,
+                    "line": int(line),
+                    "kind": "future_dated",
+                    "column": column,
+                }
+            )
+        self.mess[entity]["future_dated"] += len(rows) + int(copied.sum())
 
     def write_mess_log(self, path: Path) -> None:
         with open(path, "w", encoding="utf-8") as fh:

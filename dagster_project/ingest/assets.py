@@ -6,7 +6,7 @@ there and is tested without Dagster.
 """
 
 import warnings
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from dagster import (
     AssetExecutionContext,
@@ -28,7 +28,7 @@ from pydantic import Field
 
 from dagster_project import settings
 from dagster_project.contracts import landed_files
-from dagster_project.ingest import catch_up, events, loader
+from dagster_project.ingest import catch_up, checks, events, loader
 from dagster_project.ingest.specs import (
     CRM_CONSENT,
     DAILY_SPECS,
@@ -95,6 +95,7 @@ def build_ingest_asset(spec: SourceSpec) -> AssetsDefinition:
             "dagster/column_schema": _column_schema(spec),
             "landing_path": spec.path,
         },
+        check_specs=checks.check_specs(raw_key(spec.entity)) if spec.partitioned else None,
     )
     def _ingest(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         start = end = None
@@ -103,16 +104,17 @@ def build_ingest_asset(spec: SourceSpec) -> AssetsDefinition:
             start = window.start.date()
             end = (window.end - timedelta(days=1)).date()
         with warehouse.get_connection() as conn:
+            first_day = date.fromisoformat(settings.partition_start())
             if spec.partitioned:
                 # with the record of the files read, which the send-time catch-up compares
                 result = catch_up.load_and_record(
                     conn, spec, settings.landing_dir(), start, end,
-                    settings.default_phone_region(),
+                    settings.default_phone_region(), first_day=first_day,
                 )  # fmt: skip
             else:
                 result = loader.load(
                     conn, spec, settings.landing_dir(),
-                    default_region=settings.default_phone_region(),
+                    default_region=settings.default_phone_region(), first_day=first_day,
                 )  # fmt: skip
             preview = _preview(conn, spec, result)
         span = f" for {start}..{end}" if spec.partitioned else ""
@@ -148,9 +150,20 @@ def build_ingest_asset(spec: SourceSpec) -> AssetsDefinition:
         }
         if result.empty_files:
             metadata["empty_files"] = MetadataValue.json(result.empty_files[:20])
+        if result.encodings:
+            metadata["files_not_utf8"] = MetadataValue.json(
+                dict(list(result.encodings.items())[:20])
+            )
+        check_results = []
         if spec.partitioned:
             metadata["partition_range"] = f"{start}..{end}"
-        return MaterializeResult(metadata=metadata)
+            metadata["rows_quarantined"] = result.rows_quarantined
+            selected = {k.name for k in context.selected_asset_check_keys}
+            check_results = checks.results(result, settings.landing_dir(), selected)
+            for check in check_results:
+                if not check.passed:
+                    context.log.warning(f"{spec.entity}: {check.check_name}: {check.description}")
+        return MaterializeResult(metadata=metadata, check_results=check_results)
 
     return _ingest
 
@@ -205,8 +218,8 @@ CONSENT_CATCH_UP_KEY = AssetKey(["ingest", "crm_consent_catch_up"])
 class CatchUpConfig(Config):
     now: str | None = Field(
         default=None,
-        description="The send's clock, ISO 8601 (default now): delivery days up to the next "
-        "UTC day are loaded. Set it with the dispatch's `now` when replaying a past day.",
+        description="The send's clock, ISO 8601 (default now): delivery days up to its UTC "
+        "day are loaded. Set it with the dispatch's `now` when replaying a past day.",
     )
 
 

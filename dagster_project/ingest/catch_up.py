@@ -51,15 +51,26 @@ def ranges(days: list[date]) -> list[tuple[date, date]]:
 
 
 def load_and_record(
-    conn, spec: SourceSpec, landing_root: Path, start: date, end: date, default_region: str
+    conn,
+    spec: SourceSpec,
+    landing_root: Path,
+    start: date,
+    end: date,
+    default_region: str,
+    *,
+    first_day: date | None = None,
+    today: date | None = None,
 ) -> loader.LoadResult:
     """``loader.load`` for a day range, then the record of the files it read.
 
     Sizes and mtimes are taken before the load reads the files: one rewritten during
     the load no longer matches its record and is loaded again next time.
     """
-    before = landed_files.snapshot(loader.list_files(landing_root, spec, start, end))
-    result = loader.load(conn, spec, landing_root, start, end, default_region=default_region)
+    before = landed_files.snapshot(loader.list_files(landing_root, spec, start, end, today=today))
+    result = loader.load(
+        conn, spec, landing_root, start, end, default_region=default_region, today=today,
+        first_day=first_day,
+    )  # fmt: skip
     read = {Path(f).resolve() for f in result.files}
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     landed_files.record(
@@ -68,13 +79,12 @@ def load_and_record(
     return result
 
 
-def _unloadable(paths: list[Path], why: str) -> UnloadableFiles:
+def _unloadable(paths: list[Path], why: str, fix: str) -> UnloadableFiles:
     shown = ", ".join(str(p) for p in paths[:5])
     more = f" and {len(paths) - 5} more" if len(paths) > 5 else ""
     return UnloadableFiles(
         f"{len(paths)} landed {why}: {shown}{more}. Nothing is sent while they are not loaded "
-        "(they may hold an opt-out): move each into its delivery-day folder "
-        "(YYYY-MM-DD) with the name the loader reads, or remove it."
+        f"(they may hold an opt-out): {fix}"
     )
 
 
@@ -87,7 +97,7 @@ def catch_up(
     out = CatchUp()
     if not pending:
         return out
-    loadable_days = set(loader.day_folders(landing_root, spec))
+    loadable_days = set(loader.day_folders(landing_root, spec, today=until))
     days, stray = set(), []
     for path in pending:
         try:
@@ -99,14 +109,21 @@ def catch_up(
         else:
             days.add(day)
     if stray:
-        raise _unloadable(stray, f"{spec.entity} file(s) lie outside a delivery-day folder")
+        raise _unloadable(
+            stray, f"{spec.entity} file(s) lie outside a delivery-day folder",
+            "move each into its delivery-day folder (YYYY-MM-DD), or remove it.",
+        )  # fmt: skip
     for start, end in ranges(sorted(days)):
         out.results.append(
-            load_and_record(conn, spec, landing_root, start, end, default_region)
+            load_and_record(conn, spec, landing_root, start, end, default_region, today=until)
         )
     out.days = sorted(days)
     out.files = [str(p) for p in pending]
     left = landed_files.unloaded(conn, spec.entity, landing_root, spec.path, spec.glob, until)
     if left:
-        raise _unloadable(left, f"{spec.entity} file(s) the loader did not read")
+        raise _unloadable(
+            left, f"{spec.entity} file(s) the loader did not read",
+            "the reason is in ingest.rejects (a file quarantined whole: its encoding, no "
+            "header) or the load's skipped entries; fix or re-export the file, or remove it.",
+        )  # fmt: skip
     return out

@@ -3,23 +3,26 @@
 One call loads one source entity over a range of delivery days in a single
 pass, with DuckDB's own readers and the explicit types of its ``SourceSpec``:
 
-1. headers are checked (a missing required column fails naming file and
-   column; an extra column is reported, not loaded);
+1. ``landing`` picks the files (valid day folders only; what is skipped is
+   reported), decodes a non-UTF-8 file into a UTF-8 copy, quarantines a file
+   that cannot be read whole, and checks headers (a missing required column
+   fails naming file and column; an extra column is reported, not loaded);
 2. rows are read into a temporary stage; rows DuckDB cannot read (wrong
    field count, a value that does not cast) and JSON lines that are not JSON,
    have a wrong-typed field or miss a required one go to ``ingest.rejects``
-   with file, line, column and reason;
+   with file, line, column and reason, and so do typed rows ``faults`` finds
+   unusable (an empty required value, an event dated after its delivery);
 3. distinct phone numbers not seen before are parsed with ``phonenumbers``
    and cached in ``ingest.phone_cache``;
 4. in one transaction, the range's rows and rejects are deleted and the new
-   ones inserted, so re-loading a day replaces exactly that day.
+   ones inserted, so re-loading a day replaces exactly that day; then rows a
+   delivery of the week before already carried are counted.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-import re
 import tempfile
 import time
 from collections import defaultdict
@@ -32,14 +35,13 @@ import duckdb
 import pandas as pd
 
 from dagster_project import phones
-from dagster_project.ingest import events
+from dagster_project.ingest import events, faults, landing
 from dagster_project.ingest.specs import (
     Column,
     JsonType,
     SourceSpec,
     duckdb_type,
     json_structure,
-    normalize_header,
 )
 
 RAW = "raw"
@@ -48,7 +50,6 @@ META = "ingest"
 # Characters libphonenumber ignores; dropping them first lets one parse serve
 # every way a number was punctuated. The parse itself is phonenumbers'.
 _PHONE_KEY_SQL = "nullif(regexp_replace(trim({expr}), '[\\s().\\-/]', '', 'g'), '')"
-_DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Text read per DuckDB statement; keeps peak memory flat on long backfills.
 _TEXT_BATCH_BYTES = 256 * 1024 * 1024
 # Phone numbers parsed per chunk (Python objects per chunk stay in the tens of MB).
@@ -75,12 +76,18 @@ class LoadResult:
     entity: str
     start: date | None
     end: date | None
-    files: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # read (quarantined_files were not)
     rows_loaded: int = 0
     rows_rejected: int = 0
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
     extra_columns: dict[str, list[str]] = field(default_factory=dict)
     empty_files: list[str] = field(default_factory=list)
+    no_row_files: list[str] = field(default_factory=list)  # a CSV header and nothing else
+    quarantined_files: list[landing.FileFault] = field(default_factory=list)
+    encodings: dict[str, str] = field(default_factory=dict)  # file -> codec, when not UTF-8
+    skipped: list[landing.Skipped] = field(default_factory=list)
+    rows_quarantined: int = 0  # typed rows moved to the rejects (future-dated, empty required)
+    redelivered: faults.Redelivery = field(default_factory=faults.Redelivery)
     phones_parsed: int = 0
     phones_invalid: int = 0
     rows_per_day: dict[str, int] = field(default_factory=dict)
@@ -91,31 +98,12 @@ class LoadResult:
 # --------------------------------------------------------------------------- files
 
 
-def day_folders(landing_root: Path, spec: SourceSpec) -> list[date]:
-    """Delivery days present for a partitioned source, oldest first."""
-    base = landing_root / spec.path
-    if not spec.partitioned or not base.is_dir():
-        return []
-    return sorted(
-        date.fromisoformat(p.name)
-        for p in base.iterdir()
-        if p.is_dir() and _DAY_FOLDER.match(p.name)
-    )
+def day_folders(landing_root: Path, spec: SourceSpec, today: date | None = None) -> list[date]:
+    """Loadable delivery days of a partitioned source, oldest first (see ``landing``)."""
+    return landing.scan_days(landing_root, spec, today)[0]
 
 
-def list_files(
-    landing_root: Path, spec: SourceSpec, start: date | None = None, end: date | None = None
-) -> list[Path]:
-    """The files a load of ``[start, end]`` reads, in a stable order."""
-    if not spec.partitioned:
-        path = landing_root / spec.path
-        return [path] if path.is_file() else []
-    files: list[Path] = []
-    for day in day_folders(landing_root, spec):
-        if (start and day < start) or (end and day > end):
-            continue
-        files.extend(sorted((landing_root / spec.path / day.isoformat()).glob(spec.glob)))
-    return files
+list_files = landing.list_files
 
 
 def _sql_str(value: str) -> str:
@@ -262,12 +250,8 @@ def _stage_csv(
     layouts: dict[tuple[str, ...], list[Path]] = defaultdict(list)
     for batch in _batches(files, result):
         for path in batch:
-            header = _read_header(path)
-            found = {normalize_header(h) for h in header}
-            for col in spec.required:
-                if normalize_header(col.source) not in found:
-                    raise MissingColumnError(spec.entity, path, col.source, header)
-            layouts[tuple(header)].append(path)
+            layouts[tuple(_read_header(path))].append(path)
+    fault = faults.fault_condition(spec)
 
     for n, (header, group) in enumerate(sorted(layouts.items())):
         read_columns: dict[str, str] = {}
@@ -297,6 +281,12 @@ def _stage_csv(
         for batch in _batches(group, result):
             _scan_structure(conn, batch, len(header))
         # A file with unbalanced quotes is DuckDB's to judge, whole.
+        quoted = {
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT filename FROM _csv_bad WHERE odd_quotes"
+            ).fetchall()
+        }
         conn.execute(
             "DELETE FROM _csv_bad WHERE filename IN "
             "(SELECT filename FROM _csv_bad WHERE odd_quotes)"
@@ -313,8 +303,33 @@ def _stage_csv(
         clean = [p for p in group if str(p) not in shaky]
         if clean:
             _read_csv_native(conn, clean, read_columns, select, rename, f"{n}")
+            if fault:
+                shaky |= _with_faults(conn, {str(p) for p in clean} - quoted, fault)
         if shaky:
             _read_csv_numbered(conn, sorted(shaky), read_columns, select, rename, f"{n}")
+
+
+def _with_faults(conn: duckdb.DuckDBPyConnection, files: set[str], fault: str) -> set[str]:
+    """Files of ``files`` holding a row-level fault, their rows taken out of the stage again.
+
+    DuckDB's native reader keeps no line numbers; a quarantined row must name its line,
+    so those files (few, in practice) are read again line by line.
+    """
+    found = {
+        r[0]
+        for r in conn.execute(
+            f"SELECT DISTINCT _source_file FROM _stage WHERE _source_line IS NULL AND ({fault})"
+        ).fetchall()
+    } & files
+    if found:
+        conn.execute("CREATE OR REPLACE TEMP TABLE _refetch (filename VARCHAR)")
+        conn.executemany("INSERT INTO _refetch VALUES (?)", [[f] for f in sorted(found)])
+        conn.execute("DELETE FROM _stage WHERE _source_file IN (SELECT filename FROM _refetch)")
+        conn.execute(
+            "DELETE FROM _stage_rejects WHERE source_file IN (SELECT filename FROM _refetch)"
+        )
+        conn.execute("DROP TABLE _refetch")
+    return found
 
 
 def _csv_options(columns: dict[str, str], rejects: str, header: bool) -> str:
@@ -601,10 +616,7 @@ def _update_phone_cache(
 
 def _partition_of(spec: SourceSpec, file_column: str) -> str:
     """SQL for a row's delivery day: the date folder its file sits in."""
-    if not spec.partitioned:
-        return "NULL::DATE"
-    day = "(\\d{4}-\\d{2}-\\d{2})[/\\\\][^/\\\\]*$"
-    return f"regexp_extract({file_column}, '{day}', 1)::DATE"
+    return faults.delivery_day_sql(file_column) if spec.partitioned else "NULL::DATE"
 
 
 def _final_select(spec: SourceSpec, default_region: str) -> str:
@@ -666,11 +678,15 @@ def load(
     start: date | None = None,
     end: date | None = None,
     default_region: str | None = None,
+    today: date | None = None,
+    first_day: date | None = None,
 ) -> LoadResult:
     """Load ``spec``'s files for delivery days ``[start, end]`` (or its snapshot file).
 
     Replaces exactly the rows and rejects of those days: rows of other days,
-    and other tables, are not touched.
+    and other tables, are not touched. Day folders after ``today`` (UTC by default)
+    are not read; what is not read is listed in ``result.skipped`` (``first_day``,
+    the first partition, only sharpens that report).
     """
     began = time.perf_counter()
     if spec.partitioned and (start is None or end is None):
@@ -679,8 +695,10 @@ def load(
     result = LoadResult(
         spec.entity, start if spec.partitioned else None, end if spec.partitioned else None
     )
-    files = list_files(landing_root, spec, start, end)
+    codec = landing.encoding_for(spec)
+    files = list_files(landing_root, spec, start, end, today)
     result.files = [str(p) for p in files]
+    result.skipped = landing.skipped_entries(landing_root, spec, today, first_day)
 
     ensure_meta_tables(conn)
     for needed in spec.needs:
@@ -702,8 +720,31 @@ def load(
         "CREATE OR REPLACE TEMP TABLE _stage_rejects (source_file VARCHAR, line BIGINT, "
         "column_name VARCHAR, error_type VARCHAR, reason VARCHAR, raw_line VARCHAR)"
     )
-    if files:
-        (_stage_csv if spec.format == "csv" else _stage_jsonl)(conn, spec, files, result)
+    with tempfile.TemporaryDirectory(prefix="sms-ingest-") as work:
+        prepared = landing.prepare(
+            files, spec, codec, Path(work), landing_root, on_missing_column=_missing(spec)
+        )
+        if not spec.partitioned:
+            landing.require_snapshot(spec, files, prepared)
+        if prepared.read:
+            (_stage_csv if spec.format == "csv" else _stage_jsonl)(
+                conn, spec, prepared.read, result
+            )
+        _restore_paths(conn, prepared.origin, result)
+    result.empty_files = prepared.empty
+    result.no_row_files = prepared.no_rows
+    result.quarantined_files = prepared.faults
+    # ``files`` are the files read: one quarantined whole was not (and a consent file of
+    # that kind must not count as loaded: it may hold an opt-out).
+    unread = {f.path for f in prepared.faults}
+    result.files = [f for f in result.files if f not in unread]
+    result.encodings = prepared.encodings
+    result.rows_quarantined = faults.quarantine_rows(conn, spec)
+    if prepared.faults:
+        conn.executemany(
+            "INSERT INTO _stage_rejects VALUES (?, NULL, NULL, ?, ?, ?)",
+            [[f.path, f.error_type, f.reason, f.first_line] for f in prepared.faults],
+        )
 
     result.phones_parsed, result.phones_invalid = _update_phone_cache(conn, spec, default_region)
     select = _final_select(spec, default_region)
@@ -777,8 +818,38 @@ def load(
         }
     conn.execute("DROP TABLE IF EXISTS _stage")
     conn.execute("DROP TABLE IF EXISTS _stage_rejects")
+    if spec.partitioned:
+        result.redelivered = faults.redelivered(conn, spec, start, end)
     result.seconds = time.perf_counter() - began
     return result
+
+
+def _missing(spec: SourceSpec):
+    def fail(path: Path, column: str, header: list[str]) -> None:
+        raise MissingColumnError(spec.entity, path, column, header)
+
+    return fail
+
+
+def _restore_paths(
+    conn: duckdb.DuckDBPyConnection, origin: dict[str, str], result: LoadResult
+) -> None:
+    """Rows and rejects read from a UTF-8 copy name the file as it was delivered."""
+    if not origin:
+        return
+    conn.execute("CREATE OR REPLACE TEMP TABLE _origin (copy VARCHAR, delivered VARCHAR)")
+    conn.executemany("INSERT INTO _origin VALUES (?, ?)", [list(kv) for kv in origin.items()])
+    conn.execute(
+        "UPDATE _stage SET _source_file = o.delivered FROM _origin o "
+        "WHERE _stage._source_file = o.copy"
+    )
+    conn.execute(
+        "UPDATE _stage_rejects SET source_file = o.delivered FROM _origin o "
+        "WHERE _stage_rejects.source_file = o.copy"
+    )
+    conn.execute("DROP TABLE _origin")
+    for name, paths in result.extra_columns.items():
+        result.extra_columns[name] = [origin.get(p, p) for p in paths]
 
 
 def load_summary(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:

@@ -2,7 +2,10 @@
 
 A (source, day) is requested when its folder has never been materialized, or
 when its files differ from what the sensor saw before (a late file dropped into
-an old day, a corrected re-export). Adjacent days become one run.
+an old day, a corrected re-export). Adjacent days become one run. A folder that
+is no delivery day (``2026-12-32``, ``2026-12-2``, a day after today) is never
+requested and never stops the sensor: each load's ``landing_layout`` check
+names it.
 """
 
 from __future__ import annotations

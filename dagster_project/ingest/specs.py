@@ -54,6 +54,10 @@ class SourceSpec:
     key: tuple[str, ...] = ()
     # Reference tables that region_sql reads, which must be loaded first.
     needs: tuple[str, ...] = field(default=())
+    # Columns holding the event's own time: a row dated after its delivery day is
+    # quarantined (ingest/faults.py), unless ``future_kept`` (SQL over the row) holds.
+    event_times: tuple[str, ...] = ()
+    future_kept: str = ""
 
     @property
     def glob(self) -> str:
@@ -117,6 +121,7 @@ POS_TRANSACTIONS = SourceSpec(
     format="csv",
     description="In-store line items, Square item-export shape; refunds are negative rows.",
     key=("transaction_id", "event_type", "sku"),
+    event_times=("local_date",),
     needs=("pos_stores",),
     columns=(
         Column("Date", "local_date", "DATE", True, "Store-local date."),
@@ -154,6 +159,7 @@ CRM_CONTACTS = SourceSpec(
     format="csv",
     description="CRM contacts (HubSpot shape), re-delivered on every modification.",
     key=("record_id", "last_modified_at"),
+    event_times=("created_at", "last_modified_at"),
     columns=(
         Column("Record ID", "record_id", "VARCHAR", True),
         Column("First Name", "first_name", "VARCHAR"),
@@ -188,6 +194,7 @@ CRM_TICKETS = SourceSpec(
     format="csv",
     description="Support tickets, re-delivered when their status changes.",
     key=("ticket_id", "status"),
+    event_times=("created_at",),
     columns=(
         Column("Ticket ID", "ticket_id", "VARCHAR", True),
         Column("Contact ID", "contact_id", "VARCHAR", True),
@@ -206,6 +213,9 @@ CRM_CONSENT = SourceSpec(
     format="jsonl",
     description="SMS consent events: opt-ins and opt-outs with source and wording.",
     key=("event_id",),
+    event_times=("occurred_at",),
+    # A STOP with a wrong clock still counts, from its delivery day (marts/sms_consent).
+    future_kept="lower(trim(event_type)) = 'opt_out'",
     columns=(
         Column("event_id", "event_id", "VARCHAR", True),
         Column("contact_id", "contact_id", "VARCHAR"),
@@ -262,6 +272,7 @@ SHOP_ORDERS = SourceSpec(
     format="jsonl",
     description="Web orders (Shopify Admin API objects), re-delivered on every update.",
     key=("id", "updated_at"),
+    event_times=("created_at", "updated_at"),
     columns=(
         Column("id", "id", "UBIGINT", True),
         Column("name", "name", "VARCHAR"),
@@ -318,6 +329,7 @@ SHOP_CHECKOUTS = SourceSpec(
     format="jsonl",
     description="Abandoned checkouts (Shopify): carts that did not become orders that day.",
     key=("id", "updated_at"),
+    event_times=("created_at", "updated_at"),
     columns=(
         Column("id", "id", "UBIGINT", True),
         Column("token", "token", "VARCHAR"),

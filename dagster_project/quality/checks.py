@@ -13,6 +13,7 @@ from datetime import date
 
 from dagster import (
     AssetCheckExecutionContext,
+    AssetCheckKey,
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
@@ -64,6 +65,13 @@ def loaded_range(context: AssetCheckExecutionContext, config: GateConfig, conn, 
         return day, day
     day = dataset.latest_day(conn)
     return day, day
+
+
+def _log(context, outcome: validation.SuiteOutcome):
+    """A failed gate is an error in the run's log; a failed signal a warning."""
+    if outcome.passed:
+        return context.log.info
+    return context.log.error if outcome.gate_failed else context.log.warning
 
 
 def _expectations_table(outcome: validation.SuiteOutcome) -> str:
@@ -171,13 +179,14 @@ def build_check(dataset: Dataset) -> AssetChecksDefinition:
             suite,
             phone_columns=dataset.phone_columns,
             example_columns=dataset.example_columns,
+            source_root=settings.landing_dir(),
         )
         page = validation.DataDocs(docs_dir()).publish(
             outcome,
             run_name=context.run.run_id,
             batch_id=f"{'.'.join(dataset.asset)}-{end or 'all'}",
         )
-        (context.log.info if outcome.passed else context.log.error)(
+        _log(context, outcome)(
             f"{dataset.suite} on {'.'.join(dataset.asset)} ({batch}): {outcome.reason()}"
         )
         return result_from_outcome(outcome, batch, str(page))
@@ -185,26 +194,31 @@ def build_check(dataset: Dataset) -> AssetChecksDefinition:
     return _check
 
 
-def build_volume_check(volume: list[Dataset]) -> AssetChecksDefinition:
-    """The daily-volume gate of every daily source, evaluated together in one step.
+def build_volume_check(datasets_: list[Dataset]) -> AssetChecksDefinition:
+    """The day-volume checks of the daily sources (volume band, demand), in one step.
 
     Each source's verdict depends on how every other source moved that day, so the
-    step runs after all of the run's loads; it still reports one check per source.
+    step runs after all of the run's loads; it still reports one check per source
+    and suite.
     """
-    name = volume[0].suite
-    suite = validation.load_suite(EXPECTATIONS_DIR / f"{name}.json")
-    blocking = validation.suite_is_blocking(suite)
-    by_key = {AssetKey(list(d.asset)): d for d in volume}
+    suites = {
+        d.suite: validation.load_suite(EXPECTATIONS_DIR / f"{d.suite}.json") for d in datasets_
+    }
+    blocking = {name: validation.suite_is_blocking(s) for name, s in suites.items()}
+    by_key = {AssetCheckKey(AssetKey(list(d.asset)), d.suite): d for d in datasets_}
     specs = [
         AssetCheckSpec(
-            name=name,
-            asset=key,
-            description=f"{d.description}\n\nGreat Expectations suite `expectations/{name}.json`.",
-            blocking=blocking,
-            metadata={"suite": f"expectations/{name}.json", "blocking": blocking},
+            name=d.suite,
+            asset=key.asset_key,
+            description=(
+                f"{d.description}\n\nGreat Expectations suite `expectations/{d.suite}.json`."
+            ),
+            blocking=blocking[d.suite],
+            metadata={"suite": f"expectations/{d.suite}.json", "blocking": blocking[d.suite]},
         )
         for key, d in by_key.items()
     ]
+    name = datasets_[0].suite
 
     @multi_asset_check(specs=specs, can_subset=True, pool=WAREHOUSE_POOL, name=name)
     def _volume(
@@ -213,27 +227,30 @@ def build_volume_check(volume: list[Dataset]) -> AssetChecksDefinition:
         docs = validation.DataDocs(docs_dir())
         with warehouse.get_connection() as conn:
             for check_key in sorted(context.selected_asset_check_keys, key=str):
-                dataset = by_key[check_key.asset_key]
+                dataset = by_key[check_key]
                 table = dataset.asset[1]
                 _, day = loaded_range(context, config, conn, dataset)
                 if day is None:
                     raise RuntimeError(f"raw.{table} holds no delivery day to check")
                 frame = datasets.fetch(conn, dataset, day, day)
-                outcome = validation.validate(frame, suite, example_columns=dataset.example_columns)
+                outcome = validation.validate(
+                    frame, suites[dataset.suite], example_columns=dataset.example_columns
+                )
                 page = docs.publish(
                     outcome, run_name=context.run.run_id, batch_id=f"raw.{table}-{day}"
                 )
-                (context.log.info if outcome.passed else context.log.error)(
-                    f"{name} on raw.{table} (delivery day {day}): {outcome.reason()}"
+                _log(context, outcome)(
+                    f"{dataset.suite} on raw.{table} (delivery day {day}): {outcome.reason()}"
                 )
                 yield result_from_outcome(
-                    outcome, f"delivery day {day}", str(page), check_key.asset_key, name
+                    outcome, f"delivery day {day}", str(page), check_key.asset_key, dataset.suite
                 )
 
     return _volume
 
 
-raw_checks = [build_check(d) for d in datasets.RAW_DATASETS] + [
-    build_volume_check(datasets.VOLUME_DATASETS)
+raw_checks = [
+    *(build_check(d) for d in [*datasets.RAW_DATASETS, *datasets.QUARANTINE_DATASETS]),
+    build_volume_check([*datasets.VOLUME_DATASETS, *datasets.DEMAND_DATASETS]),
 ]
 mart_checks = [build_check(d) for d in datasets.MART_DATASETS]

@@ -16,6 +16,8 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from dagster_project.quality import daily
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -63,6 +65,8 @@ def _days_after_delivery(column: str) -> str:
 
 
 _PROVENANCE = "_partition_date, _source_file, _source_line"
+# The UTC calendar day of the event, as the loader's quarantine reads it.
+_CONSENT_DAYS_AFTER_DELIVERY = _days_after_delivery("timezone('UTC', occurred_at)")
 
 RAW_DATASETS: list[Dataset] = [
     Dataset(
@@ -70,14 +74,14 @@ RAW_DATASETS: list[Dataset] = [
         asset=("raw", "pos_transactions"),
         description=(
             "Gate on the POS lines just loaded: keys present and unique, payments positive "
-            "and refunds negative, no sale dated after its delivery, phones mostly valid."
+            "and refunds negative, phones mostly valid. (Lines dated after their delivery are "
+            "quarantined at load; raw_quarantine judges how many.)"
         ),
         partitioned=True,
         query=_range(
             "pos_transactions",
             "transaction_id, sku, event_type, quantity, CAST(net_sales AS DOUBLE) AS net_sales, "
-            "currency, customer_phone, customer_phone_is_valid, "
-            f"{_days_after_delivery('local_date')}, {_PROVENANCE}",
+            f"currency, customer_phone, customer_phone_is_valid, {_PROVENANCE}",
             ("customer_phone",),
         ),
         phone_columns=("customer_phone",),
@@ -88,7 +92,6 @@ RAW_DATASETS: list[Dataset] = [
             "event_type",
             "net_sales",
             "customer_phone",
-            "days_after_delivery",
         ),
     ),
     Dataset(
@@ -96,15 +99,13 @@ RAW_DATASETS: list[Dataset] = [
         asset=("raw", "shop_orders"),
         description=(
             "Gate on the shop orders just loaded: ids present and unique per delivery, totals "
-            "within bounds, known financial statuses, no order from the future, phones mostly "
-            "valid."
+            "within bounds, known financial statuses, phones mostly valid."
         ),
         partitioned=True,
         query=_range(
             "shop_orders",
             "id, CAST(total_price AS DOUBLE) AS total_price, financial_status, currency, "
-            "phone, phone_is_valid, customer_phone, customer_phone_is_valid, "
-            f"{_days_after_delivery('created_at')}, {_PROVENANCE}",
+            f"phone, phone_is_valid, customer_phone, customer_phone_is_valid, {_PROVENANCE}",
             ("phone", "customer_phone"),
         ),
         phone_columns=("phone", "customer_phone"),
@@ -115,7 +116,6 @@ RAW_DATASETS: list[Dataset] = [
             "total_price",
             "financial_status",
             "phone",
-            "days_after_delivery",
         ),
     ),
     Dataset(
@@ -123,13 +123,12 @@ RAW_DATASETS: list[Dataset] = [
         asset=("raw", "shop_checkouts"),
         description=(
             "Gate on the checkouts just loaded (the abandoned-cart segment): ids present, "
-            "totals within bounds, no checkout from the future, phones mostly valid."
+            "totals within bounds, phones mostly valid."
         ),
         partitioned=True,
         query=_range(
             "shop_checkouts",
-            "id, CAST(total_price AS DOUBLE) AS total_price, phone, phone_is_valid, "
-            f"{_days_after_delivery('created_at')}, {_PROVENANCE}",
+            f"id, CAST(total_price AS DOUBLE) AS total_price, phone, phone_is_valid, {_PROVENANCE}",
             ("phone",),
         ),
         phone_columns=("phone",),
@@ -140,13 +139,12 @@ RAW_DATASETS: list[Dataset] = [
         asset=("raw", "crm_contacts"),
         description=(
             "Gate on the CRM contacts just loaded: record ids present and unique per delivery, "
-            "no contact created in the future, phones mostly valid."
+            "phones mostly valid."
         ),
         partitioned=True,
         query=_range(
             "crm_contacts",
-            "record_id, phone, phone_is_valid, "
-            f"{_days_after_delivery('created_at')}, {_PROVENANCE}",
+            f"record_id, phone, phone_is_valid, {_PROVENANCE}",
             ("phone",),
         ),
         phone_columns=("phone",),
@@ -155,7 +153,6 @@ RAW_DATASETS: list[Dataset] = [
             "_source_line",
             "record_id",
             "phone",
-            "days_after_delivery",
         ),
     ),
     Dataset(
@@ -163,13 +160,15 @@ RAW_DATASETS: list[Dataset] = [
         asset=("raw", "crm_consent"),
         description=(
             "Gate on the consent events just loaded: every event has an id, a phone, a known "
-            "type and a known source; an opt-in carries its text version; none from the future."
+            "type and a known source; an opt-in carries its text version; few from the future "
+            "(future-dated opt-ins are quarantined at load, a future-dated opt-out is kept and "
+            "counts from its delivery day)."
         ),
         partitioned=True,
         query=_range(
             "crm_consent",
             "event_id, event_type, source, phone, phone_is_valid, consent_text_version, "
-            f"{_days_after_delivery('occurred_at')}, {_PROVENANCE}",
+            f"{_CONSENT_DAYS_AFTER_DELIVERY}, {_PROVENANCE}",
             ("phone",),
         ),
         phone_columns=("phone",),
@@ -187,12 +186,12 @@ RAW_DATASETS: list[Dataset] = [
         asset=("raw", "crm_tickets"),
         description=(
             "Gate on the support tickets just loaded (the open-ticket exclusion): ids present "
-            "and unique per delivery, known statuses, none created in the future."
+            "and unique per delivery, known statuses."
         ),
         partitioned=True,
         query=_range(
             "crm_tickets",
-            f"ticket_id, status, priority, {_days_after_delivery('created_at')}, {_PROVENANCE}",
+            f"ticket_id, status, priority, {_PROVENANCE}",
         ),
         example_columns=("_source_file", "_source_line", "ticket_id", "status"),
     ),
@@ -200,82 +199,30 @@ RAW_DATASETS: list[Dataset] = [
 
 DAILY_TABLES = [d.asset[1] for d in RAW_DATASETS]
 
-# Volume: a day's row count against the same weekday's median over the four weeks
-# before (weekly rhythm), divided by the demand index of that day: the median of that
-# ratio over the sources that follow demand (POS lines, shop orders, checkouts).
-# Season, holidays and promotions move those together; a failed export moves one.
-# Evaluated on the last delivery day of the load.
-DEMAND_TABLES = ("pos_transactions", "shop_orders", "shop_checkouts")
-
-_VOLUME_SQL = """
-WITH counts AS (
-    {unions}
-),
-windowed AS (
-    SELECT
-        source,
-        day,
-        rows,
-        -- Days with no rows at all (before the source existed, a closure) are no baseline.
-        median(rows) FILTER (WHERE rows > 0) OVER w AS baseline_rows,
-        count(*) FILTER (WHERE rows > 0) OVER w AS baseline_days
-    FROM counts
-    WINDOW w AS (
-        PARTITION BY source, dayofweek(day) ORDER BY day
-        ROWS BETWEEN 4 PRECEDING AND 1 PRECEDING
+QUARANTINE_DATASETS: list[Dataset] = [
+    Dataset(
+        suite="raw_quarantine",
+        asset=("raw", t),
+        description=(
+            f"Gate on the share of raw.{t}'s rows quarantined at load (wrong types, malformed "
+            "lines, empty required values, events dated after their delivery, unreadable "
+            "files): a few bad rows go to ingest.rejects and the day loads; a systemic share "
+            "means the export is broken and stops what is built on it."
+        ),
+        partitioned=True,
+        query=daily.quarantine_query(t),
+        example_columns=(
+            "day",
+            "rows_loaded",
+            "rows_quarantined",
+            "quarantined_share",
+            "first_fault",
+            "_source_file",
+            "_source_line",
+        ),
     )
-),
-ratios AS (
-    SELECT *, CASE WHEN baseline_days >= 3 THEN rows / baseline_rows END AS ratio
-    FROM windowed
-    WHERE day = $day
-),
-indexed AS (
-    SELECT
-        *,
-        median(ratio) FILTER (WHERE source IN {demand}) OVER () AS demand_index,
-        count(ratio) FILTER (WHERE source IN {demand}) OVER () AS demand_sources
-    FROM ratios
-)
-SELECT
-    source,
-    day,
-    rows,
-    baseline_rows,
-    baseline_days,
-    ratio,
-    demand_index,
-    demand_sources,
-    CASE
-        WHEN demand_sources >= 2 THEN ratio / nullif(demand_index, 0)
-        ELSE ratio
-    END AS relative_ratio
-FROM indexed
-"""
-
-
-def _volume_query(table: str) -> Callable:
-    def query(start, end):
-        day = end
-        # Every source's counts for the five weeks up to the day, zero-filled so a
-        # source that sent nothing shows as 0 rather than vanishing.
-        unions = "\n    UNION ALL\n    ".join(
-            f"SELECT '{t}' AS source, d.day, count(r._partition_date) AS rows "
-            f"FROM range($day - INTERVAL 35 DAY, $day + INTERVAL 1 DAY, INTERVAL 1 DAY) d(day) "
-            f"LEFT JOIN raw.{t} r ON r._partition_date = CAST(d.day AS DATE) "
-            f"AND r._partition_date BETWEEN $day - INTERVAL 35 DAY AND $day "
-            f"GROUP BY ALL"
-            for t in DAILY_TABLES
-        )
-        sql = (
-            "SELECT * FROM ("
-            + _VOLUME_SQL.format(unions=unions, demand=DEMAND_TABLES)
-            + ") WHERE source = $table"
-        )
-        return sql, {"day": day, "table": table}
-
-    return query
-
+    for t in DAILY_TABLES
+]
 
 VOLUME_DATASETS: list[Dataset] = [
     Dataset(
@@ -288,10 +235,37 @@ VOLUME_DATASETS: list[Dataset] = [
             "a failed export."
         ),
         partitioned=True,
-        query=_volume_query(t),
+        query=daily.volume_query(t, DAILY_TABLES),
         example_columns=("source", "day", "rows", "baseline_rows", "ratio", "relative_ratio"),
     )
     for t in DAILY_TABLES
+]
+
+# Demand: the day's POS lines, orders and checkouts together against their usual sum.
+# Every export shrinking at once passes each volume band (the demand index moved with
+# them), and a small shop's sources are each below the volume bands' floor.
+DEMAND_DATASETS: list[Dataset] = [
+    Dataset(
+        suite="raw_daily_demand",
+        asset=("raw", t),
+        description=(
+            "Signal on the last delivered day: POS lines, shop orders and checkouts together "
+            "against the same weekday's usual sum. Every export shrinking at once (5 POS lines, "
+            "no orders, no checkouts) passes each source's volume band, since they moved "
+            "together; it is a closure, or every feed broken at once."
+        ),
+        partitioned=True,
+        query=daily.volume_query(t, DAILY_TABLES),
+        example_columns=(
+            "source",
+            "day",
+            "rows",
+            "demand_rows",
+            "demand_baseline_rows",
+            "demand_ratio",
+        ),
+    )
+    for t in daily.DEMAND_TABLES
 ]
 
 # The compliance check of any audience: a CTE `audience(customer_id, phone_e164)` comes
@@ -399,4 +373,10 @@ MART_DATASETS: list[Dataset] = [
     ),
 ]
 
-ALL_DATASETS = [*RAW_DATASETS, *VOLUME_DATASETS, *MART_DATASETS]
+ALL_DATASETS = [
+    *RAW_DATASETS,
+    *QUARANTINE_DATASETS,
+    *VOLUME_DATASETS,
+    *DEMAND_DATASETS,
+    *MART_DATASETS,
+]

@@ -75,6 +75,7 @@ class SuiteOutcome:
     rows: int
     outcomes: list[ExpectationOutcome]
     result: Any  # GX's ExpectationSuiteValidationResult, phones masked
+    source_root: str | None = None  # landing folder: file names in reasons are shown below it
 
     @property
     def passed(self) -> bool:
@@ -109,7 +110,31 @@ class SuiteOutcome:
                 parts.append(f"{what}: {o.unexpected_count:,} unexpected{share}")
             else:
                 parts.append(f"{what}: observed {o.observed_value}")
+            where = self.places(o)
+            if where:
+                parts[-1] += f" at {where}"
         return "; ".join(parts)
+
+    def places(self, outcome: ExpectationOutcome, limit: int = 3) -> str:
+        """Where the first failing rows came from: ``file:line`` (or the file and the row's
+        first identifying value, for a CSV row read without its line), from the examples."""
+        out: list[str] = []
+        for e in outcome.examples:
+            file = e.get("_source_file")
+            if not file:
+                continue
+            root = self.source_root
+            if root and os.path.normpath(file).startswith(os.path.normpath(root) + os.sep):
+                file = os.path.relpath(file, root)
+            line = e.get("_source_line")
+            if line is not None:
+                place = f"{file}:{int(line)}"
+            else:
+                ident = next((k for k in e if not k.startswith("_") and e[k] is not None), None)
+                place = f"{file} ({ident}={e[ident]})" if ident else file
+            if place not in out:
+                out.append(place)
+        return ", ".join(out[:limit])
 
 
 def load_suite(path: Path) -> gx.ExpectationSuite:
@@ -194,8 +219,12 @@ def validate(
     parameters: Mapping[str, Any] | None = None,
     phone_columns: Iterable[str] = (),
     example_columns: Sequence[str] | None = None,
+    source_root: str | os.PathLike | None = None,
 ) -> SuiteOutcome:
-    """Validate ``frame`` against ``suite``; examples carry masked phones only."""
+    """Validate ``frame`` against ``suite``; examples carry masked phones only.
+
+    ``source_root`` (the landing folder) shortens the file names the reason cites.
+    """
     phones = set(phone_columns)
     batch = _batch_definition(suite.name).get_batch(batch_parameters={"dataframe": frame})
     result = batch.validate(
@@ -206,7 +235,13 @@ def validate(
     _mask_result(result, phones)
     shown = [c for c in (example_columns or frame.columns) if c in frame.columns]
     outcomes = [_outcome(r, frame, shown, phones) for r in result.results]
-    return SuiteOutcome(suite=suite.name, rows=len(frame), outcomes=outcomes, result=result)
+    return SuiteOutcome(
+        suite=suite.name,
+        rows=len(frame),
+        outcomes=outcomes,
+        result=result,
+        source_root=str(source_root) if source_root else None,
+    )
 
 
 def _severity(expectation) -> str:
