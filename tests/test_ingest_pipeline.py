@@ -243,7 +243,7 @@ def test_landing_files_as_shops_send_them_end_as_warnings_with_counts(world, tmp
     (contacts / "headerless.csv").write_text(
         "R-X,Ann,Lee,,,,,,US,2026-11-20 10:00:00,2026-11-21 10:00:00,\n"
     )
-    row = "R-DE,Jürgen,Müller,j@x.de,,,,de,DE,2026-11-20 10:00:00,2026-11-21 10:00:00,Straße €"
+    row = "R-DE,Jürgen,Müller,j@x.de,,,,de,DE,,,2026-11-20 10:00:00,2026-11-21 10:00:00,Straße €"
     (contacts / "excel.csv").write_bytes(f"{contact_header}\n{row}\n".encode("cp1252"))
     (contacts / "broken.csv").write_bytes(f"{contact_header}\nR-?,\x81\n".encode("latin-1"))
     # Yesterday's orders export sent again with today's.
