@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -185,6 +185,22 @@ def test_activate_plans_the_utc_day_whatever_the_host_zone(world):
             for key in PLAN_KEYS
         }
     assert partitions == {"2026-11-22"}
+
+
+def test_activate_on_the_real_clock_plans_the_utc_day_not_the_hosts(world):
+    """No --now: the host's zone is chosen so that its date is not the UTC date right now."""
+    hour = datetime.now(UTC).hour
+    zone = "Etc/GMT+12" if hour < 11 else "Pacific/Kiritimati"  # UTC-12 or UTC+14
+    before = datetime.now(UTC).date()
+    out = cli({**world["env"], "TZ": zone}, "activate")
+    after = datetime.now(UTC).date()
+    assert out.returncode == 0, out.stdout + out.stderr
+    with DagsterInstance.from_config(str(world["base"] / "dagster_home")) as instance:
+        partitions = {
+            instance.get_latest_materialization_event(key).asset_materialization.partition
+            for key in PLAN_KEYS
+        }
+    assert partitions in ({before.isoformat()}, {after.isoformat()})
 
 
 def _broken_campaigns(tmp_path: Path, kind: str) -> tuple[Path, str]:

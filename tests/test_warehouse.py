@@ -192,6 +192,10 @@ def test_readers_of_the_published_copy_never_wait(tmp_path):
             proc.wait(10)
 
 
+def said_waiting_for(logs: list[str], pid: int, command: str) -> bool:
+    return any(f"waiting for the warehouse lock held by PID {pid} ({command})" in m for m in logs)
+
+
 def _run_logs(instance, result) -> list[str]:
     return [e.user_message for e in instance.all_logs(result.run_id) if e.user_message]
 
@@ -218,11 +222,7 @@ def test_a_run_holds_the_writer_lock_from_start_to_end_and_waits_its_turn(tmp_pa
     assert result.success
     assert seen["started"] >= released_at(holder)
     assert seen["held_before_connecting"]
-    assert any(
-        f"waiting for the warehouse lock held by PID {holder.pid} "
-        "(python -m dagster_project.pipeline ingest)" in m
-        for m in logs
-    ), logs
+    assert said_waiting_for(logs, holder.pid, "python -m dagster_project.pipeline ingest"), logs
     with duckdb.connect(str(path), read_only=True) as conn:
         assert conn.execute("SELECT x FROM t").fetchall() == [(42,)]
     assert not holds(path)  # released at the end of the run
@@ -262,10 +262,6 @@ def test_dbt_build_waits_for_a_held_lock_and_says_so(tmp_path, monkeypatch):
     released = released_at(holder)
     assert result.success, [e for e in result.all_events if e.is_step_failure]
     assert started < released  # the run was under way while the other writer held the file
-    assert any(
-        f"waiting for the warehouse lock held by PID {holder.pid} "
-        "(python -m dagster_project.pipeline ingest)" in m
-        for m in logs
-    ), logs
+    assert said_waiting_for(logs, holder.pid, "python -m dagster_project.pipeline ingest"), logs
     with duckdb.connect(str(path), read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM seeds.region_defaults").fetchone()[0] > 0

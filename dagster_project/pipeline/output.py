@@ -28,6 +28,15 @@ def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bo
     )
 
 
+STAGES_SQL = (
+    "SELECT lifecycle_stage, count(*) FROM marts.customer_lifecycle GROUP BY 1 ORDER BY 2 DESC"
+)
+SEGMENTS_SQL = (
+    "SELECT segment, count(DISTINCT customer_id) FROM marts.customer_segments "
+    "GROUP BY 1 ORDER BY 2 DESC"
+)
+
+
 def readable_copy() -> Path:
     path = settings.published_path()
     return path if path.exists() else settings.warehouse_path()
@@ -147,10 +156,7 @@ def closing_summary(report_url: str | None, log_path: Path | None) -> None:
             "ingest.rejects)"
         )
         if _table_exists(conn, "marts", "customer_lifecycle"):
-            stages = conn.execute(
-                "SELECT lifecycle_stage, count(*) FROM marts.customer_lifecycle "
-                "GROUP BY 1 ORDER BY 2 DESC"
-            ).fetchall()
+            stages = conn.execute(STAGES_SQL).fetchall()
             say(
                 f"  {sum(n for _, n in stages):,} customers: "
                 + ", ".join(f"{stage} {n:,}" for stage, n in stages)
@@ -190,20 +196,14 @@ def summary() -> None:
         say(f"\nRows rejected: {total:,} (details in ingest.rejects: file, line, column, reason)")
         for entity, kind, column, n in s["rejects"]:
             say(f"  {entity:<{width}}  {kind:<16} {column:<28} {n:>8,}")
-        if _table_exists(conn, "marts", "customer_lifecycle"):
-            say("\nCustomers per lifecycle stage")
-            for stage, n in conn.execute(
-                "SELECT lifecycle_stage, count(*) FROM marts.customer_lifecycle "
-                "GROUP BY 1 ORDER BY 2 DESC"
-            ).fetchall():
-                say(f"  {stage:<20} {n:>10,}")
-        if _table_exists(conn, "marts", "customer_segments"):
-            say("\nCustomers per segment")
-            for segment, n in conn.execute(
-                "SELECT segment, count(DISTINCT customer_id) FROM marts.customer_segments "
-                "GROUP BY 1 ORDER BY 2 DESC"
-            ).fetchall():
-                say(f"  {segment:<24} {n:>10,}")
+        for table, title, sql in (
+            ("customer_lifecycle", "Customers per lifecycle stage", STAGES_SQL),
+            ("customer_segments", "Customers per segment", SEGMENTS_SQL),
+        ):
+            if _table_exists(conn, "marts", table):
+                say(f"\n{title}")
+                for name, n in conn.execute(sql).fetchall():
+                    say(f"  {name:<24} {n:>10,}")
     say(
         f"\nWarehouse: {settings.warehouse_path()}\n"
         f"Analysts' read-only copy: {settings.published_path()}\n"

@@ -74,13 +74,8 @@ def _innermost(error) -> str:
     while error.cause is not None:
         error = error.cause
     message = error.message.strip().splitlines()[0] if error.message.strip() else error.cls_name
-    prefix = f"{error.cls_name}: "
-    for candidate in (prefix, *(f"{m}.{prefix}" for m in ("dagster", "dagster_project"))):
-        if message.startswith(candidate):
-            return message[len(candidate) :]
-    if ": " in message and message.split(": ", 1)[0].endswith(error.cls_name or "\0"):
-        return message.split(": ", 1)[1]  # module.path.ErrorClass: message
-    return message
+    head, sep, rest = message.partition(": ")  # "package.module.ErrorClass: the message"
+    return rest if sep and error.cls_name and head.endswith(error.cls_name) else message
 
 
 def _run(selection, dagster: DagsterInstance, what: str, run_config=None, **kwargs):
@@ -199,13 +194,17 @@ def report(dagster: DagsterInstance) -> str:
 
 def plan(dagster: DagsterInstance, day: date, now: datetime | None = None) -> dict:
     """Plan every campaign for ``day``, in priority order (at ``now``, default: the real clock)."""
-    config = {"ops": {a.op.name: {"config": {"now": now.isoformat()}} for a in plan_assets}}
+    config = (
+        {"ops": {a.op.name: {"config": {"now": now.isoformat()}} for a in plan_assets}}
+        if now
+        else {}
+    )
     result = _run(
         AssetSelection.assets(*plan_assets),
         dagster,
         "planning",
         partition_key=day.isoformat(),
-        run_config=config if now else {},
+        run_config=config,
     )
     total: dict = {}
     for event in result.get_asset_materialization_events():
