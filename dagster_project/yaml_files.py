@@ -5,7 +5,7 @@ keyword replies, so they refuse the same things the same way, in one line that
 names the file and, where there is one, the line: an unreadable file, bytes that
 are not UTF-8, invalid YAML, a key given twice (YAML would silently keep the
 last), a top level that is not a mapping, and a field pydantic rejects
-(``<file>: field variants[0].weight (line 14): ...``; an unknown field lists the
+(``<file>: field variants[0].weight: ... (line 14)``; an unknown field lists the
 valid ones). Pure: no Dagster, no DuckDB.
 """
 
@@ -64,7 +64,7 @@ def _text(path: Path, error: Callable[[str], Exception]) -> str:
         line = raw.count(b"\n", 0, exc.start) + 1
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         raise error(
-            f"{path}, line {line}, column {column}: not UTF-8 text (byte "
+            f"{path}: line {line}, column {column}: not UTF-8 text (byte "
             f"0x{raw[exc.start]:02x}); save the file as UTF-8"
         ) from exc
 
@@ -73,7 +73,7 @@ def _yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
     if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
         return f"{path}: not valid YAML: {exc}"
     mark = exc.problem_mark
-    text = f"{path}, line {mark.line + 1}, column {mark.column + 1}: not valid YAML: {exc.problem}"
+    text = f"{path}: line {mark.line + 1}, column {mark.column + 1}: not valid YAML: {exc.problem}"
     if exc.context and exc.context_mark is not None:
         where = exc.context_mark
         text += f" ({exc.context} at line {where.line + 1}, column {where.column + 1})"
@@ -148,12 +148,12 @@ def key_lines(path: Path) -> dict[tuple, int]:
     return lines
 
 
-def _line_of(loc: tuple, lines: dict[tuple, int]) -> str:
-    """`` (line N)`` of the deepest part of ``loc`` that is in the file."""
+def _line_of(loc: tuple, lines: dict[tuple, int]) -> int | None:
+    """The line of the deepest part of ``loc`` that is in the file."""
     for depth in range(len(loc), 0, -1):
         if loc[:depth] in lines:
-            return f" (line {lines[loc[:depth]]})"
-    return ""
+            return lines[loc[:depth]]
+    return None
 
 
 def validate(model: type[M], data: dict, path: Path, error: Callable[[str], Exception]) -> M:
@@ -164,9 +164,12 @@ def validate(model: type[M], data: dict, path: Path, error: Callable[[str], Exce
         problems = []
         for e in exc.errors():
             loc = tuple(e["loc"])
+            notes = []
+            if (line := _line_of(loc, lines)) is not None:
+                notes.append(f"line {line}")
+            if e["type"] == "extra_forbidden" and (valid := valid_fields(model, loc[:-1])):
+                notes.append(f"valid fields: {', '.join(valid)}")
+            where = f" ({'; '.join(notes)})" if notes else ""
             message = e["msg"].removeprefix("Value error, ")
-            if e["type"] == "extra_forbidden":
-                valid = valid_fields(model, loc[:-1])
-                message = "unknown field" + (f"; valid fields: {', '.join(valid)}" if valid else "")
-            problems.append(f"field {field_path(loc)}{_line_of(loc, lines)}: {message}")
+            problems.append(f"field {field_path(loc)}: {message}{where}")
         raise error(f"{path}: {'; '.join(problems)}") from exc

@@ -7,7 +7,7 @@ Runs the same planner as the plan asset on a read-only connection (the
 analysts' published copy by default, so a running pipeline is never blocked)
 and prints the funnel, the counts, segments and cost, and a few rendered
 messages with phones masked. A broken campaign file (or any error) is one line
-naming it and exit status 1; ``--debug`` adds the traceback.
+naming it and exit status 2; ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples", type=int, default=5)
     p.add_argument("--debug", action="store_true", help="the traceback of an error, not one line")
     a = p.parse_args(argv)
-    return guarded(lambda: preview(a), debug=a.debug)
+    return guarded(lambda: preview(a), debug=a.debug, status=2)
 
 
 def preview(a: argparse.Namespace) -> None:

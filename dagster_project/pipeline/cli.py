@@ -182,7 +182,7 @@ def _preview(argv: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["preview"]:  # its own options, parsed by the preview itself
-        return guarded(lambda: _preview(argv[1:]), debug="--debug" in argv)
+        return guarded(lambda: _preview(argv[1:]), debug="--debug" in argv, status=2)
     args = parser().parse_args(argv)
     if args.command == "summary":  # reads the analysts' copy: no lock, no log
 

@@ -103,8 +103,8 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first} (the traceback: --debug{where})"
 
 
-def guarded(command: Callable[[], object], *, debug: bool = False) -> int:
-    """Run ``command``; an error becomes one line on standard error and status 1."""
+def guarded(command: Callable[[], object], *, debug: bool = False, status: int = 1) -> int:
+    """Run ``command``; an error becomes one line on standard error and exit ``status``."""
     try:
         command()
     except KeyboardInterrupt:
@@ -118,7 +118,7 @@ def guarded(command: Callable[[], object], *, debug: bool = False) -> int:
         if debug:
             traceback.print_exception(exc, file=console.err)
         warn(one_line(exc))
-        return 1
+        return status
     return 0
 
 
