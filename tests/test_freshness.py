@@ -36,6 +36,7 @@ def test_cancelled_orders_and_later_purchases_are_not_the_newest_purchase():
         ("2026-11-25 10:00", True),  # after the as-of day: the marts do not count it
     ])  # fmt: skip
     freshness = read_freshness(conn, stale_after_days=30)
+    assert freshness.newest_purchase_on == dt.date(2026, 8, 1)
     assert freshness.newest_purchase_at == dt.datetime(2026, 8, 1, 10)
     assert freshness.purchases_after == 1
     assert freshness.warning().startswith(
@@ -48,7 +49,7 @@ def test_cancelled_orders_and_later_purchases_are_not_the_newest_purchase():
 
 def test_no_purchase_before_the_as_of_day_is_a_warning_too():
     freshness = read_freshness(marts([("2026-12-01 10:00", True)]), stale_after_days=30)
-    assert freshness.newest_purchase_at is None and freshness.stale
+    assert freshness.newest_purchase_on is None and freshness.stale
     assert "see no purchase on or before that day" in freshness.warning()
 
 
@@ -62,3 +63,18 @@ def test_the_threshold_is_a_setting(monkeypatch):
 
 def test_without_the_marts_there_is_nothing_to_say():
     assert read_freshness(duckdb.connect()) is None
+
+
+def test_the_purchase_day_column_is_preferred_to_the_utc_date():
+    """fct_orders.ordered_on is the day a purchase counts on (the store's local day)."""
+    conn = duckdb.connect()
+    conn.execute("CREATE SCHEMA marts")
+    conn.execute(
+        "CREATE TABLE marts.fct_orders AS SELECT TIMESTAMP '2026-11-23 02:00' AS ordered_at, "
+        "DATE '2026-11-22' AS ordered_on, true AS is_purchase"
+    )  # 21:00 in New York on the 22nd: after the as-of day in UTC, on it locally
+    conn.execute("CREATE TABLE marts.customer_lifecycle AS SELECT DATE '2026-11-22' AS as_of_date")
+    freshness = read_freshness(conn, stale_after_days=30)
+    assert freshness.newest_purchase_on == AS_OF and freshness.days_behind == 0
+    assert freshness.newest_purchase_at == dt.datetime(2026, 11, 23, 2)
+    assert freshness.purchases_after == 0

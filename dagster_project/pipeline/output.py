@@ -133,10 +133,10 @@ def freshness_lines(conn: duckdb.DuckDBPyConnection) -> None:
     freshness = read_freshness(conn)
     if freshness is None:
         return
-    newest = freshness.newest_purchase_at
+    newest, at = freshness.newest_purchase_on, freshness.newest_purchase_at
     say(
         f"  marts as of {freshness.as_of}; newest purchase "
-        + (f"{newest:%Y-%m-%d %H:%M} UTC" if newest else "none on or before that day")
+        + (f"{newest} ({at:%Y-%m-%d %H:%M} UTC)" if newest else "none on or before that day")
     )
     if freshness.warning():
         warn(f"  WARNING: {freshness.warning()}")

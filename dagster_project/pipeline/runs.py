@@ -171,8 +171,8 @@ def transform(dagster: DagsterInstance, as_of: date | None = None) -> dict | Non
     line = f"built the dbt models: {models} models and seeds, {passed}/{len(tests)} tests passed"
     if freshness:
         line += f"; marts as of {freshness['as_of']}"
-        newest = freshness["newest_purchase_at"]
-        line += f", newest purchase {newest[:10]}" if newest else ", no purchase before it"
+        newest = freshness["newest_purchase_on"]
+        line += f", newest purchase {newest}" if newest else ", no purchase before it"
     say(line)
     if freshness and freshness["stale_data_warning"]:
         warn(f"WARNING: {freshness['stale_data_warning']}")
