@@ -46,12 +46,13 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $@
 
+# A few lines on the terminal; Dagster's and dbt's logs go to data/logs/ (path printed at
+# the end). `make demo DEMO_ARGS=--verbose` shows them instead.
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m dagster_project.demo --customers $(DEMO_CUSTOMERS) --days $(DEMO_DAYS) --seed $(DEMO_SEED)
-	rm -rf $(SMS_DATA_DIR)/warehouse.duckdb $(SMS_DATA_DIR)/warehouse.duckdb.wal \
+	@rm -rf $(SMS_DATA_DIR)/warehouse.duckdb $(SMS_DATA_DIR)/warehouse.duckdb.wal \
 	  $(SMS_DATA_DIR)/sandbox_gateway $(SMS_DATA_DIR)/webhooks
-	$(PY) -m dagster_project.pipeline demo --uplift $(DEMO_UPLIFT)
-	$(PY) -m dagster_project.pipeline summary
+	$(PY) -m dagster_project.pipeline demo --uplift $(DEMO_UPLIFT) $(DEMO_ARGS)
 
 # The gateway tests start a real Kannel (bearerbox, smsbox, fakesmsc on loopback).
 # Installed from Debian only when bearerbox is missing; sudo only when not root.
@@ -82,7 +83,7 @@ bench: install
 # Reads the analysts' published copy: works while the pipeline runs, writes and sends nothing.
 preview: install
 	@test -n "$(CAMPAIGN)" || { echo "usage: make preview CAMPAIGN=<id> (a file in campaigns/)"; exit 2; }
-	$(PY) -m dagster_project.activation.preview $(CAMPAIGN) $(PREVIEW_ARGS)
+	@$(PY) -m dagster_project.pipeline preview $(CAMPAIGN) $(PREVIEW_ARGS)
 
 # Provider callbacks and link clicks into the landing log; host and port from
 # SMS_WEBHOOK_HOST / SMS_WEBHOOK_PORT (see "Receiving outcomes" in the README).

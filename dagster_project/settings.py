@@ -101,6 +101,21 @@ def landing_encodings() -> dict[str, str]:
     return out
 
 
+def stale_after_days() -> int:
+    """Days the newest purchase may lie before the marts' as-of day without a warning.
+
+    ``SMS_STALE_AFTER_DAYS``, default 30: a month without any sale in any channel means
+    the data stops (a history loaded without ``--as-of``), not that the shop is quiet.
+    """
+    value = os.environ.get("SMS_STALE_AFTER_DAYS", "30")
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(
+            f"SMS_STALE_AFTER_DAYS must be a whole number of days, got {value!r}"
+        ) from None
+
+
 def default_phone_region() -> str:
     """Region for a phone typed without country code when the source names none."""
     return os.environ.get("SMS_DEFAULT_PHONE_REGION", "US").upper()

@@ -82,3 +82,82 @@ def test_not_yaml_is_a_clear_error(tmp_path):
     path.write_text("id: [unclosed\n")
     with pytest.raises(CampaignError, match="not valid YAML"):
         load_campaign(path)
+
+
+def test_not_utf8_names_the_file_and_line(tmp_path):
+    path = write(tmp_path, {})
+    lines = [line.encode() for line in path.read_text().splitlines()]
+    lines.insert(2, "# Café, saved in Latin-1".encode("latin-1"))
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(CampaignError) as err:
+        load_campaign(path)
+    assert str(err.value) == (
+        f"{path}: line 3, column 6: not UTF-8 text (byte 0xe9); save the file as UTF-8"
+    )
+
+
+def test_a_yaml_syntax_error_names_the_file_and_line_not_a_unicode_string(tmp_path):
+    path = write(tmp_path, {})
+    lines = path.read_text().splitlines()
+    lines.insert(3, "segments: [lapsed")  # an unclosed list, then more keys
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CampaignError) as err:
+        load_campaign(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: line 5, column ")
+    assert "not valid YAML" in message and "flow sequence at line 4" in message
+    assert "<unicode string>" not in message and "\n" not in message
+
+
+def test_a_key_given_twice_names_its_line(tmp_path):
+    path = write(tmp_path, {})
+    text = path.read_text()
+    path.write_text(text + "holdout_percent: 20\n")
+    with pytest.raises(CampaignError) as err:
+        load_campaign(path)
+    line = len(text.splitlines()) + 1
+    assert str(err.value) == (
+        f"{path}: line {line}, column 1: not valid YAML: duplicate key 'holdout_percent'"
+    )
+
+
+def test_an_unknown_field_lists_the_valid_ones_with_its_line(tmp_path):
+    path = write(tmp_path, {"send_windw": {"start": "09:00"}})
+    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if "send_windw" in t)
+    with pytest.raises(CampaignError) as err:
+        load_campaign(path)
+    message = str(err.value)
+    assert (
+        f"field send_windw: Extra inputs are not permitted (line {line}; valid fields: "
+        "budget_usd, cadence," in message
+    )
+    assert ", send_window," in message and ", templates," in message
+    assert "source" not in message.split("valid fields:")[1]  # internal, not for a file
+
+
+def test_an_unknown_nested_field_lists_that_level(tmp_path):
+    path = write(tmp_path, {"send_window": {"begin": "09:00"}})
+    with pytest.raises(CampaignError, match=r"field send_window\.begin: Extra inputs are not "
+                       r"permitted \(line \d+; valid fields: end, start\)$"):  # fmt: skip
+        load_campaign(path)
+
+
+def test_a_field_error_names_its_line(tmp_path):
+    path = write(tmp_path, {"holdout_percent": 80})
+    line = next(
+        i for i, t in enumerate(path.read_text().splitlines(), 1) if t.startswith("holdout")
+    )
+    with pytest.raises(CampaignError, match=rf"field holdout_percent: .* \(line {line}\)$"):
+        load_campaign(path)
+
+
+def test_yaml_files_load_like_yml_and_one_id_in_two_files_is_refused(tmp_path):
+    folder = tmp_path / "campaigns"
+    folder.mkdir()
+    write(folder, {}).rename(folder / "winback-lapsed.yaml")
+    assert [c.id for c in load_campaigns(folder)] == ["winback-lapsed"]
+    write(folder, {})  # winback-lapsed.yml beside it
+    with pytest.raises(CampaignError) as err:
+        load_campaigns(folder)
+    assert str(folder / "winback-lapsed.yml") in str(err.value)
+    assert str(folder / "winback-lapsed.yaml") in str(err.value)

@@ -1,5 +1,7 @@
-"""One writer per DuckDB file: waiting for a lock, and the analysts' copy."""
+"""One writer per DuckDB file: the writer lock, waiting for it and saying so, the analysts' copy."""
 
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -7,9 +9,19 @@ import time
 
 import duckdb
 import pytest
+from dagster import AssetKey, AssetSelection, DagsterInstance, asset, materialize
 
 from dagster_project.publish import publish_copy
-from dagster_project.warehouse import connect, is_lock_error
+from dagster_project.warehouse import WarehouseResource, connect, is_lock_error
+from dagster_project.warehouse_lock import (
+    WarehouseLockTimeout,
+    holds,
+    lock_path,
+    read_holder,
+    warehouse_lock,
+)
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def hold_lock(path, seconds: float) -> subprocess.Popen:
@@ -44,10 +56,15 @@ def test_second_writer_waits_for_the_lock_then_proceeds(tmp_path):
 def test_lock_wait_is_bounded_and_the_error_says_why(tmp_path):
     path = tmp_path / "wh.duckdb"
     holder = hold_lock(path, 5)
+    said: list[str] = []
     try:
-        with pytest.raises(duckdb.IOException) as err:
-            connect(path, lock_timeout_s=0.3)
-        assert is_lock_error(err.value)
+        with pytest.raises(WarehouseLockTimeout, match=f"held by PID {holder.pid} ") as err:
+            connect(path, lock_timeout_s=0.3, say=said.append)
+        assert is_lock_error(err.value.__cause__)
+        # While it waited it said for whom, once (DuckDB names the process holding the file).
+        assert (
+            len(said) == 1 and f"waiting for the warehouse lock held by PID {holder.pid}" in said[0]
+        )
     finally:
         holder.kill()
         holder.wait(10)
@@ -85,3 +102,166 @@ def test_published_copy_has_every_table_and_readers_of_the_old_copy_keep_reading
     assert fresh.stdout.strip() == "15"
     for c in (reader, src):
         c.close()
+
+
+def hold_writer_lock(path, seconds: float, what: str) -> subprocess.Popen:
+    """Another pipeline process holds the warehouse's writer lock for ``seconds``."""
+    code = textwrap.dedent(
+        f"""
+        import time
+        from dagster_project.warehouse_lock import warehouse_lock
+        with warehouse_lock({str(path)!r}, timeout_s=0, what={what!r}):
+            print("locked", flush=True)
+            time.sleep({seconds})
+        print("released", time.time(), flush=True)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def released_at(holder: subprocess.Popen) -> float:
+    word, when = holder.stdout.readline().split()
+    assert word == "released"
+    holder.wait(10)
+    return float(when)
+
+
+def test_a_second_writer_waits_for_the_writer_lock_and_says_for_whom(tmp_path):
+    path = tmp_path / "wh.duckdb"
+    holder = hold_writer_lock(path, 1.5, "python -m dagster_project.pipeline transform")
+    said: list[str] = []
+    with warehouse_lock(path, timeout_s=30, what="second", say=said.append):
+        got_it = time.time()
+        assert read_holder(lock_path(path)).pid == os.getpid()  # waiters now read our name
+    assert got_it >= released_at(holder)
+    assert said[0].startswith(
+        f"waiting for the warehouse lock held by PID {holder.pid} "
+        "(python -m dagster_project.pipeline transform) since 20"
+    )
+    assert said[-1].startswith("got the warehouse lock after")
+
+
+def test_the_writer_lock_wait_is_bounded_and_names_the_holder(tmp_path):
+    path = tmp_path / "wh.duckdb"
+    holder = hold_writer_lock(path, 5, "python -m dagster_project.pipeline all")
+    try:
+        with (
+            pytest.raises(WarehouseLockTimeout) as err,
+            warehouse_lock(path, timeout_s=0.5, say=lambda _: None),
+        ):
+            pass
+        assert f"held by PID {holder.pid} (python -m dagster_project.pipeline all)" in str(
+            err.value
+        )
+    finally:
+        holder.kill()
+        holder.wait(10)
+
+
+def test_the_writer_lock_is_reentrant_and_dies_with_its_holder(tmp_path):
+    path = tmp_path / "wh.duckdb"
+    with warehouse_lock(path, timeout_s=0):
+        with warehouse_lock(path, timeout_s=0):  # the same process again: no wait
+            assert holds(path)
+        assert holds(path)
+    assert not holds(path)
+    holder = hold_writer_lock(path, 60, "killed")
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait(10)
+    with warehouse_lock(path, timeout_s=5):  # no stale lock after a crash
+        assert holds(path)
+
+
+def test_readers_of_the_published_copy_never_wait(tmp_path):
+    live, published = tmp_path / "wh.duckdb", tmp_path / "pub.duckdb"
+    with duckdb.connect(str(published)) as conn:
+        conn.execute("CREATE TABLE t AS SELECT 1 AS x")
+    writer = hold_writer_lock(live, 5, "python -m dagster_project.pipeline all")
+    notebook = hold_lock(live, 5)  # the live file is open read-write meanwhile
+    try:
+        said: list[str] = []
+        began = time.monotonic()
+        with connect(published, read_only=True, say=said.append) as conn:
+            assert conn.execute("SELECT x FROM t").fetchall() == [(1,)]
+        assert time.monotonic() - began < 2 and said == []
+    finally:
+        for proc in (writer, notebook):
+            proc.kill()
+            proc.wait(10)
+
+
+def said_waiting_for(logs: list[str], pid: int, command: str) -> bool:
+    return any(f"waiting for the warehouse lock held by PID {pid} ({command})" in m for m in logs)
+
+
+def _run_logs(instance, result) -> list[str]:
+    return [e.user_message for e in instance.all_logs(result.run_id) if e.user_message]
+
+
+def test_a_run_holds_the_writer_lock_from_start_to_end_and_waits_its_turn(tmp_path, monkeypatch):
+    path = tmp_path / "wh.duckdb"
+    monkeypatch.setenv("SMS_WAREHOUSE_PATH", str(path))
+    seen = {}
+
+    @asset
+    def first(warehouse: WarehouseResource) -> None:
+        seen["started"] = time.time()
+        seen["held_before_connecting"] = holds(path)
+        with warehouse.get_connection() as conn:
+            conn.execute("CREATE TABLE t AS SELECT 42 AS x")
+
+    holder = hold_writer_lock(path, 1.5, "python -m dagster_project.pipeline ingest")
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(
+            [first], instance=instance, resources={"warehouse": WarehouseResource()},
+            run_config=QUIET,
+        )  # fmt: skip
+        logs = _run_logs(instance, result)
+    assert result.success
+    assert seen["started"] >= released_at(holder)
+    assert seen["held_before_connecting"]
+    assert said_waiting_for(logs, holder.pid, "python -m dagster_project.pipeline ingest"), logs
+    with duckdb.connect(str(path), read_only=True) as conn:
+        assert conn.execute("SELECT x FROM t").fetchall() == [(42,)]
+    assert not holds(path)  # released at the end of the run
+
+
+def test_dbt_build_waits_for_a_held_lock_and_says_so(tmp_path, monkeypatch):
+    """dbt opens the file from its own process: the asset waits for the lock before it.
+
+    The other writer is what a command-line run is: the writer lock held, and the DuckDB
+    file open read-write (before, dbt failed at once with DuckDB's lock error)."""
+    from dagster_project.transform import dbt_models, dbt_resource
+
+    path = tmp_path / "wh.duckdb"
+    monkeypatch.setenv("SMS_WAREHOUSE_PATH", str(path))
+    code = textwrap.dedent(
+        f"""
+        import duckdb, time
+        from dagster_project.warehouse_lock import warehouse_lock
+        with warehouse_lock({str(path)!r}, timeout_s=0, what="python -m dagster_project.pipeline ingest"):
+            conn = duckdb.connect({str(path)!r})
+            print("locked", flush=True)
+            time.sleep(3)
+            conn.close()
+        print("released", time.time(), flush=True)
+        """
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    seed = AssetKey(["seeds", "region_defaults"])
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(
+            [dbt_models], selection=AssetSelection.assets(seed), instance=instance,
+            resources={"dbt": dbt_resource()}, run_config=QUIET, raise_on_error=False,
+        )  # fmt: skip
+        logs = _run_logs(instance, result)
+        started = instance.get_run_stats(result.run_id).start_time
+    released = released_at(holder)
+    assert result.success, [e for e in result.all_events if e.is_step_failure]
+    assert started < released  # the run was under way while the other writer held the file
+    assert said_waiting_for(logs, holder.pid, "python -m dagster_project.pipeline ingest"), logs
+    with duckdb.connect(str(path), read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM seeds.region_defaults").fetchone()[0] > 0

@@ -1,4 +1,4 @@
-"""Campaign files (``campaigns/*.yml``) and the sending policy, validated on load.
+"""Campaign files (``campaigns/*.yml`` or ``*.yaml``) and the sending policy, validated on load.
 
 A marketer writes one YAML file per campaign; ``load_campaigns`` turns the folder
 into typed ``Campaign`` objects or fails with ``CampaignError`` naming the file
@@ -282,9 +282,27 @@ def load_campaign(path: Path, validate_template=None) -> Campaign:
     return campaign
 
 
+# A campaign file is <id>.yml or <id>.yaml.
+CAMPAIGN_SUFFIXES = (".yml", ".yaml")
+
+
+def campaign_files(folder: Path) -> list[Path]:
+    """The campaign files directly in ``folder``; one id in two files is refused, naming both."""
+    files = sorted(p for suffix in CAMPAIGN_SUFFIXES for p in folder.glob(f"*{suffix}"))
+    by_id: dict[str, Path] = {}
+    for path in files:
+        if path.stem in by_id:
+            raise CampaignError(
+                f"{path}: campaign {path.stem!r} is also defined by {by_id[path.stem]}; "
+                "keep one of the two files"
+            )
+        by_id[path.stem] = path
+    return files
+
+
 def load_campaigns(folder: Path, validate_template=None) -> list[Campaign]:
-    """Every ``*.yml`` directly in ``folder``, sorted by priority (highest first), then id."""
-    campaigns = [load_campaign(p, validate_template) for p in sorted(folder.glob("*.yml"))]
+    """Every campaign file in ``folder``, sorted by priority (highest first), then id."""
+    campaigns = [load_campaign(p, validate_template) for p in campaign_files(folder)]
     return sorted(campaigns, key=lambda c: (-c.priority, c.id))
 
 

@@ -1,12 +1,13 @@
 """Preview a campaign's plan without sending or writing anything.
 
-    python -m dagster_project.activation.preview CAMPAIGN [--day YYYY-MM-DD] [--now ISO]
     make preview CAMPAIGN=winback-lapsed
+    python -m dagster_project.pipeline preview CAMPAIGN [--day YYYY-MM-DD] [--now ISO]
 
 Runs the same planner as the plan asset on a read-only connection (the
 analysts' published copy by default, so a running pipeline is never blocked)
 and prints the funnel, the counts, segments and cost, and a few rendered
-messages with phones masked.
+messages with phones masked. A broken campaign file (or any error) is one line
+naming it and exit status 2; ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -16,25 +17,32 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-import duckdb
-
 from dagster_project import settings
-from dagster_project.activation import eligibility, planner
-from dagster_project.activation.campaigns import CampaignError
-from dagster_project.phones import mask_phone
+from dagster_project.pipeline.console import CommandError, guarded
 
 
-def _read_only(path: Path) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(path), read_only=True)
+def _unknown(campaign_id: str, known: list[str]) -> CommandError:
+    folder = settings.campaigns_dir()
+    others = sorted(p.name for p in folder.glob(f"{campaign_id}.*"))
+    if others:
+        return CommandError(
+            f"{folder / others[0]} is not read: campaign files end in .yml or .yaml"
+        )
+    return CommandError(
+        f"no campaign {campaign_id!r} in {folder} (no {campaign_id}.yml or {campaign_id}.yaml); "
+        f"known: {', '.join(known)}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m dagster_project.activation.preview",
+        prog="python -m dagster_project.pipeline preview",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("campaign", help="campaign id (the file name in campaigns/ without .yml)")
+    p.add_argument(
+        "campaign", help="campaign id (the file name in campaigns/ without .yml or .yaml)"
+    )
     p.add_argument(
         "--day", type=dt.date.fromisoformat, default=None, help="plan day (default today, UTC)"
     )
@@ -46,26 +54,30 @@ def main(argv: list[str] | None = None) -> int:
         help="database to read (default: the analysts' published copy)",
     )
     p.add_argument("--samples", type=int, default=5)
+    p.add_argument("--debug", action="store_true", help="the traceback of an error, not one line")
     a = p.parse_args(argv)
+    return guarded(lambda: preview(a), debug=a.debug, status=2)
 
+
+def preview(a: argparse.Namespace) -> None:
+    # Imported here: loading the activation package reads every campaign file, and a
+    # broken one must end as one line, not a traceback.
+    import duckdb
+
+    from dagster_project.activation import eligibility, planner
     from dagster_project.activation.assets import _now, campaigns, policy, prices
+    from dagster_project.phones import mask_phone
 
-    try:
-        by_id = {c.id: c for c in campaigns()}
-    except CampaignError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    by_id = {c.id: c for c in campaigns()}
     campaign = by_id.get(a.campaign)
     if campaign is None:
-        print(f"no campaign {a.campaign!r}; known: {', '.join(sorted(by_id))}", file=sys.stderr)
-        return 2
+        raise _unknown(a.campaign, sorted(by_id))
     path = a.warehouse or settings.published_path()
     if not path.exists():
-        print(f"{path} does not exist: run `make demo` (or the pipeline) first", file=sys.stderr)
-        return 2
+        raise CommandError(f"{path} does not exist: run `make demo` (or the pipeline) first")
     now = _now(a.now, a.day)
     day = a.day or now.date()
-    with _read_only(path) as conn:
+    with duckdb.connect(str(path), read_only=True) as conn:
         plan = planner.build_plan(
             conn, campaign, day, now, policy(), planner.default_renderer_factory, prices()
         )
@@ -76,10 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{step:<16} {reached:>9,} {stopped:>9,}")
     counts = plan.counts()
     sendable = plan.rows[plan.rows["state"].isin(["planned", "deferred"])]
+    due, later = counts.get("planned", 0), counts.get("deferred", 0)
     print(
-        f"\nplanned now {counts.get('planned', 0):,}, deferred to their window "
-        f"{counts.get('deferred', 0):,}, held out {counts.get('held_out', 0):,}, "
-        f"skipped {counts.get('skipped', 0):,}"
+        f"\nplanned {due + later:,} ({due:,} due now, {later:,} when their window opens), "
+        f"held out {counts.get('held_out', 0):,}, skipped {counts.get('skipped', 0):,}"
     )
     print(
         f"segments {int(sendable['segments'].fillna(0).sum()):,}, "
@@ -97,7 +109,6 @@ def main(argv: list[str] | None = None) -> int:
             f"  {mask_phone(r.phone_e164)} [{r.language}, variant {r.variant}, "
             f"{int(r.segments)} segment(s), {r.encoding}] {body}"
         )
-    return 0
 
 
 if __name__ == "__main__":

@@ -4,10 +4,13 @@ One ``DbtProject``; one translator that maps dbt sources onto the ingest
 assets' keys (``raw/<table>``), so the asset graph is one lineage from landing
 files to marts, and puts each model in the group of its folder (staging,
 intermediate, marts). dbt tests show up as asset checks. ``dbt build`` runs in
-the warehouse pool: dbt opens the DuckDB file itself, so nothing else may hold
-it meanwhile.
+the warehouse pool and under the warehouse's writer lock: dbt opens the DuckDB
+file itself, so nothing else may hold it meanwhile; the build waits (saying whom
+for) instead of failing at once. After it, the newest purchase is compared with
+the day the marts describe (``freshness``).
 """
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -19,6 +22,7 @@ from typing import Any
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    AssetObservation,
     AssetSelection,
     Config,
     DagsterRunStatus,
@@ -40,7 +44,14 @@ from pydantic import Field
 from dagster_project import settings
 from dagster_project.ingest.jobs import ingest_daily_job, ingest_reference_job
 from dagster_project.quality.gates import require_passing_gates
-from dagster_project.warehouse import WAREHOUSE_POOL
+from dagster_project.transform.freshness import read_freshness
+from dagster_project.warehouse import (
+    RUN_LOCK_TIMEOUT_S,
+    WAREHOUSE_POOL,
+    connection,
+    wait_until_free,
+    warehouse_lock,
+)
 
 DBT_DIR = settings.REPO_ROOT / "dbt"
 # The dbt installed beside this interpreter, so nothing depends on PATH (a venv
@@ -140,8 +151,19 @@ class DbtBuildConfig(Config):
 
     as_of: str | None = Field(
         default=None,
-        description="Day the customer marts describe, YYYY-MM-DD (default: today, UTC).",
+        description="Day the customer marts describe, YYYY-MM-DD (default: today; the exact "
+        "boundary is the dbt var as_of in dbt/dbt_project.yml). Give the last day a loaded "
+        "history covers, or every customer looks lapsed.",
     )
+    stale_after_days: int | None = Field(
+        default=None,
+        description="Warn when the newest purchase lies more days than this before the as-of "
+        "day (default: SMS_STALE_AFTER_DAYS, 30).",
+    )
+
+
+# The mart whose metadata carries the as-of day and the stale-data warning.
+LIFECYCLE_KEY = AssetKey(["marts", "customer_lifecycle"])
 
 
 translator = SmsDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -159,8 +181,23 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtB
     args = ["build"]
     if config.as_of:
         args += ["--vars", json.dumps({"as_of": config.as_of})]
-    with settings.exported_warehouse_path():
-        yield from dbt.cli(args, context=context).stream()
+    warehouse = settings.warehouse_path()
+    say = context.log.warning
+    what = f"dbt build in Dagster run {context.run.run_id}"
+    with warehouse_lock(warehouse, timeout_s=RUN_LOCK_TIMEOUT_S, what=what, say=say):
+        wait_until_free(warehouse, say=say)  # a notebook holding the file read-write
+        with settings.exported_warehouse_path():
+            yield from dbt.cli(args, context=context).stream()
+        if LIFECYCLE_KEY not in context.selected_asset_keys:
+            return
+        with connection(warehouse, read_only=True, say=say) as conn:
+            as_of = dt.date.fromisoformat(config.as_of) if config.as_of else None
+            freshness = read_freshness(conn, as_of, config.stale_after_days)
+    if freshness is None:
+        return
+    if freshness.warning():
+        context.log.warning(f"stale data: {freshness.warning()}")
+    yield AssetObservation(asset_key=LIFECYCLE_KEY, metadata=freshness.metadata())
 
 
 refresh_marts_job = define_asset_job(

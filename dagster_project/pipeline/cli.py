@@ -1,0 +1,211 @@
+"""Argument parsing, the writer lock, the log file and one-line errors of the command line.
+
+Imports nothing heavy at the top: the writer lock is taken, and errors are
+caught, before Dagster and the code location (which reads the campaign files)
+are imported, so a broken campaign file is one line, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from contextlib import ExitStack
+from datetime import UTC, date, datetime
+
+from dagster_project import settings
+from dagster_project.pipeline.console import console, guarded, log_file, say, warn
+from dagster_project.warehouse_lock import warehouse_lock
+
+PROG = "python -m dagster_project.pipeline"
+
+
+def parse_uplift(text: str) -> dict:
+    """'0.1' or 'winback-lapsed=0.2,vip-thank-you=0,0.1' -> Behaviour keyword arguments."""
+    out: dict = {"uplift": {}}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.rpartition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            raise SystemExit(f"--uplift: {value!r} is not a number (in {part!r})") from None
+        if sep:
+            out["uplift"][name] = number
+        else:
+            out["default_uplift"] = number
+    return out
+
+
+def moment(text: str) -> datetime:
+    """An ISO 8601 moment; without an offset it is UTC."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def parser() -> argparse.ArgumentParser:
+    from dagster_project import pipeline
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug", action="store_true", help="print the traceback of an error, not one line"
+    )
+    common.add_argument(
+        "--verbose",
+        action="store_true",
+        help="Dagster's and dbt's logs on the terminal instead of the log file",
+    )
+    common.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="give up waiting for another writer of the warehouse after this long "
+        "(default: wait for it to finish, saying so)",
+    )
+    as_of = argparse.ArgumentParser(add_help=False)
+    as_of.add_argument(
+        "--as-of",
+        type=date.fromisoformat,
+        metavar="DAY",
+        help="the day the customer marts describe, YYYY-MM-DD (default: today); give the "
+        "last day a loaded history covers",
+    )
+    days = argparse.ArgumentParser(add_help=False)
+    days.add_argument("--start", type=date.fromisoformat, help="first delivery day")
+    days.add_argument("--end", type=date.fromisoformat, help="last delivery day")
+
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description=pipeline.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser(
+        "all",
+        parents=[common, days, as_of],
+        help="ingest, transform and publish; plans and sends nothing (that is `activate`)",
+    )
+    sub.add_parser("ingest", parents=[common, days], help="load the landed files")
+    sub.add_parser("transform", parents=[common, as_of], help="dbt build")
+    sub.add_parser("publish", parents=[common], help="refresh the analysts' read-only copy")
+    a = sub.add_parser(
+        "activate",
+        parents=[common],
+        help="plan the campaigns for today (UTC) and SEND what is due through SMS_GATEWAY "
+        "(the sandbox by default; real messages with kannel or twilio)",
+    )
+    a.add_argument(
+        "--now",
+        type=moment,
+        metavar="ISO",
+        help="plan and send as at this moment, e.g. 2026-11-22T07:00:00+00:00 (the UTC day "
+        "of it is planned; a clock other than now sends only through the sandbox)",
+    )
+    d = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="the demo loop: send on a replayed day through the sandbox, recipients answer, "
+        "attribution with lift",
+    )
+    d.add_argument("--send-day", type=date.fromisoformat, help="default: 6 days before the last")
+    d.add_argument(
+        "--uplift",
+        default="0.15",
+        help="extra purchase probability for delivered recipients: one number, or "
+        "campaign=value pairs with an optional default, e.g. 'winback-lapsed=0.2,0.1'",
+    )
+    d.add_argument("--seed", type=int, default=42, help="seed of the recipients' behaviour")
+    pv = sub.add_parser(
+        "preview",
+        add_help=False,
+        help="a campaign's funnel and sample messages, nothing written or sent (make preview; "
+        "`preview --help` for its options)",
+    )
+    pv.add_argument("args", nargs=argparse.REMAINDER)
+    sub.add_parser(
+        "summary",
+        parents=[common],
+        help="the marts' day, rows loaded and rejected, customers per stage and segment "
+        "(reads the analysts' copy)",
+    )
+    return p
+
+
+def _execute(args: argparse.Namespace) -> None:
+    """The command itself: Dagster and the code location are imported only now."""
+    from dagster_project.pipeline import output, runs
+
+    dagster = runs.instance()
+    if args.command == "demo":
+        from dagster_project.demo.recipients import Behaviour
+        from dagster_project.pipeline.demo import demo_loop
+
+        behaviour = Behaviour(**parse_uplift(args.uplift), seed=args.seed)
+        demo_loop(dagster, args.send_day, behaviour)
+        runs.publish(dagster)
+        url = runs.report(dagster)
+        output.print_checks(runs.EVALUATIONS)
+        output.print_performance()
+        output.closing_summary(url, console.log_path)
+        return
+    if args.command in ("all", "ingest"):
+        runs.ingest(dagster, args.start, args.end)
+    if args.command in ("all", "transform"):
+        runs.transform(dagster, args.as_of)
+    if args.command in ("all", "publish"):
+        runs.publish(dagster)
+    if args.command == "activate":
+        runs.activate(dagster, args.now)
+    output.print_checks(runs.EVALUATIONS)
+    if console.log_path:
+        say(f"log: {console.log_path}")
+
+
+class _Echo(logging.Handler):
+    """Warehouse waits inside a run reach the terminal, not only the run's log."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        warn(record.getMessage())
+
+
+def _preview(argv: list[str]) -> None:
+    # The activation package reads every campaign file when imported: imported here, a
+    # broken file is one line (`python -m dagster_project.activation.preview` cannot catch
+    # it, its package is imported before its code runs).
+    from dagster_project.activation import preview
+
+    code = preview.main(argv)
+    if code:
+        raise SystemExit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["preview"]:  # its own options, parsed by the preview itself
+        return guarded(lambda: _preview(argv[1:]), debug="--debug" in argv, status=2)
+    args = parser().parse_args(argv)
+    if args.command == "summary":  # reads the analysts' copy: no lock, no log
+
+        def show() -> None:
+            from dagster_project.pipeline import output
+
+            output.summary()
+
+        return guarded(show, debug=args.debug)
+    command_line = " ".join([PROG, *argv])
+
+    def locked() -> None:
+        with warehouse_lock(
+            settings.warehouse_path(), timeout_s=args.lock_timeout, what=command_line, say=warn
+        ):
+            _execute(args)
+
+    with ExitStack() as stack:
+        if not args.verbose:
+            stack.enter_context(
+                console.details_to(log_file(settings.data_dir() / "logs", args.command))
+            )
+        echo = _Echo(logging.WARNING)
+        logging.getLogger("dagster_project.warehouse").addHandler(echo)
+        stack.callback(logging.getLogger("dagster_project.warehouse").removeHandler, echo)
+        return guarded(locked, debug=args.debug)
