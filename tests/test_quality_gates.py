@@ -358,10 +358,11 @@ def test_a_systemic_share_of_bad_rows_still_blocks_naming_file_and_line(copy, ca
     # What the command line prints: the failed check's reason, file and line included.
     from dagster_project import pipeline
 
-    with pytest.raises(SystemExit):
+    with pytest.raises(pipeline.CommandError) as failed:
         pipeline.ingest(instance, END, END)
     err = capsys.readouterr().err
     assert "raw/crm_consent:raw_quarantine" in err and where in err
+    assert "raw__crm_consent_raw_quarantine" in str(failed.value)
 
 
 def test_a_day_on_which_every_export_shrank_together_raises_the_demand_warning(copy):

@@ -233,10 +233,10 @@ def plan(dagster: DagsterInstance, day: date, now: datetime | None = None) -> di
 def dispatch(dagster: DagsterInstance, now: datetime | None = None) -> dict:
     """Load new outcome events and landed consent files, then send what is due (at ``now``:
     the sandbox only)."""
-    clock = {"config": {"now": now.isoformat()}}
-    config = (
-        {"ops": {sms_dispatch.op.name: clock, crm_consent_catch_up.op.name: clock}} if now else {}
-    )
+    config = {}
+    if now:
+        clock = {"config": {"now": now.isoformat()}}
+        config = {"ops": {sms_dispatch.op.name: clock, crm_consent_catch_up.op.name: clock}}
     result = _run(
         AssetSelection.assets(sms_events, crm_consent_catch_up, sms_dispatch),
         dagster,
