@@ -25,7 +25,7 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
 from dagster_project import settings
-from dagster_project.warehouse_lock import Say, WarehouseLockTimeout, holds, warehouse_lock
+from dagster_project.lib.warehouse_lock import Say, WarehouseLockTimeout, holds, warehouse_lock
 
 # The instance-wide concurrency pool every asset that writes the warehouse joins.
 WAREHOUSE_POOL = "warehouse"

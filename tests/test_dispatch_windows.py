@@ -19,9 +19,9 @@ from dagster_project.activation import ledger
 from dagster_project.activation.campaigns import Campaign, load_policy
 from dagster_project.activation.dispatch import dispatch
 from dagster_project.activation.gateway import GatewayResource
+from dagster_project.contracts.eventlog import EventLog
+from dagster_project.contracts.events import status_event
 from dagster_project.ingest import events as event_table
-from dagster_project.webhooks.eventlog import EventLog
-from dagster_project.webhooks.events import status_event
 
 REPO = Path(__file__).resolve().parents[1]
 POLICY = load_policy(REPO / "campaigns" / "settings" / "policy.yml")

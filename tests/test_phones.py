@@ -2,7 +2,7 @@
 
 import pytest
 
-from dagster_project.phones import mask_phone, parse_many, parse_phone
+from dagster_project.lib.phones import mask_phone, parse_many, parse_phone
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ def test_reserved_drama_numbers_are_not_valid():
 
 
 def test_parse_many_on_a_process_pool_matches_serial_in_order():
-    from dagster_project.phones import PARALLEL_THRESHOLD, parser_pool
+    from dagster_project.lib.phones import PARALLEL_THRESHOLD, parser_pool
 
     base = [
         ("0171 1234567", "DE"),

@@ -22,7 +22,7 @@ from dagster_project.definitions import defs
 from dagster_project.demo import generate
 from dagster_project.ingest.assets import daily_assets, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
-from dagster_project.publish import analytics_snapshot
+from dagster_project.publish.assets import analytics_snapshot
 from dagster_project.quality import mart_checks, raw_checks
 from dagster_project.transform import dbt_models, dbt_resource
 from dagster_project.warehouse import WarehouseResource

@@ -18,9 +18,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import holidays
-import tzdata
 import phonenumbers
 import pytest
+import tzdata
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from phonenumbers import timezone as phone_timezones

@@ -11,15 +11,15 @@ import duckdb
 import pytest
 from dagster import AssetKey, AssetSelection, DagsterInstance, asset, materialize
 
-from dagster_project.publish import publish_copy
-from dagster_project.warehouse import WarehouseResource, connect, is_lock_error
-from dagster_project.warehouse_lock import (
+from dagster_project.lib.warehouse_lock import (
     WarehouseLockTimeout,
     holds,
     lock_path,
     read_holder,
     warehouse_lock,
 )
+from dagster_project.publish.assets import publish_copy
+from dagster_project.warehouse import WarehouseResource, connect, is_lock_error
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -109,7 +109,7 @@ def hold_writer_lock(path, seconds: float, what: str) -> subprocess.Popen:
     code = textwrap.dedent(
         f"""
         import time
-        from dagster_project.warehouse_lock import warehouse_lock
+        from dagster_project.lib.warehouse_lock import warehouse_lock
         with warehouse_lock({str(path)!r}, timeout_s=0, what={what!r}):
             print("locked", flush=True)
             time.sleep({seconds})
@@ -240,7 +240,7 @@ def test_dbt_build_waits_for_a_held_lock_and_says_so(tmp_path, monkeypatch):
     code = textwrap.dedent(
         f"""
         import duckdb, time
-        from dagster_project.warehouse_lock import warehouse_lock
+        from dagster_project.lib.warehouse_lock import warehouse_lock
         with warehouse_lock({str(path)!r}, timeout_s=0, what="python -m dagster_project.pipeline ingest"):
             conn = duckdb.connect({str(path)!r})
             print("locked", flush=True)

@@ -9,10 +9,10 @@ import xml.etree.ElementTree as ET
 import pytest
 from webhook_helpers import SECRET, client, events, make_settings, signed_post
 
-from dagster_project import webhook_urls
-from dagster_project.kannel_keys import quote_dlr_key
+from dagster_project.contracts import webhook_urls
+from dagster_project.contracts.events import EVENT_KEYS
+from dagster_project.contracts.kannel_keys import quote_dlr_key
 from dagster_project.webhooks.app import kannel_text, redact_path, twiml
-from dagster_project.webhooks.events import EVENT_KEYS
 
 KEY = "winback|C001|2026-11-02|A"
 
@@ -352,7 +352,7 @@ def test_the_receiver_imports_no_dagster_duckdb_or_activation():
     import sys
 
     code = (
-        "import sys, dagster_project.webhooks.__main__, dagster_project.webhooks.eventlog;"
+        "import sys, dagster_project.webhooks.__main__, dagster_project.contracts.eventlog;"
         "print([m for m in sys.modules if m.split('.')[0] in ('dagster', 'duckdb')"
         " or m.startswith('dagster_project.activation')])"
     )

@@ -8,8 +8,8 @@ import os
 import stat
 from concurrent.futures import ThreadPoolExecutor
 
-from dagster_project.webhooks import events
-from dagster_project.webhooks.eventlog import (
+from dagster_project.contracts import events
+from dagster_project.contracts.eventlog import (
     EventLog,
     Position,
     file_name,

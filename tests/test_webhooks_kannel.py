@@ -17,8 +17,8 @@ import pytest
 from kannel_harness import INSTALL_HINT, Kannel, binaries
 from webhook_server import ReceiverProcess
 
-from dagster_project import webhook_urls
 from dagster_project.activation.gateway import GatewayResource, OutboundMessage
+from dagster_project.contracts import webhook_urls
 
 if binaries() is None:
     pytest.fail(INSTALL_HINT, pytrace=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dagster_project.activation.messages import FOOTERS
-from dagster_project.consent_keywords import HELP_WORDS, OPT_IN_WORDS, OPT_OUT_WORDS
+from dagster_project.contracts.consent_keywords import HELP_WORDS, OPT_IN_WORDS, OPT_OUT_WORDS
 from dagster_project.webhooks.config import replies_path
 from dagster_project.webhooks.keywords import classify, fold
 from dagster_project.webhooks.replies import RepliesError, load_replies, reply_language

@@ -8,7 +8,7 @@ import stat
 import pytest
 from webhook_helpers import client, events, make_settings
 
-from dagster_project.tracked_links import Link, LinkRegistry, append_links
+from dagster_project.contracts.tracked_links import Link, LinkRegistry, append_links
 
 LINKS = [
     Link("AbC123xyz789", "winback|C001|2026-11-02|A", "https://shop.example/sale?utm=sms"),

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from webhook_server import ReceiverProcess
 
-from dagster_project.kannel_keys import quote_dlr_key
-from dagster_project.tracked_links import Link, append_links
-from dagster_project.webhooks.eventlog import read_new
+from dagster_project.contracts.eventlog import read_new
+from dagster_project.contracts.kannel_keys import quote_dlr_key
+from dagster_project.contracts.tracked_links import Link, append_links
 from dagster_project.webhooks.signatures import compute_signature
 
 SECRET = "server-test-secret-0123456789"

@@ -7,9 +7,9 @@ from urllib.parse import urlencode
 
 from starlette.testclient import TestClient
 
+from dagster_project.contracts.eventlog import read_new
 from dagster_project.webhooks.app import create_app
 from dagster_project.webhooks.config import WebhookSettings, replies_path
-from dagster_project.webhooks.eventlog import read_new
 from dagster_project.webhooks.replies import load_replies
 from dagster_project.webhooks.signatures import compute_signature
 

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from dagster_project.webhooks.eventlog import read_new
+from dagster_project.contracts.eventlog import read_new
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -29,12 +29,13 @@ from dagster import (
 )
 from pydantic import Field
 
-from dagster_project import settings, tracked_links
+from dagster_project import settings
 from dagster_project.activation import dispatch as dispatching
 from dagster_project.activation import eligibility, planner
 from dagster_project.activation.campaigns import Campaign, load_campaigns, load_policy
 from dagster_project.activation.gateway.resource import GatewayResource
-from dagster_project.metadata import mask_columns, md_table
+from dagster_project.contracts import tracked_links
+from dagster_project.lib.metadata import mask_columns, md_table
 from dagster_project.quality.checks import build_check
 from dagster_project.quality.datasets import AUDIENCE_EXAMPLE_COLUMNS, Dataset, audience_query
 from dagster_project.quality.gates import require_passing_gates

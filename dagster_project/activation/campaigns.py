@@ -31,7 +31,7 @@ from dagster_project.activation.send_rules import (
     SendRules,
     load_send_rules,
 )
-from dagster_project.yaml_files import read_mapping, validate
+from dagster_project.lib.yaml_files import read_mapping, validate
 
 # What a filter may test: dim_customers' columns a marketer can reason about, with the
 # operators that make sense for their type. Never raw SQL.

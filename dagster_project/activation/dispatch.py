@@ -30,12 +30,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from dagster_project import tracked_links
-from dagster_project.contracts import landed_files
 from dagster_project.activation import ledger
 from dagster_project.activation.campaigns import Campaign, Policy
 from dagster_project.activation.send_rules import SendClock, Slot
 from dagster_project.activation.whereabouts import Whereabouts, locate
+from dagster_project.contracts import landed_files, tracked_links
 
 DUE_SQL = f"""
 SELECT

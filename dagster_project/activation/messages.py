@@ -39,7 +39,7 @@ spaces collapse and a space before punctuation goes, so a template that writes
 
 Marketing messages end with the localized opt-out footer (``FOOTERS``) unless the
 text already contains it; transactional messages get none. A footer advertises only
-words of ``OPT_OUT_WORDS`` (``dagster_project/consent_keywords.py``), the list the
+words of ``OPT_OUT_WORDS`` (``dagster_project/contracts/consent_keywords.py``), the list the
 webhook receiver classifies replies with.
 """
 
@@ -60,7 +60,7 @@ from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 # The words a footer may advertise: the vocabulary the reply classifier uses too.
-from dagster_project.consent_keywords import OPT_OUT_WORDS as OPT_OUT_WORDS
+from dagster_project.contracts.consent_keywords import OPT_OUT_WORDS as OPT_OUT_WORDS
 
 from .encoding import MAX_SEGMENTS, Encoding, SmsSize, measure
 

@@ -66,7 +66,7 @@ def preview(a: argparse.Namespace) -> None:
 
     from dagster_project.activation import eligibility, planner
     from dagster_project.activation.assets import _now, campaigns, policy, prices
-    from dagster_project.phones import mask_phone
+    from dagster_project.lib.phones import mask_phone
 
     by_id = {c.id: c for c in campaigns()}
     campaign = by_id.get(a.campaign)

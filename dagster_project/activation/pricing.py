@@ -15,7 +15,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from dagster_project.yaml_files import read_mapping, validate
+from dagster_project.lib.yaml_files import read_mapping, validate
 
 from .encoding import SmsSize
 

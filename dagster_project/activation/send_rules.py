@@ -31,7 +31,7 @@ import holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dagster_project.activation.whereabouts import ANY_STATE, Whereabouts
-from dagster_project.yaml_files import read_mapping, validate
+from dagster_project.lib.yaml_files import read_mapping, validate
 
 # Recipient-local hours a send may ever happen in, whatever a campaign or rule says.
 HARD_WINDOW = (dt.time(8, 0), dt.time(21, 0))

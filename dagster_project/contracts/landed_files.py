@@ -61,9 +61,7 @@ def snapshot(paths: Iterable[Path]) -> dict[Path, Stat]:
     return out
 
 
-def record(
-    conn, entity: str, root: Path, days: Iterable[date], files: dict[Path, Stat]
-) -> None:
+def record(conn, entity: str, root: Path, days: Iterable[date], files: dict[Path, Stat]) -> None:
     """Replace the record of these delivery days with the files a load just read."""
     ensure(conn)
     root = Path(root).resolve()

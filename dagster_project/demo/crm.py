@@ -20,12 +20,12 @@ from .people import EMAIL_VARIANTS, FIRST_NAMES, LAST_NAMES, People
 from .reference import (
     COUNTRIES,
     CRM_GENDER_LABELS,
-    TIME_ZONES,
     LANGUAGES,
     LEAD_STATUSES,
     TICKET_PRIORITIES,
     TICKET_PRIORITY_P,
     TICKET_SUBJECTS,
+    TIME_ZONES,
     TZ_STD_OFFSET_HOURS,
 )
 from .seasonality import online_utc_clock

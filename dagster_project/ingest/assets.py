@@ -23,7 +23,6 @@ from dagster import (
     TableSchema,
     asset,
 )
-
 from pydantic import Field
 
 from dagster_project import settings
@@ -36,7 +35,7 @@ from dagster_project.ingest.specs import (
     SourceSpec,
     duckdb_type,
 )
-from dagster_project.metadata import mask_columns, md_table
+from dagster_project.lib.metadata import mask_columns, md_table
 from dagster_project.warehouse import WAREHOUSE_POOL, WarehouseResource
 
 # Partition = delivery day (the landing folder). end_offset=1 makes today's

@@ -18,7 +18,7 @@ from pathlib import Path
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 
 from dagster_project.ingest.loader import LoadResult
-from dagster_project.metadata import md_table
+from dagster_project.lib.metadata import md_table
 
 MAX_EXAMPLES = 5
 

@@ -25,9 +25,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from dagster_project.consent_keywords import ACTIONS
-from dagster_project.webhooks.eventlog import Position, read_new
-from dagster_project.webhooks.events import EVENT_KEYS, EVENT_TYPES, SOURCES, STATUSES
+from dagster_project.contracts.consent_keywords import ACTIONS
+from dagster_project.contracts.eventlog import Position, read_new
+from dagster_project.contracts.events import EVENT_KEYS, EVENT_TYPES, SOURCES, STATUSES
 
 ENTITY = "sms_events"
 TABLE = "raw.sms_events"

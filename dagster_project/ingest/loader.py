@@ -34,7 +34,6 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from dagster_project import phones
 from dagster_project.ingest import events, faults, landing
 from dagster_project.ingest.specs import (
     Column,
@@ -43,6 +42,7 @@ from dagster_project.ingest.specs import (
     duckdb_type,
     json_structure,
 )
+from dagster_project.lib import phones
 
 RAW = "raw"
 META = "ingest"

@@ -14,8 +14,8 @@ from contextlib import ExitStack
 from datetime import UTC, date, datetime
 
 from dagster_project import settings
+from dagster_project.lib.warehouse_lock import warehouse_lock
 from dagster_project.pipeline.console import console, guarded, log_file, say, warn
-from dagster_project.warehouse_lock import warehouse_lock
 
 PROG = "python -m dagster_project.pipeline"
 

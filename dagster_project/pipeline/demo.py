@@ -54,8 +54,8 @@ def demo_loop(instance: DagsterInstance, send_day: date | None, behaviour) -> di
     before a dispatch run is honoured by it); their purchases land as POS files;
     then the rest of the days are loaded and the attribution marts built.
     """
+    from dagster_project.contracts.webhook_urls import webhook_secret
     from dagster_project.demo import loop, recipients
-    from dagster_project.webhook_urls import webhook_secret
 
     first, send_day, end = demo_days(send_day)
     say(

@@ -28,7 +28,7 @@ from dagster_project.ingest.assets import (
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.ingest.specs import DAILY_SPECS
 from dagster_project.pipeline.console import CommandError, console, detail, say, warn
-from dagster_project.publish import analytics_snapshot
+from dagster_project.publish.assets import analytics_snapshot
 from dagster_project.quality import mart_checks, raw_checks
 from dagster_project.reporting import campaign_performance_report
 from dagster_project.transform import LIFECYCLE_KEY, dbt_models, dbt_resource

@@ -28,7 +28,7 @@ from pydantic import Field
 
 from dagster_project import settings
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
-from dagster_project.metadata import md_table
+from dagster_project.lib.metadata import md_table
 from dagster_project.quality import datasets, validation
 from dagster_project.quality.datasets import Dataset
 from dagster_project.warehouse import WAREHOUSE_POOL, WarehouseResource

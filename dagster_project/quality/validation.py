@@ -35,7 +35,7 @@ from great_expectations.data_context.types.resource_identifiers import (  # noqa
     ValidationResultIdentifier,
 )
 
-from dagster_project.phones import mask_phone  # noqa: E402
+from dagster_project.lib.phones import mask_phone  # noqa: E402
 
 MAX_EXAMPLES = 5
 GATE_SEVERITY = "critical"

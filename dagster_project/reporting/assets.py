@@ -11,7 +11,7 @@ import datetime as dt
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from dagster_project import settings
-from dagster_project.metadata import md_table
+from dagster_project.lib.metadata import md_table
 from dagster_project.quality.gates import require_passing_gates
 from dagster_project.reporting.render import build_entries, headline_columns, headline_rows
 from dagster_project.reporting.report import (

@@ -20,8 +20,8 @@ import sys
 
 import uvicorn
 
-from dagster_project import webhook_urls
-from dagster_project.phones import mask_phone
+from dagster_project.contracts import webhook_urls
+from dagster_project.lib.phones import mask_phone
 
 from .app import create_app
 from .config import WebhookSettings

@@ -38,13 +38,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dagster_project.kannel_keys import unquote_dlr_key
-from dagster_project.phones import mask_phone
-from dagster_project.tracked_links import LinkRegistry
+from dagster_project.contracts import events
+from dagster_project.contracts.eventlog import EventLog
+from dagster_project.contracts.kannel_keys import unquote_dlr_key
+from dagster_project.contracts.tracked_links import LinkRegistry
+from dagster_project.lib.phones import mask_phone
 
-from . import events
 from .config import WebhookSettings
-from .eventlog import EventLog
 from .keywords import classify
 from .replies import reply_language
 from .signatures import is_valid_signature

@@ -6,9 +6,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster_project import settings, tracked_links, webhook_urls
+from dagster_project import settings
+from dagster_project.contracts import tracked_links, webhook_urls
+from dagster_project.contracts.eventlog import events_dir
 
-from .eventlog import events_dir
 from .replies import Replies, load_replies
 
 MAX_BODY_BYTES = 64 * 1024  # a provider callback is a few hundred bytes

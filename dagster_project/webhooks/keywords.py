@@ -7,7 +7,7 @@ mapped to I (``iptal``, ``İptal``, ``IPTAL`` are one word), stripped of
 diacritics (``başla`` is ``BASLA``) and of every space, punctuation mark and
 symbol (emoji included); digits and letters stay, so ``STOP2`` is no keyword.
 
-The vocabulary is ``dagster_project/consent_keywords.py``, the list the
+The vocabulary is ``dagster_project/contracts/consent_keywords.py``, the list the
 footers advertise from.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import unicodedata
 from typing import NamedTuple
 
-from dagster_project.consent_keywords import UNIVERSAL_LANGUAGE, WORDS_BY_ACTION
+from dagster_project.contracts.consent_keywords import UNIVERSAL_LANGUAGE, WORDS_BY_ACTION
 
 
 class Classification(NamedTuple):

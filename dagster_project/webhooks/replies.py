@@ -16,8 +16,8 @@ from pathlib import Path
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from dagster_project.consent_keywords import ACTIONS, OPT_OUT_WORDS, UNIVERSAL_LANGUAGE
-from dagster_project.yaml_files import read_mapping, validate
+from dagster_project.contracts.consent_keywords import ACTIONS, OPT_OUT_WORDS, UNIVERSAL_LANGUAGE
+from dagster_project.lib.yaml_files import read_mapping, validate
 
 from .keywords import fold
 

@@ -7,7 +7,7 @@ whole message), ``dlr-mask`` and ``dlr-url``.
 
 The ``dlr-url`` carries the idempotency key, so a delivery report is matched to
 its ledger row: ``<dlr_url>?key=<key>&status=%d&answer=%A&at=%T&smsc_id=%F``
-(the key escaped by ``dagster_project.kannel_keys``, which the receiver reverses;
+(the key escaped by ``dagster_project.contracts.kannel_keys``, which the receiver reverses;
 Kannel fills the ``%`` escapes: ``%d`` the report type 1 delivered, 2
 undelivered, 4 queued, 8 accepted by the SMSC, 16 rejected by the SMSC;
 ``%A`` the SMSC's answer; ``%T`` a Unix time; ``%F`` the SMSC's message id).
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from dagster_project.kannel_keys import quote_dlr_key as _quote
-from dagster_project.kannel_keys import unquote_dlr_key as unquote_dlr_key
+from dagster_project.contracts.kannel_keys import quote_dlr_key as _quote
+from dagster_project.contracts.kannel_keys import unquote_dlr_key as unquote_dlr_key
 
 from .retry import parse_retry_after
 from .types import ACCEPTED, FAILED, OutboundMessage, RetryLater, SendResult

@@ -20,7 +20,8 @@ import httpx
 from dagster import ConfigurableResource, EnvVar
 from pydantic import Field
 
-from dagster_project import settings, webhook_urls
+from dagster_project import settings
+from dagster_project.contracts import webhook_urls
 
 from .kannel import DLR_ALL, KannelAdapter
 from .sandbox import SandboxAdapter

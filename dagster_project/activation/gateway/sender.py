@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from dagster_project.phones import mask_phone
+from dagster_project.lib.phones import mask_phone
 
 from .retry import backoff_delay
 from .types import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from dagster_project.phones import mask_phone
+from dagster_project.lib.phones import mask_phone
 
 
 def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

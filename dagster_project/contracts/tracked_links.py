@@ -23,9 +23,7 @@ registered or redirected to.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import re
 import threading
 import unicodedata
@@ -35,7 +33,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from dagster_project import settings
-from dagster_project.durable_files import fsync_directory, write_locked
+from dagster_project.contracts.durable_files import durable_append
 
 TOKEN_PATTERN = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 FILE_MODE = 0o600
@@ -103,42 +101,30 @@ def append_links(links: Iterable[Link | Mapping | tuple], path: Path | str | Non
     if not wanted:
         return 0
     path.parent.mkdir(parents=True, exist_ok=True)
-    created = not path.exists()
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            with open(fd, "rb", closefd=False) as f:
-                content = f.read()
-            known: dict[str, Link] = {}
-            for raw in content.split(b"\n")[: content.count(b"\n")]:
-                link = _parse_line(raw)
-                if link is not None:
-                    known.setdefault(link.token, link)
-            new = []
-            for token, link in wanted.items():
-                if token in known:
-                    if known[token] != link:
-                        raise ValueError(
-                            f"link token {token} is registered for another message or target"
-                        )
-                    continue
-                new.append(link)
-            if not new:
-                return 0
-            data = b"".join(
-                json.dumps(link._asdict(), ensure_ascii=False, separators=(",", ":")).encode()
-                + b"\n"
-                for link in new
+    with durable_append(path, FILE_MODE) as out:
+        content = out.read_all()
+        known: dict[str, Link] = {}
+        for raw in content.split(b"\n")[: content.count(b"\n")]:
+            link = _parse_line(raw)
+            if link is not None:
+                known.setdefault(link.token, link)
+        new = []
+        for token, link in wanted.items():
+            if token in known:
+                if known[token] != link:
+                    raise ValueError(
+                        f"link token {token} is registered for another message or target"
+                    )
+                continue
+            new.append(link)
+        if new:
+            out.write(
+                b"".join(
+                    json.dumps(link._asdict(), ensure_ascii=False, separators=(",", ":")).encode()
+                    + b"\n"
+                    for link in new
+                )
             )
-            write_locked(fd, data, path)
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    if created:
-        fsync_directory(path.parent)
     return len(new)
 
 

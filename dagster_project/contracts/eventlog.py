@@ -31,9 +31,7 @@ is when the next append ends it.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import re
 import threading
 from collections.abc import Mapping, Sequence
@@ -43,9 +41,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from dagster_project import settings
-from dagster_project.durable_files import fsync_directory, write_locked
-
-from .events import EVENT_KEYS, REQUIRED_KEYS
+from dagster_project.contracts.durable_files import durable_append
+from dagster_project.contracts.events import EVENT_KEYS, REQUIRED_KEYS
 
 FILE_PATTERN = re.compile(r"^events-(\d{4}-\d{2}-\d{2})\.jsonl$")
 FILE_MODE = 0o600  # phones and reply texts: readable by the pipeline's user only
@@ -85,27 +82,17 @@ class EventLog:
         new_file = path not in self._known
         if new_file:
             self.directory.mkdir(parents=True, exist_ok=True)
-        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
         try:
-            fd = os.open(path, flags, FILE_MODE)
+            with durable_append(path, FILE_MODE, created=new_file) as out:
+                out.write(data)
         except FileNotFoundError:  # the folder went away under a running receiver
             self.directory.mkdir(parents=True, exist_ok=True)
             with self._guard:
                 self._known.clear()
             new_file = True
-            fd = os.open(path, flags, FILE_MODE)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                write_locked(fd, data, path)
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            with durable_append(path, FILE_MODE, created=True) as out:
+                out.write(data)
         if new_file:
-            # A new file's name must be durable too, or a crash could lose the whole file.
-            fsync_directory(self.directory)
             with self._guard:
                 self._known.add(path)
         return path
