@@ -23,7 +23,7 @@ from dagster import AssetSelection, DagsterInstance, materialize
 
 from dagster_project.activation import ledger as sms_ledger
 from dagster_project.demo import generate
-from dagster_project.ingest import events as events_ingest
+from dagster_project.ingest import tables as ingest_tables
 from dagster_project.ingest.assets import daily_assets, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.transform import run_dbt
@@ -139,7 +139,7 @@ class Ledger:
             frame = pd.DataFrame(self.rows)
             conn.register("_rows", frame)
             conn.execute(f"INSERT INTO sms.ledger ({', '.join(frame.columns)}) SELECT * FROM _rows")
-            events_ingest.ensure_table(conn)  # raw.sms_events as the ingest layer makes it
+            ingest_tables.ensure_tables(conn)  # raw.sms_events as the ingest layer makes it
             events = pd.DataFrame(self.events, columns=EVENT_COLUMNS)
             for col in ("received_at", "occurred_at", "_loaded_at"):
                 events[col] = pd.to_datetime(events[col]).dt.tz_localize("UTC")

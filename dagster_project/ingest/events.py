@@ -28,55 +28,15 @@ import pandas as pd
 from dagster_project.contracts.consent_keywords import ACTIONS
 from dagster_project.contracts.eventlog import Position, read_new
 from dagster_project.contracts.events import EVENT_KEYS, EVENT_TYPES, SOURCES, STATUSES
+from dagster_project.ingest.tables import EVENT_OFFSETS as OFFSETS
+from dagster_project.ingest.tables import EVENTS_TABLE as TABLE
+from dagster_project.ingest.tables import ensure_tables, insert_rejects
 
 ENTITY = "sms_events"
-TABLE = "raw.sms_events"
-OFFSETS = "ingest.event_log_offsets"
 FILE_GLOB = "events-*.jsonl"  # the receiver's files (webhooks.eventlog)
 
 COLUMNS = list(EVENT_KEYS)
 ALLOWED = {"source": SOURCES, "event_type": EVENT_TYPES, "status": STATUSES, "action": ACTIONS}
-
-DDL = f"""
-CREATE SCHEMA IF NOT EXISTS raw;
-CREATE SCHEMA IF NOT EXISTS ingest;
-CREATE TABLE IF NOT EXISTS {TABLE} (
-    event_id VARCHAR PRIMARY KEY,
-    received_at TIMESTAMPTZ NOT NULL,
-    occurred_at TIMESTAMPTZ,
-    source VARCHAR NOT NULL,
-    event_type VARCHAR NOT NULL,
-    message_key VARCHAR,
-    provider_message_id VARCHAR,
-    status VARCHAR,
-    provider_status VARCHAR,
-    error_code VARCHAR,
-    phone VARCHAR,
-    our_number VARCHAR,
-    text VARCHAR,
-    keyword VARCHAR,
-    action VARCHAR,
-    language VARCHAR,
-    reply_text VARCHAR,
-    token VARCHAR,
-    target_url VARCHAR,
-    user_agent VARCHAR,
-    _source_file VARCHAR NOT NULL,
-    _source_line BIGINT NOT NULL,
-    _loaded_at TIMESTAMPTZ NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {OFFSETS} (
-    file VARCHAR PRIMARY KEY,
-    byte_offset BIGINT NOT NULL,
-    lines BIGINT NOT NULL,
-    updated_at TIMESTAMPTZ NOT NULL
-);
-"""
-
-
-def ensure_table(conn: duckdb.DuckDBPyConnection) -> None:
-    """The table exists before any event does: the dbt consent views read it."""
-    conn.execute(DDL)
 
 
 @dataclass
@@ -117,10 +77,8 @@ def to_row(event: dict) -> dict:
 
 def load_new(conn: duckdb.DuckDBPyConnection, directory: Path) -> EventLoadResult:
     """Load every complete line not loaded before, from every file of the landing log."""
-    from dagster_project.ingest.loader import ensure_meta_tables  # it creates our table too
-
     started = time.perf_counter()
-    ensure_meta_tables(conn)
+    ensure_tables(conn)
     result = EventLoadResult()
     if not directory.exists():
         return result
@@ -165,13 +123,14 @@ def load_new(conn: duckdb.DuckDBPyConnection, directory: Path) -> EventLoadResul
             )
             conn.unregister("_events")
         after = conn.execute(f"SELECT count(*) FROM {TABLE}").fetchall()[0][0]
-        if rejects:
-            conn.executemany(
-                "INSERT INTO ingest.rejects (entity, partition_date, source_file, line, "
-                "column_name, error_type, reason, raw_line, rejected_at) "
-                "VALUES (?, NULL, ?, ?, NULL, 'malformed_event', ?, ?, ?)",
-                [(ENTITY, *r, now.replace(tzinfo=None)) for r in rejects],
-            )
+        insert_rejects(
+            conn,
+            (
+                (ENTITY, None, f, n, None, "malformed_event", reason, raw)
+                for f, n, reason, raw in rejects
+            ),
+            now.replace(tzinfo=None),
+        )
         conn.executemany(
             f"INSERT INTO {OFFSETS} VALUES (?, ?, ?, ?) ON CONFLICT (file) DO UPDATE SET "
             "byte_offset = excluded.byte_offset, lines = excluded.lines, "

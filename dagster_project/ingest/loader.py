@@ -34,7 +34,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from dagster_project.ingest import events, faults, landing
+from dagster_project.ingest import faults, landing, tables
 from dagster_project.ingest.specs import (
     Column,
     JsonType,
@@ -44,8 +44,8 @@ from dagster_project.ingest.specs import (
 )
 from dagster_project.lib import phones
 
-RAW = "raw"
-META = "ingest"
+RAW = tables.RAW
+META = tables.META
 
 # Characters libphonenumber ignores; dropping them first lets one parse serve
 # every way a number was punctuated. The parse itself is phonenumbers'.
@@ -115,52 +115,6 @@ def _sql_list(paths: list[Path]) -> str:
 
 
 # --------------------------------------------------------------------------- schema
-
-
-def ensure_meta_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW}")
-    # The outcome events' table exists from the first load on: dbt's consent views read it.
-    events.ensure_table(conn)
-    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {META}")
-    conn.execute(
-        f"""
-        CREATE TABLE IF NOT EXISTS {META}.rejects (
-            entity VARCHAR NOT NULL,
-            partition_date DATE,
-            source_file VARCHAR NOT NULL,
-            line BIGINT,
-            column_name VARCHAR,
-            error_type VARCHAR NOT NULL,
-            reason VARCHAR NOT NULL,
-            raw_line VARCHAR,
-            rejected_at TIMESTAMP NOT NULL
-        )"""
-    )
-    conn.execute(
-        f"""
-        CREATE TABLE IF NOT EXISTS {META}.phone_cache (
-            key VARCHAR NOT NULL,
-            default_region VARCHAR NOT NULL,
-            e164 VARCHAR,
-            is_valid BOOLEAN NOT NULL,
-            region VARCHAR,
-            number_type VARCHAR,
-            error VARCHAR
-        )"""
-    )
-    conn.execute(
-        f"""
-        CREATE TABLE IF NOT EXISTS {META}.load_log (
-            entity VARCHAR NOT NULL,
-            partition_start DATE,
-            partition_end DATE,
-            files INTEGER NOT NULL,
-            rows_loaded BIGINT NOT NULL,
-            rows_rejected BIGINT NOT NULL,
-            seconds DOUBLE NOT NULL,
-            loaded_at TIMESTAMP NOT NULL
-        )"""
-    )
 
 
 def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -700,7 +654,7 @@ def load(
     result.files = [str(p) for p in files]
     result.skipped = landing.skipped_entries(landing_root, spec, today, first_day)
 
-    ensure_meta_tables(conn)
+    tables.ensure_tables(conn)
     for needed in spec.needs:
         if (
             not _table_exists(conn, RAW, needed)
