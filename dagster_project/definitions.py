@@ -8,6 +8,7 @@ the ``warehouse`` pool (or collide on the file lock) and pay process start-up.
 from dagster import Definitions, in_process_executor
 
 from dagster_project import activation, ingest, publish, quality, reporting, transform
+from dagster_project.quality import gates
 from dagster_project.warehouse import WarehouseResource
 
 defs = Definitions.merge(
@@ -22,3 +23,6 @@ defs = Definitions.merge(
         executor=in_process_executor,
     ),
 )
+
+# Runs without a repository (materialize(), the CLI) judge gates against the whole graph.
+gates.use_code_location(defs.resolve_asset_graph)

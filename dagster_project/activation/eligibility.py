@@ -266,7 +266,7 @@ def decide(
         c.customer_id,
         "deferred",
         "send_window",
-        f"window closed in {where.describe() if len(where.zones) <= 4 else f'{len(where.zones)} zones'}: "
+        f"window closed in {_zones_text(where)}: "
         "deferred to the next moment it is open in all of them",
         variant,
         **timing,
@@ -285,3 +285,7 @@ def funnel(decisions: Iterable[Decision]) -> list[tuple[str, int, int]]:
         rows.append((s, reached, stopped[s]))
         reached -= stopped[s]
     return rows
+
+
+def _zones_text(where) -> str:
+    return where.describe() if len(where.zones) <= 4 else f"{len(where.zones)} zones"

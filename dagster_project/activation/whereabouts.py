@@ -231,7 +231,9 @@ def _stated(
 def one_clock(zones: tuple[str, ...]) -> bool:
     """True when the zones keep the same time all year (Germany's Berlin and Busingen)."""
     year = dt.datetime.now(dt.UTC).year
-    probes = [dt.datetime(y, m, 15, 12, tzinfo=dt.UTC) for y in (year, year + 1) for m in (1, 4, 7, 10)]
+    probes = [
+        dt.datetime(y, m, 15, 12, tzinfo=dt.UTC) for y in (year, year + 1) for m in (1, 4, 7, 10)
+    ]
     offsets = {tuple(p.astimezone(ZoneInfo(z)).utcoffset() for p in probes) for z in zones}
     return len(offsets) == 1
 

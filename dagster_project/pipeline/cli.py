@@ -1,6 +1,35 @@
-"""Argument parsing, the writer lock, the log file and one-line errors of the command line.
+"""Command line for running the pipeline outside the UI (``make demo`` uses it).
 
-Imports nothing heavy at the top: the writer lock is taken, and errors are
+    python -m dagster_project.pipeline all [--start DAY] [--end DAY] [--as-of DAY]
+    python -m dagster_project.pipeline ingest [--start DAY] [--end DAY]
+    python -m dagster_project.pipeline transform [--as-of DAY]
+    python -m dagster_project.pipeline publish
+    python -m dagster_project.pipeline activate [--now ISO]
+    python -m dagster_project.pipeline demo [--send-day DAY] [--uplift U]
+    python -m dagster_project.pipeline summary
+    python -m dagster_project.pipeline preview CAMPAIGN [--day DAY] [--now ISO]
+
+``ingest`` materializes the reference snapshots, then every delivery day found
+in the landing folder as one single-run backfill; ``transform`` runs ``dbt
+build`` as of ``--as-of`` (default today) and warns when the newest purchase is
+far older than that day; ``publish`` refreshes the analysts' read-only copy;
+``all`` does these three in order and sends nothing. ``activate`` plans the
+campaigns for today (UTC) and sends what is due through the gateway
+``SMS_GATEWAY`` names (the sandbox by default): it is the one command that
+sends, besides ``demo``, which sends through the sandbox only. ``summary``
+prints the marts' day, rows loaded and rejected per source and customers per
+lifecycle stage and segment, from the published copy (never the live warehouse);
+``preview`` (``make preview``) shows one campaign's plan from it, sending nothing.
+
+Runs go to the Dagster instance in ``$DAGSTER_HOME``, so they show in ``make
+dev``. Each command holds the warehouse's writer lock while it runs: a second
+writer (another command, a run the UI started) waits its turn and says whom it
+waits for. The terminal gets a few lines; Dagster's and dbt's logs go to
+``$SMS_DATA_DIR/logs/`` (``--verbose`` shows them instead). An error is one line
+and exit status 1 (``--debug`` adds the traceback).
+
+This module (argument parsing, the writer lock, the log file, one-line errors)
+imports nothing heavy at the top: the writer lock is taken, and errors are
 caught, before Dagster and the code location (which reads the campaign files)
 are imported, so a broken campaign file is one line, not a traceback.
 """
@@ -43,8 +72,6 @@ def moment(text: str) -> datetime:
 
 
 def parser() -> argparse.ArgumentParser:
-    from dagster_project import pipeline
-
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--debug", action="store_true", help="print the traceback of an error, not one line"
@@ -76,7 +103,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(
         prog=PROG,
-        description=pipeline.__doc__,
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = p.add_subparsers(dest="command", required=True)

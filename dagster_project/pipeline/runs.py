@@ -17,6 +17,7 @@ from dagster import AssetSelection, DagsterInstance, materialize
 from dagster_project import settings
 from dagster_project.activation import plan_assets, plan_checks, sms_dispatch
 from dagster_project.activation.gateway.resource import gateway_from_env
+from dagster_project.definitions import defs as _defs  # noqa: F401 - hands the gates the graph
 from dagster_project.ingest import loader
 from dagster_project.ingest.assets import (
     crm_consent_catch_up,

@@ -7,7 +7,7 @@ one asset), so an asset that must never build on bad data also asks the
 instance for the latest evaluation of every blocking check upstream of it.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey, DagsterInstance, Failure
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
@@ -59,19 +59,31 @@ def failed_gates(
     return failed
 
 
+_code_location_graph: Callable[[], object] | None = None
+
+
+def use_code_location(resolve_asset_graph: Callable[[], object]) -> None:
+    """Called by ``definitions.py`` with its ``defs.resolve_asset_graph``: the whole graph
+    for runs that carry no repository. Handed in, so this module never imports the
+    code location (which imports every domain, this one included)."""
+    global _code_location_graph
+    _code_location_graph = resolve_asset_graph
+
+
 def _asset_graph(context):
     """The code location's whole asset graph, checks included.
 
     A run started by ``materialize()`` or ``execute_in_process`` has no repository
     on its context, and its job's graph holds only its own assets, their parents
-    and its own checks; the code location's definitions hold everything.
+    and its own checks; the code location's definitions (handed in by
+    ``definitions.py``) hold everything. Without them, the run's own job graph.
     """
     try:
         return context.repository_def.asset_graph
     except Exception:  # noqa: BLE001 - Dagster raises a CheckError for "no repository"
-        from dagster_project.definitions import defs
-
-        return defs.resolve_asset_graph()
+        if _code_location_graph is not None:
+            return _code_location_graph()
+        return context.job_def.asset_layer.asset_graph
 
 
 def require_passing_gates(context, assets: Iterable[AssetKey] | None = None) -> None:
