@@ -42,26 +42,24 @@ def ingest(base: Path) -> dict:
     os.environ.setdefault("SMS_PARTITION_START", "2020-01-01")
     for suffix in ("", ".wal"):
         Path(str(base / "warehouse.duckdb") + suffix).unlink(missing_ok=True)
-    from dagster import AssetSelection, DagsterInstance, materialize
+    from dagster import AssetSelection, DagsterInstance
 
+    from dagster_project.definitions import materialize_selection
     from dagster_project.ingest.assets import daily_assets, reference_assets
     from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
     from dagster_project.pipeline import landing_range
-    from dagster_project.warehouse import WarehouseResource, connection
+    from dagster_project.warehouse import connection
 
     start, end = landing_range()
     t = time.perf_counter()
     with DagsterInstance.ephemeral() as instance:
-        res = {"warehouse": WarehouseResource()}
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-        assert materialize(
-            reference_assets, instance=instance, resources=res, run_config=quiet
+        assert materialize_selection(
+            AssetSelection.assets(*reference_assets), instance=instance, run_config=quiet
         ).success
-        assert materialize(
-            [*daily_assets, *reference_assets],
-            selection=AssetSelection.assets(*daily_assets),
+        assert materialize_selection(
+            AssetSelection.assets(*daily_assets),
             instance=instance,
-            resources=res,
             run_config=quiet,
             tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
         ).success
@@ -155,21 +153,17 @@ def checks(base: Path) -> dict:
     """
     os.environ["SMS_WAREHOUSE_PATH"] = str(base / "warehouse.duckdb")
     os.environ["SMS_DATA_DIR"] = str(base)  # Data Docs under <base>/gx
-    from dagster import AssetSelection, DagsterInstance, materialize
+    from dagster import AssetSelection, DagsterInstance
 
-    from dagster_project.ingest.assets import daily_assets, reference_assets
+    from dagster_project.definitions import materialize_selection
     from dagster_project.quality import mart_checks, raw_checks
-    from dagster_project.transform import dbt_models, dbt_resource
-    from dagster_project.warehouse import WarehouseResource
 
     gx_checks = [*raw_checks, *mart_checks]
     t = time.perf_counter()
     with DagsterInstance.ephemeral() as instance:
-        result = materialize(
-            [*daily_assets, *reference_assets, dbt_models, *gx_checks],
-            selection=AssetSelection.checks(*gx_checks),
+        result = materialize_selection(
+            AssetSelection.checks(*gx_checks),
             instance=instance,
-            resources={"warehouse": WarehouseResource(), "dbt": dbt_resource()},
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             raise_on_error=False,
         )

@@ -20,10 +20,12 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
-from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance, materialize
+from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance
 
-from dagster_project.activation import plan_assets, plan_checks, sms_dispatch
+from dagster_project.activation import DISPATCH_SELECTION, PLAN_SELECTION
 from dagster_project.activation.gateway.resource import GatewayResource
+from dagster_project.activation.resources import read_book
+from dagster_project.definitions import defs, materialize_selection
 from dagster_project.demo import generate
 from dagster_project.ingest.assets import (
     crm_consent_catch_up,
@@ -32,9 +34,8 @@ from dagster_project.ingest.assets import (
     sms_events,
 )
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
-from dagster_project.quality import mart_checks, raw_checks
-from dagster_project.transform import dbt_models, dbt_resource
-from dagster_project.warehouse import WarehouseResource
+from dagster_project.settings import campaigns_dir
+from dagster_project.transform import dbt_models
 
 sys.path.insert(0, str(Path(__file__).parent))
 from gateway_servers import Faults, GatewayServer  # noqa: E402
@@ -47,12 +48,10 @@ DAYS = 60
 # 07:00 in Los Angeles (closed: deferred).
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-ALL = [
-    *reference_assets, *daily_assets, sms_events, crm_consent_catch_up, dbt_models, *plan_assets,
-    sms_dispatch,
-    *raw_checks, *mart_checks, *plan_checks,
-]  # fmt: skip
-PLAN_CONFIG = {"ops": {a.op.name: {"config": {"now": NOW.isoformat()}} for a in plan_assets}}
+PLAN_OPS = [
+    defs.get_assets_def(k).op.name for k in PLAN_SELECTION.resolve(defs.resolve_asset_graph())
+]
+PLAN_CONFIG = {"ops": {op: {"config": {"now": NOW.isoformat()}} for op in PLAN_OPS}}
 
 
 def env(mp, base):
@@ -62,11 +61,7 @@ def env(mp, base):
 
 
 def resources(**gateway):
-    return {
-        "warehouse": WarehouseResource(),
-        "dbt": dbt_resource(),
-        "gateway": GatewayResource(**gateway),
-    }
+    return {"gateway": GatewayResource(**gateway)}
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +73,8 @@ def world(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         env(mp, base)
         with DagsterInstance.ephemeral() as instance:
-            run = lambda sel, **kw: materialize(  # noqa: E731
-                ALL, selection=sel, instance=instance, resources=resources(), **kw
+            run = lambda sel, **kw: materialize_selection(  # noqa: E731
+                sel, instance=instance, resources=resources(), **kw
             )
             assert run(AssetSelection.assets(*reference_assets), run_config=QUIET).success
             start = (END - timedelta(days=DAYS - 1)).isoformat()
@@ -102,9 +97,8 @@ def copy(world, tmp_path, monkeypatch):
 
 
 def plan(instance, **gateway):
-    return materialize(
-        ALL,
-        selection=AssetSelection.assets(*plan_assets),
+    return materialize_selection(
+        PLAN_SELECTION,
         instance=instance,
         resources=resources(**gateway),
         run_config={**QUIET, **PLAN_CONFIG},
@@ -113,9 +107,8 @@ def plan(instance, **gateway):
 
 
 def dispatch_run(instance, now=NOW, raise_on_error=True, selection=None, **gateway):
-    return materialize(
-        ALL,
-        selection=selection or AssetSelection.assets(sms_dispatch),
+    return materialize_selection(
+        selection or DISPATCH_SELECTION,
         instance=instance,
         resources=resources(**gateway),
         run_config={**QUIET, "ops": {"activation__dispatch": {"config": {"now": now.isoformat()}}}},
@@ -219,9 +212,7 @@ def audit_send_times(base) -> int:
     import phonenumbers
     from phonenumbers import timezone as phone_timezones
 
-    from dagster_project.activation.assets import campaigns
-
-    windows = {c.id: c.send_window for c in campaigns()}
+    windows = {c.id: c.send_window for c in read_book(campaigns_dir()).campaigns}
     rows = query(base, "SELECT message_key, campaign_id, phone_e164, sending_at, candidate_zones, "
                        "expires_at FROM sms.ledger WHERE state = 'accepted'")  # fmt: skip
     for key, campaign_id, phone, sent_at, kept, expires in rows:
@@ -249,7 +240,7 @@ def drop_consent_file(base, phone: str, day: date, folder: str | None = None) ->
     return path
 
 
-SEND_JOB = AssetSelection.assets(sms_events, crm_consent_catch_up, sms_dispatch)
+SEND_JOB = AssetSelection.assets(sms_events, crm_consent_catch_up) | DISPATCH_SELECTION
 
 
 def test_a_consent_file_landed_between_plan_and_dispatch_counts_before_the_send(copy):
@@ -354,9 +345,8 @@ def test_a_plan_that_would_text_an_opted_out_phone_stops_the_dispatch(copy):
         conn.execute("UPDATE sms.ledger SET phone_e164 = ? WHERE message_key = ?", [victim, key])
     gate = AssetCheckKey(AssetKey(["activation", "plan", campaign]), "sms_audience")
     check_op = f"activation__plan__{campaign.replace('-', '_')}_sms_audience"
-    result = materialize(
-        ALL,
-        selection=AssetSelection.checks(gate) | AssetSelection.assets(sms_dispatch),
+    result = materialize_selection(
+        AssetSelection.checks(gate) | DISPATCH_SELECTION,
         instance=instance,
         resources=resources(),
         run_config={
@@ -385,16 +375,18 @@ DISPATCH_SCRIPT = """
 import datetime as dt, sys
 import duckdb
 import httpx
-from dagster_project.activation.assets import campaigns, policy
 from dagster_project.activation.dispatch import dispatch
+from dagster_project.activation.resources import read_book
+from dagster_project.settings import campaigns_dir
 from dagster_project.activation.gateway.resource import GatewayResource
 gateway = GatewayResource(kind="twilio", base_url=sys.argv[2], account_sid="AC0", auth_token="t",
                           status_callback_url="http://127.0.0.1:9/status",
                           rate_per_second=400, timeout_seconds=float(sys.argv[3]), max_attempts=2,
                           base_backoff=0.05)
+book = read_book(campaigns_dir())
 with duckdb.connect(sys.argv[1]) as conn:
-    dispatch(conn, gateway, {c.id: c for c in campaigns()}, dt.datetime.fromisoformat(sys.argv[4]),
-             policy=policy(), batch_size=15)
+    dispatch(conn, gateway, book.by_id, dt.datetime.fromisoformat(sys.argv[4]),
+             policy=book.policy, batch_size=15)
 print("DONE")
 """
 
@@ -463,3 +455,80 @@ def test_preview_prints_the_funnel_and_writes_nothing(copy, capsys):
     assert before == after == [(0,)]
     assert not (base / "sandbox_gateway").exists()
     assert preview.main(["no-such-campaign", "--warehouse", str(base / "warehouse.duckdb")]) == 2
+
+
+def broken_campaigns(tmp_path) -> Path:
+    """The example campaigns plus one whose segment is misspelt (``at-risk``, not ``at_risk``)."""
+    folder = tmp_path / "campaigns"
+    shutil.copytree(campaigns_dir(), folder)
+    text = (folder / "winback-lapsed.yml").read_text()
+    broken = text.replace("id: winback-lapsed", "id: at-risk-nudge").replace(
+        "segments: [lapsed]", "segments: [at-risk]"
+    )
+    assert broken != text
+    (folder / "at-risk-nudge.yml").write_text(broken)
+    return folder
+
+
+def test_definitions_and_the_cli_load_with_a_broken_campaign_file(tmp_path):
+    folder = broken_campaigns(tmp_path)
+    env = {**os.environ, "SMS_CAMPAIGNS_DIR": str(folder)}
+    listing = subprocess.run(
+        [sys.executable, "-c", "from dagster_project.definitions import defs\n"
+         "for k in defs.get_repository_def().asset_graph.get_all_asset_keys():\n"
+         "    print(k.to_user_string())"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    for campaign in ("at-risk-nudge", "winback-lapsed", "vip-thank-you"):
+        assert f"activation/plan/{campaign}" in listing
+    assert {"raw/sms_events", "activation/dispatch", "sms/ledger"} <= set(listing)
+    cli = subprocess.run(
+        [sys.executable, "-m", "dagster_project.pipeline", "--help"],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert cli.returncode == 0 and "usage" in cli.stdout.lower(), cli.stderr
+
+
+def test_a_broken_campaign_file_fails_its_own_check_and_nothing_else(copy):
+    from dagster_project.definitions import build
+
+    base, instance = copy
+    location = build(broken_campaigns(base))
+
+    def run(selection, **kw):
+        return materialize_selection(
+            selection, code_location=location, instance=instance, raise_on_error=False, **kw
+        )
+
+    # Ingest and outcome loading go on.
+    assert run(AssetSelection.assets(*reference_assets), run_config=QUIET).success
+    assert run(AssetSelection.assets(sms_events), run_config=QUIET).success
+    # The plans run: every valid campaign is planned, the broken one fails, named.
+    ops = [location.get_assets_def(k).op.name for k in PLAN_SELECTION.resolve(
+        location.resolve_asset_graph())]  # fmt: skip
+    plans = run(
+        PLAN_SELECTION,
+        run_config={**QUIET, "ops": {op: {"config": {"now": NOW.isoformat()}} for op in ops}},
+        partition_key=DAY.isoformat(),
+    )
+    assert not plans.success
+    planned = {e.asset_key.path[-1] for e in plans.get_asset_materialization_events()}
+    assert planned == {"abandoned-checkout", "newcomer-offer", "vip-thank-you", "winback-lapsed"}
+    [check] = [e for e in plans.get_asset_check_evaluations() if e.check_name == "campaign_file"]
+    assert check.asset_key == AssetKey(["activation", "plan", "at-risk-nudge"])
+    assert not check.passed and check.severity.value == "ERROR"
+    assert "at-risk-nudge.yml" in check.description and "field segments" in check.description
+    assert "at-risk" in check.metadata["error"].value
+    [failure] = [e for e in plans.all_events if e.is_step_failure]
+    assert "at_risk_nudge" in failure.step_key
+    assert query(base, "SELECT count(*) FROM sms.ledger WHERE campaign_id = 'at-risk-nudge'") == [
+        (0,)
+    ]
+    # ... and the valid campaigns' messages go out.
+    sent = run(
+        AssetSelection.assets(sms_events, crm_consent_catch_up) | DISPATCH_SELECTION,
+        run_config={**QUIET, "ops": {"activation__dispatch": {"config": {"now": NOW.isoformat()}}}},
+    )
+    assert sent.success
+    sent_for = {m["key"].split("|")[0] for m in outbox(base)}
+    assert len(outbox(base)) > 50 and len(sent_for) >= 2 and sent_for <= planned

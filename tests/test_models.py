@@ -11,20 +11,18 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 import pytest
-from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
+from dagster import AssetKey, AssetSelection, DagsterInstance
 
-from dagster_project.definitions import defs
+from dagster_project.definitions import defs, materialize_selection
 from dagster_project.demo import generate
 from dagster_project.ingest.assets import daily_assets, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
-from dagster_project.transform import dbt_models, dbt_resource, run_dbt
-from dagster_project.warehouse import WarehouseResource
+from dagster_project.transform import dbt_models, run_dbt
 
 END = date(2026, 11, 21)
 AS_OF = "2026-11-22"
 DAYS = 400
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-ALL = [*reference_assets, *daily_assets, dbt_models]
 
 
 # The first build sees all but the last LATE_DAYS delivery days; they arrive afterwards
@@ -38,10 +36,6 @@ def built(tmp_path_factory):
     generate(
         out=base / "landing", truth_dir=base / "truth", customers=2000, days=DAYS, seed=5, end=END
     )
-    resources = {
-        "warehouse": WarehouseResource(),
-        "dbt": dbt_resource(),
-    }
     start = date.fromordinal(END.toordinal() - DAYS + 1).isoformat()
     cut = END - timedelta(days=LATE_DAYS)
     dbt_config = {**QUIET, "ops": {"dbt_models": {"config": {"as_of": AS_OF}}}}
@@ -50,8 +44,8 @@ def built(tmp_path_factory):
         mp.setenv("SMS_LANDING_DIR", str(base / "landing"))
         mp.setenv("SMS_WAREHOUSE_PATH", str(warehouse))
         with DagsterInstance.ephemeral() as instance:
-            run = lambda selection, **kw: materialize(  # noqa: E731
-                ALL, selection=selection, instance=instance, resources=resources, **kw
+            run = lambda selection, **kw: materialize_selection(  # noqa: E731
+                selection, instance=instance, **kw
             )
             assert run(AssetSelection.assets(*reference_assets), run_config=QUIET).success
             assert run(

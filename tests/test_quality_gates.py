@@ -16,27 +16,21 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance, materialize
+from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance
 
-from dagster_project.definitions import defs
+from dagster_project.definitions import defs, materialize_selection
 from dagster_project.demo import generate
 from dagster_project.ingest.assets import daily_assets, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.publish.assets import analytics_snapshot
 from dagster_project.quality import mart_checks, raw_checks
-from dagster_project.transform import dbt_models, dbt_resource
-from dagster_project.warehouse import WarehouseResource
+from dagster_project.transform import dbt_models
 
 END = date(2026, 11, 21)
 DAYS = 60
 AS_OF = (END + timedelta(days=1)).isoformat()
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-ALL = [*reference_assets, *daily_assets, dbt_models, analytics_snapshot, *raw_checks, *mart_checks]
 DBT_CONFIG = {"ops": {"dbt_models": {"config": {"as_of": AS_OF}}}}
-
-
-def resources():
-    return {"warehouse": WarehouseResource(), "dbt": dbt_resource()}
 
 
 @pytest.fixture(scope="module")
@@ -50,18 +44,14 @@ def world(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         env(mp, base)
         with DagsterInstance.ephemeral() as instance:
-            assert materialize(
-                ALL,
-                selection=AssetSelection.assets(*reference_assets),
+            assert materialize_selection(
+                AssetSelection.assets(*reference_assets),
                 instance=instance,
-                resources=resources(),
                 run_config=QUIET,
             ).success
-            result = materialize(
-                ALL,
-                selection=AssetSelection.assets(*daily_assets, dbt_models, analytics_snapshot),
+            result = materialize_selection(
+                AssetSelection.assets(*daily_assets, dbt_models, analytics_snapshot),
                 instance=instance,
-                resources=resources(),
                 run_config={**QUIET, **DBT_CONFIG},
                 tags={RANGE_START_TAG: start, RANGE_END_TAG: (END - timedelta(days=1)).isoformat()},
             )
@@ -221,11 +211,9 @@ def test_opt_out_after_the_build_stops_the_send_side_until_the_audience_is_rebui
 
     # The send side runs on the marts built before the STOP arrived.
     audience_check = AssetCheckKey(AssetKey(["marts", "sms_audience"]), "sms_audience")
-    send_side = materialize(
-        ALL,
-        selection=AssetSelection.checks(audience_check) | AssetSelection.assets(analytics_snapshot),
+    send_side = materialize_selection(
+        AssetSelection.checks(audience_check) | AssetSelection.assets(analytics_snapshot),
         instance=instance,
-        resources=resources(),
         run_config=QUIET,
         raise_on_error=False,
     )

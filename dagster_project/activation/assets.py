@@ -1,23 +1,35 @@
-"""Dagster assets of the ``activation`` group: one plan per campaign and day, and the dispatch.
+"""Dagster assets of the ``activation`` group: one plan per campaign and day, the dispatch,
+and the send ledger and link registry it writes.
 
 Thin: the rules live in ``eligibility``, the plan in ``planner``, the sending in
-``dispatch`` and the gateway package. Plans run in priority order (each plan
-depends on the next higher-priority one), so the frequency caps see what a
+``dispatch`` and the gateway package; the campaign files come from the
+``campaigns`` resource, read once per run. Plans run in priority order (each
+plan depends on the next higher-priority one), so the frequency caps see what a
 higher-priority campaign already took. Each plan carries the compliance gate
 (suite ``sms_audience`` over its sendable rows, always blocking); the dispatch
 sits downstream of every plan and of the marts' gates and refuses to run while
 any of them failed.
+
+``build_defs`` reads the campaign folder without trusting it: a file that does not
+load becomes an asset of its own whose check fails with the file's error, outside
+the priority chain, so the other campaigns, ingest and outcome loading go on.
 """
 
 import datetime as dt
+from pathlib import Path
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetSelection,
+    AssetSpec,
     Config,
     DailyPartitionsDefinition,
     DefaultScheduleStatus,
+    Definitions,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -25,6 +37,7 @@ from dagster import (
     ScheduleEvaluationContext,
     asset,
     define_asset_job,
+    multi_asset,
     schedule,
 )
 from pydantic import Field
@@ -32,8 +45,9 @@ from pydantic import Field
 from dagster_project import settings
 from dagster_project.activation import dispatch as dispatching
 from dagster_project.activation import eligibility, planner
-from dagster_project.activation.campaigns import Campaign, load_campaigns, load_policy
-from dagster_project.activation.gateway.resource import GatewayResource
+from dagster_project.activation.campaigns import BrokenFile, Campaign, CampaignError
+from dagster_project.activation.gateway.resource import GatewayResource, gateway_from_env
+from dagster_project.activation.resources import CampaignsResource, scan
 from dagster_project.contracts import tracked_links
 from dagster_project.lib.metadata import mask_columns, md_table
 from dagster_project.quality.checks import build_check
@@ -58,27 +72,6 @@ MART_INPUTS = [
 ]
 
 
-def _validate_template(text: str) -> None:
-    from dagster_project.activation.messages import validate_template
-
-    validate_template(text)
-
-
-def campaigns() -> list[Campaign]:
-    """The campaign files, validated (a broken file fails loading, naming file and field)."""
-    return load_campaigns(settings.campaigns_dir(), _validate_template)
-
-
-def policy():
-    return load_policy(settings.campaigns_dir() / "settings" / "policy.yml")
-
-
-def prices():
-    from dagster_project.activation.pricing import load_prices
-
-    return load_prices(settings.campaigns_dir() / "pricing" / "sms.yml")
-
-
 class PlanConfig(Config):
     now: str | None = Field(
         default=None,
@@ -99,10 +92,18 @@ CLOCK_TOLERANCE_S = 300
 # the webhook receiver's events, and every landed CRM consent file.
 SMS_EVENTS_KEY = AssetKey(["raw", "sms_events"])
 CONSENT_CATCH_UP_KEY = AssetKey(["ingest", "crm_consent_catch_up"])
+# What the dispatch step materializes: its run record, and the two stores it writes that
+# the warehouse reads back as dbt sources (``sms.ledger``, ``sms.links``) for attribution.
+DISPATCH_KEY = AssetKey(["activation", "dispatch"])
+LEDGER_KEY = AssetKey(["sms", "ledger"])
+LINKS_KEY = AssetKey(["sms", "links"])
+PLAN_PREFIX = ["activation", "plan"]
+# The compliance suite every plan is checked with (expectations/sms_audience.json).
+PLAN_GATE = "sms_audience"
 
 
-def plan_key(campaign: Campaign) -> AssetKey:
-    return AssetKey(["activation", "plan", campaign.id])
+def plan_key(campaign: Campaign | BrokenFile) -> AssetKey:
+    return AssetKey([*PLAN_PREFIX, campaign.id])
 
 
 def _now(value: str | None, day: dt.date | None = None) -> dt.datetime:
@@ -167,13 +168,17 @@ def build_plan_asset(campaign: Campaign, higher: Campaign | None):
         ),
         tags={"campaign": campaign.id, "kind": campaign.kind},
     )
-    def _plan(context: AssetExecutionContext, warehouse: WarehouseResource, config: PlanConfig):
+    def _plan(
+        context: AssetExecutionContext,
+        warehouse: WarehouseResource,
+        campaigns: CampaignsResource,
+        config: PlanConfig,
+    ):
         require_passing_gates(context)
         day = dt.date.fromisoformat(context.partition_key)
         now = _now(config.now, day)
-        current = {c.id: c for c in campaigns()}.get(campaign.id)
-        if current is None:
-            raise RuntimeError(f"campaign file {campaign.source} is gone; reload the code location")
+        book = campaigns.book
+        current = book.get(campaign.id)  # as the file reads now, or its error
         with warehouse.get_connection() as conn:
             planner.ledger.ensure(conn)
             plan = planner.build_plan(
@@ -181,9 +186,9 @@ def build_plan_asset(campaign: Campaign, higher: Campaign | None):
                 current,
                 day,
                 now,
-                policy(),
+                book.policy,
                 planner.default_renderer_factory,
-                prices(),
+                book.prices,
                 run_id=context.run.run_id,
             )
             written = planner.ledger.write_plan(conn, current.id, day, plan.rows, plan.links)
@@ -197,7 +202,7 @@ def build_plan_asset(campaign: Campaign, higher: Campaign | None):
 
 def build_plan_check(campaign: Campaign):
     dataset = Dataset(
-        suite="sms_audience",
+        suite=PLAN_GATE,
         asset=tuple(plan_key(campaign).path),
         description=(
             "Compliance gate on the messages this plan is about to send (planned and deferred "
@@ -217,109 +222,214 @@ def build_plan_check(campaign: Campaign):
     return build_check(dataset)
 
 
-_campaigns = campaigns()
-plan_assets = [
-    build_plan_asset(c, _campaigns[i - 1] if i else None) for i, c in enumerate(_campaigns)
-]
-plan_checks = [build_plan_check(c) for c in _campaigns]
+def build_broken_file_asset(broken: BrokenFile):
+    """A campaign file that does not load: an asset that fails with the file's error, and a
+    failed check saying so. Outside the priority chain and upstream of nothing, so it
+    stops no other campaign and no send."""
+    key = plan_key(broken)
+
+    @asset(
+        key=key,
+        group_name="activation",
+        partitions_def=plan_partitions,
+        check_specs=[AssetCheckSpec("campaign_file", asset=key, blocking=False)],
+        kinds={"yaml"},
+        description=(
+            f"Campaign file `{broken.path}` does not load, so this campaign is not planned: "
+            f"{broken.error}"
+        ),
+        tags={"campaign": broken.id},
+    )
+    def _broken(context: AssetExecutionContext, campaigns: CampaignsResource, config: PlanConfig):
+        try:
+            campaigns.book.get(broken.id)
+            error = f"{broken.path} loads now: reload the code location to plan it"
+        except CampaignError as exc:
+            error = str(exc)
+        yield AssetCheckResult(
+            check_name="campaign_file",
+            passed=False,
+            severity=AssetCheckSeverity.ERROR,
+            description=error,
+            metadata={"file": str(broken.path), "error": error},
+        )
+        raise Failure(description=error, metadata={"file": str(broken.path)})
+
+    return _broken
 
 
-@asset(
-    key=AssetKey(["activation", "dispatch"]),
-    group_name="activation",
-    # Outcome events and landed consent files load first: an opt-out received before this
-    # run, by SMS reply or in the CRM, is honoured by it.
-    deps=[*(plan_key(c) for c in _campaigns), SMS_EVENTS_KEY, CONSENT_CATCH_UP_KEY],
-    pool=WAREHOUSE_POOL,
-    kinds={"duckdb"},
-    description=(
-        "Sends every due message through the gateway: re-checks consent, suppression and the "
-        "recipient's local window at send time, sends in batches, writes every final state to "
-        "the ledger. Refuses to run while a blocking gate upstream failed."
-    ),
-)
-def sms_dispatch(
-    context: AssetExecutionContext,
-    warehouse: WarehouseResource,
-    gateway: GatewayResource,
-    config: DispatchConfig,
-) -> MaterializeResult:
-    require_passing_gates(context)
-    now = _now(config.now)
-    drift = abs((now - dt.datetime.now(dt.UTC)).total_seconds())
-    if drift > CLOCK_TOLERANCE_S and gateway.kind != "sandbox":
-        # Quiet hours are judged on this clock: a replayed clock may only reach the sandbox.
-        raise Failure(
-            f"dispatch at {now.isoformat()} is {drift / 3600:.1f} h off the real clock: "
-            f"a clock other than now is allowed only with the sandbox gateway, not {gateway.kind}"
+def build_dispatch_asset(planned: list[AssetKey]):
+    @multi_asset(
+        name="activation__dispatch",
+        specs=[
+            AssetSpec(
+                DISPATCH_KEY,
+                group_name="activation",
+                kinds={"duckdb"},
+                # Outcome events and landed consent files load first: an opt-out received
+                # before this run, by SMS reply or in the CRM, is honoured by it.
+                deps=[*planned, SMS_EVENTS_KEY, CONSENT_CATCH_UP_KEY],
+                description=(
+                    "Sends every due message through the gateway: re-checks consent, "
+                    "suppression and the recipient's local window at send time, sends in "
+                    "batches, writes every final state to the ledger. Refuses to run while a "
+                    "blocking gate upstream failed."
+                ),
+            ),
+            AssetSpec(
+                LEDGER_KEY,
+                group_name="activation",
+                kinds={"duckdb"},
+                deps=[DISPATCH_KEY],
+                description=(
+                    "The send ledger (`sms.ledger`): one row per planned message, written by "
+                    "the plans, its state carried to the end by the dispatch. The warehouse "
+                    "reads it back (dbt source `sms.ledger`) to measure each campaign."
+                ),
+            ),
+            AssetSpec(
+                LINKS_KEY,
+                group_name="activation",
+                kinds={"duckdb"},
+                deps=[DISPATCH_KEY],
+                description=(
+                    "Tracked links (`sms.links`, and the registry file the webhook receiver "
+                    "redirects from): one row per link token of a planned message, registered "
+                    "before its batch leaves."
+                ),
+            ),
+        ],
+        pool=WAREHOUSE_POOL,
+    )
+    def sms_dispatch(
+        context: AssetExecutionContext,
+        warehouse: WarehouseResource,
+        gateway: GatewayResource,
+        campaigns: CampaignsResource,
+        config: DispatchConfig,
+    ):
+        require_passing_gates(context, [DISPATCH_KEY])
+        now = _now(config.now)
+        drift = abs((now - dt.datetime.now(dt.UTC)).total_seconds())
+        if drift > CLOCK_TOLERANCE_S and gateway.kind != "sandbox":
+            # Quiet hours are judged on this clock: a replayed clock may only reach the sandbox.
+            raise Failure(
+                f"dispatch at {now.isoformat()} is {drift / 3600:.1f} h off the real clock: a "
+                f"clock other than now is allowed only with the sandbox gateway, not "
+                f"{gateway.kind}"
+            )
+        book = campaigns.book
+        with warehouse.get_connection() as conn:
+            report = dispatching.dispatch(
+                conn,
+                gateway,
+                book.by_id,
+                now,
+                policy=book.policy,
+                run_id=context.run.run_id,
+                batch_size=config.batch_size,
+                log=context.log.info,
+                events_dir=settings.events_dir(),
+                landing_dir=settings.landing_dir(),
+                links_path=tracked_links.registry_path(),
+            )
+            states = dict(
+                conn.execute("SELECT state, count(*) FROM sms.ledger GROUP BY 1").fetchall()
+            )
+            links = conn.execute("SELECT count(*) FROM sms.links").fetchone()[0]
+        context.log.info(f"dispatch at {now:%Y-%m-%d %H:%M} UTC: {report}")
+        yield MaterializeResult(asset_key=DISPATCH_KEY, metadata=dispatch_metadata(report, gateway))
+        yield MaterializeResult(
+            asset_key=LEDGER_KEY,
+            metadata={"rows": sum(states.values()), "states": MetadataValue.json(states)},
         )
-    by_id = {c.id: c for c in campaigns()}
-    with warehouse.get_connection() as conn:
-        report = dispatching.dispatch(
-            conn,
-            gateway,
-            by_id,
-            now,
-            policy=policy(),
-            run_id=context.run.run_id,
-            batch_size=config.batch_size,
-            log=context.log.info,
-            events_dir=settings.events_dir(),
-            landing_dir=settings.landing_dir(),
-            links_path=tracked_links.registry_path(),
+        yield MaterializeResult(
+            asset_key=LINKS_KEY,
+            metadata={"rows": links, "registry": str(tracked_links.registry_path())},
         )
-    context.log.info(f"dispatch at {now:%Y-%m-%d %H:%M} UTC: {report}")
-    return MaterializeResult(
-        metadata={
-            "due": report.due,
-            "accepted": report.sent.get("accepted", 0),
-            "failed": report.sent.get("failed", 0),
-            "unknown": report.sent.get("unknown", 0),
-            "deferred": report.deferred,
-            "skipped_at_send_time": sum(report.skipped.values()),
-            "skip_reasons": MetadataValue.json(report.skipped),
-            "outcomes": MetadataValue.json(report.outcomes),
-            "recovered_unknown": report.recovered_unknown,
-            "resent_after_crash": report.resent_after_crash,
-            "window_closed_in_queue": report.window_closed_in_queue,
-            "expired_at_provider": report.expired_at_provider,
-            "gateway": gateway.kind,
-        }
+
+    return sms_dispatch
+
+
+def dispatch_metadata(report: dispatching.DispatchReport, gateway: GatewayResource) -> dict:
+    return {
+        "due": report.due,
+        "accepted": report.sent.get("accepted", 0),
+        "failed": report.sent.get("failed", 0),
+        "unknown": report.sent.get("unknown", 0),
+        "deferred": report.deferred,
+        "skipped_at_send_time": sum(report.skipped.values()),
+        "skip_reasons": MetadataValue.json(report.skipped),
+        "outcomes": MetadataValue.json(report.outcomes),
+        "recovered_unknown": report.recovered_unknown,
+        "resent_after_crash": report.resent_after_crash,
+        "window_closed_in_queue": report.window_closed_in_queue,
+        "expired_at_provider": report.expired_at_provider,
+        "gateway": gateway.kind,
+    }
+
+
+PLAN_SELECTION = AssetSelection.key_prefixes(PLAN_PREFIX)
+DISPATCH_SELECTION = AssetSelection.assets(DISPATCH_KEY, LEDGER_KEY, LINKS_KEY)
+
+
+def build_defs(folder: Path | None = None) -> Definitions:
+    """The activation domain for the campaign files in ``folder`` (default: the settings'),
+    whatever state they are in."""
+    campaigns, broken = scan(folder or settings.campaigns_dir())
+    plans = [build_plan_asset(c, campaigns[i - 1] if i else None) for i, c in enumerate(campaigns)]
+    plan_job = define_asset_job(
+        "plan_campaigns",
+        selection=PLAN_SELECTION,
+        partitions_def=plan_partitions,
+        description="Plan every active campaign for the day, in priority order.",
+    )
+    dispatch_job = define_asset_job(
+        "dispatch",
+        selection=AssetSelection.assets(SMS_EVENTS_KEY, CONSENT_CATCH_UP_KEY) | DISPATCH_SELECTION,
+        description="Load new outcome events and every landed CRM consent file not loaded yet "
+        "(an opt-out counts at once), then send what is due in each recipient's window.",
+    )
+    return Definitions(
+        assets=[
+            *plans,
+            *(build_broken_file_asset(b) for b in broken),
+            build_dispatch_asset([plan_key(c) for c in campaigns]),
+        ],
+        asset_checks=[build_plan_check(c) for c in campaigns],
+        jobs=[plan_job, dispatch_job],
+        schedules=[plan_daily(plan_job), dispatch_hourly(dispatch_job)],
+        resources={
+            "gateway": gateway_from_env(),
+            "campaigns": CampaignsResource(folder=str(folder) if folder else ""),
+        },
     )
 
 
-plan_job = define_asset_job(
-    "plan_campaigns",
-    selection=AssetSelection.assets(*plan_assets),
-    partitions_def=plan_partitions,
-    description="Plan every active campaign for the day, in priority order.",
-)
-dispatch_job = define_asset_job(
-    "dispatch",
-    selection=AssetSelection.assets(SMS_EVENTS_KEY, CONSENT_CATCH_UP_KEY, sms_dispatch),
-    description="Load new outcome events and every landed CRM consent file not loaded yet "
-    "(an opt-out counts at once), then send what is due in each recipient's window.",
-)
+def plan_daily(job):
+    @schedule(
+        job=job,
+        cron_schedule="0 7 * * *",
+        execution_timezone="UTC",
+        default_status=DefaultScheduleStatus.STOPPED,
+    )
+    def plan_daily(context: ScheduleEvaluationContext) -> RunRequest:
+        """Every morning after the load and the build: plan the day's campaigns."""
+        day = context.scheduled_execution_time.strftime("%Y-%m-%d")
+        return RunRequest(run_key=day, partition_key=day)
+
+    return plan_daily
 
 
-@schedule(
-    job=plan_job,
-    cron_schedule="0 7 * * *",
-    execution_timezone="UTC",
-    default_status=DefaultScheduleStatus.STOPPED,
-)
-def plan_daily(context: ScheduleEvaluationContext) -> RunRequest:
-    """Every morning after the load and the build: plan the day's campaigns."""
-    day = context.scheduled_execution_time.strftime("%Y-%m-%d")
-    return RunRequest(run_key=day, partition_key=day)
+def dispatch_hourly(job):
+    @schedule(
+        job=job,
+        cron_schedule="5 * * * *",
+        execution_timezone="UTC",
+        default_status=DefaultScheduleStatus.STOPPED,
+    )
+    def dispatch_hourly(context: ScheduleEvaluationContext) -> RunRequest:
+        """Every hour: send what has become due in its recipients' windows."""
+        return RunRequest(run_key=context.scheduled_execution_time.isoformat())
 
-
-@schedule(
-    job=dispatch_job,
-    cron_schedule="5 * * * *",
-    execution_timezone="UTC",
-    default_status=DefaultScheduleStatus.STOPPED,
-)
-def dispatch_hourly(context: ScheduleEvaluationContext) -> RunRequest:
-    """Every hour: send what has become due in its recipients' windows."""
-    return RunRequest(run_key=context.scheduled_execution_time.isoformat())
+    return dispatch_hourly

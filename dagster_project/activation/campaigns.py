@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -288,22 +289,68 @@ CAMPAIGN_SUFFIXES = (".yml", ".yaml")
 
 def campaign_files(folder: Path) -> list[Path]:
     """The campaign files directly in ``folder``; one id in two files is refused, naming both."""
-    files = sorted(p for suffix in CAMPAIGN_SUFFIXES for p in folder.glob(f"*{suffix}"))
-    by_id: dict[str, Path] = {}
-    for path in files:
-        if path.stem in by_id:
-            raise CampaignError(
-                f"{path}: campaign {path.stem!r} is also defined by {by_id[path.stem]}; "
-                "keep one of the two files"
-            )
-        by_id[path.stem] = path
+    files, broken = _campaign_files(folder)
+    if broken:
+        raise CampaignError(broken[0].error)
     return files
 
 
+def _campaign_files(folder: Path) -> tuple[list[Path], list[BrokenFile]]:
+    """The campaign files, and those refused because another file has the same id.
+
+    Neither file of a doubled id is trusted: which one the marketer meant is unknown.
+    """
+    files = sorted(p for suffix in CAMPAIGN_SUFFIXES for p in folder.glob(f"*{suffix}"))
+    by_id: dict[str, list[Path]] = {}
+    for path in files:
+        by_id.setdefault(path.stem, []).append(path)
+    broken = [
+        BrokenFile(
+            path,
+            f"{path}: campaign {path.stem!r} is also defined by "
+            f"{' and '.join(str(q) for q in paths if q != path)}; keep one of the files",
+        )
+        for paths in by_id.values()
+        if len(paths) > 1
+        for path in paths
+    ]
+    return [p for p in files if len(by_id[p.stem]) == 1], broken
+
+
+@dataclass(frozen=True)
+class BrokenFile:
+    """A campaign file that did not load, with the error naming file and field."""
+
+    path: Path
+    error: str
+
+    @property
+    def id(self) -> str:
+        return self.path.stem
+
+
+def scan_campaigns(folder: Path, validate_template=None) -> tuple[list[Campaign], list[BrokenFile]]:
+    """Every campaign file in ``folder``: the valid ones sorted by priority (highest first),
+    then id, and the broken ones with their errors. One broken file never hides the others."""
+    files, broken = _campaign_files(folder)
+    campaigns = []
+    for path in files:
+        try:
+            campaigns.append(load_campaign(path, validate_template))
+        except CampaignError as exc:
+            broken.append(BrokenFile(path, str(exc)))
+    return sorted(campaigns, key=lambda c: (-c.priority, c.id)), sorted(
+        broken, key=lambda b: b.path
+    )
+
+
 def load_campaigns(folder: Path, validate_template=None) -> list[Campaign]:
-    """Every campaign file in ``folder``, sorted by priority (highest first), then id."""
-    campaigns = [load_campaign(p, validate_template) for p in campaign_files(folder)]
-    return sorted(campaigns, key=lambda c: (-c.priority, c.id))
+    """Every campaign file in ``folder``, sorted by priority (highest first), then id;
+    the first broken file raises its ``CampaignError``."""
+    campaigns, broken = scan_campaigns(folder, validate_template)
+    if broken:
+        raise CampaignError(broken[0].error)
+    return campaigns
 
 
 def load_policy(path: Path) -> Policy:

@@ -65,13 +65,14 @@ def preview(a: argparse.Namespace) -> None:
     import duckdb
 
     from dagster_project.activation import eligibility, planner
-    from dagster_project.activation.assets import _now, campaigns, policy, prices
+    from dagster_project.activation.assets import _now
+    from dagster_project.activation.resources import read_book
     from dagster_project.lib.phones import mask_phone
 
-    by_id = {c.id: c for c in campaigns()}
-    campaign = by_id.get(a.campaign)
-    if campaign is None:
-        raise _unknown(a.campaign, sorted(by_id))
+    book = read_book(settings.campaigns_dir())
+    if a.campaign not in book.by_id and a.campaign not in {b.id for b in book.broken}:
+        raise _unknown(a.campaign, sorted(book.by_id))
+    campaign = book.get(a.campaign)  # a broken file: its error, naming file and field
     path = a.warehouse or settings.published_path()
     if not path.exists():
         raise CommandError(f"{path} does not exist: run `make demo` (or the pipeline) first")
@@ -79,7 +80,7 @@ def preview(a: argparse.Namespace) -> None:
     day = a.day or now.date()
     with duckdb.connect(str(path), read_only=True) as conn:
         plan = planner.build_plan(
-            conn, campaign, day, now, policy(), planner.default_renderer_factory, prices()
+            conn, campaign, day, now, book.policy, planner.default_renderer_factory, book.prices
         )
     print(f"Campaign {campaign.id} ({campaign.name}), plan for {day}, at {now:%Y-%m-%d %H:%M} UTC")
     print(f"read from {path}; nothing is written or sent\n")

@@ -12,12 +12,11 @@ import os
 import shutil
 from datetime import UTC, date, datetime
 
-from dagster import AssetSelection, DagsterInstance, materialize
+from dagster import AssetSelection, DagsterInstance
 
 from dagster_project import settings
-from dagster_project.activation import plan_assets, plan_checks, sms_dispatch
-from dagster_project.activation.gateway.resource import gateway_from_env
-from dagster_project.definitions import defs as _defs  # noqa: F401 - hands the gates the graph
+from dagster_project.activation import DISPATCH_KEY, DISPATCH_SELECTION, PLAN_GATE, PLAN_SELECTION
+from dagster_project.definitions import defs, materialize_selection
 from dagster_project.ingest import loader
 from dagster_project.ingest.assets import (
     crm_consent_catch_up,
@@ -32,27 +31,13 @@ from dagster_project.pipeline.console import CommandError, console, detail, say,
 from dagster_project.publish.assets import analytics_snapshot
 from dagster_project.quality import mart_checks, raw_checks
 from dagster_project.reporting import campaign_performance_report
-from dagster_project.transform import LIFECYCLE_KEY, dbt_models, dbt_resource
-from dagster_project.warehouse import WarehouseResource
+from dagster_project.transform import LIFECYCLE_KEY, dbt_models
 
 # Step events at DEBUG drown the story; the log file and the UI keep everything at INFO.
 _QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-_ALL_ASSETS = [
-    *reference_assets,
-    *daily_assets,
-    sms_events,
-    crm_consent_catch_up,
-    dbt_models,
-    analytics_snapshot,
-    campaign_performance_report,
-    *plan_assets,
-    sms_dispatch,
-    *raw_checks,
-    *mart_checks,
-    *plan_checks,
-]
-_GX_CHECKS = {
-    spec.name for c in [*raw_checks, *mart_checks, *plan_checks] for spec in c.check_specs
+# The Great Expectations gates (dbt's tests are checks too), for the closing summary.
+_GX_CHECKS = {spec.name for c in [*raw_checks, *mart_checks] for spec in c.check_specs} | {
+    PLAN_GATE
 }
 # Every data-quality check evaluated by this process's runs, for the closing summary.
 EVALUATIONS: list = []
@@ -68,10 +53,6 @@ def instance() -> DagsterInstance:
     return DagsterInstance.get()
 
 
-def _resources() -> dict:
-    return {"warehouse": WarehouseResource(), "dbt": dbt_resource(), "gateway": gateway_from_env()}
-
-
 def _innermost(error) -> str:
     """The first line of the deepest cause: the step's own error, not Dagster's wrapping."""
     while error.cause is not None:
@@ -82,11 +63,9 @@ def _innermost(error) -> str:
 
 
 def _run(selection, dagster: DagsterInstance, what: str, run_config=None, **kwargs):
-    result = materialize(
-        _ALL_ASSETS,
-        selection=selection,
+    result = materialize_selection(
+        selection,
         instance=dagster,
-        resources=_resources(),
         run_config={**_QUIET, **(run_config or {})},
         raise_on_error=False,
         **kwargs,
@@ -110,6 +89,15 @@ def _run(selection, dagster: DagsterInstance, what: str, run_config=None, **kwar
     because = f": {'; '.join(failures)}" if failures else ""
     log = f"; log: {console.log_path}" if console.log_path else ""
     raise CommandError(f"{what} failed{because} (run {result.run_id[:8]} in the Dagster UI{log})")
+
+
+def _op(key) -> str:
+    return defs.get_assets_def(key).op.name
+
+
+def _plan_ops() -> list[str]:
+    """The op of every plan asset, broken campaign files' included (they take the config)."""
+    return [_op(k) for k in PLAN_SELECTION.resolve(defs.resolve_asset_graph())]
 
 
 def value(md, key):
@@ -197,13 +185,10 @@ def report(dagster: DagsterInstance) -> str:
 
 def plan(dagster: DagsterInstance, day: date, now: datetime | None = None) -> dict:
     """Plan every campaign for ``day``, in priority order (at ``now``, default: the real clock)."""
-    config = (
-        {"ops": {a.op.name: {"config": {"now": now.isoformat()}} for a in plan_assets}}
-        if now
-        else {}
-    )
+    clock = {"config": {"now": now.isoformat()}} if now else None
+    config = {"ops": {op: clock for op in _plan_ops()}} if clock else {}
     result = _run(
-        AssetSelection.assets(*plan_assets),
+        PLAN_SELECTION,
         dagster,
         "planning",
         partition_key=day.isoformat(),
@@ -237,16 +222,14 @@ def dispatch(dagster: DagsterInstance, now: datetime | None = None) -> dict:
     config = {}
     if now:
         clock = {"config": {"now": now.isoformat()}}
-        config = {"ops": {sms_dispatch.op.name: clock, crm_consent_catch_up.op.name: clock}}
+        config = {"ops": {_op(DISPATCH_KEY): clock, crm_consent_catch_up.op.name: clock}}
     result = _run(
-        AssetSelection.assets(sms_events, crm_consent_catch_up, sms_dispatch),
+        AssetSelection.assets(sms_events, crm_consent_catch_up) | DISPATCH_SELECTION,
         dagster,
         "sending",
         run_config=config,
     )
-    [event] = [
-        e for e in result.get_asset_materialization_events() if e.asset_key == sms_dispatch.key
-    ]
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == DISPATCH_KEY]
     v = {k: getattr(x, "value", x) for k, x in event.materialization.metadata.items()}
     when = f" {now:%Y-%m-%d %H:%M} UTC" if now else ""
     extras = [

@@ -7,7 +7,7 @@ one asset), so an asset that must never build on bad data also asks the
 instance for the latest evaluation of every blocking check upstream of it.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey, DagsterInstance, Failure
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
@@ -33,13 +33,17 @@ def failed_gates(
 ) -> dict[AssetCheckKey, str]:
     """Blocking checks upstream of ``assets`` whose latest verdict is a failure.
 
-    Upstream means on an ancestor outside ``assets``: an asset's own checks judge
-    what it builds, so a failed mart gate never stops the rebuild that fixes it.
+    Upstream means on an ancestor outside ``assets`` that is not also downstream of
+    them: an asset's own checks judge what it builds, so a failed mart gate never
+    stops the rebuild that fixes it; and in the send-and-measure loop (marts -> plans
+    -> dispatch -> ledger -> attribution marts) a plan's gate judges a later stage
+    than the marts it reads, so it never stops the dbt build that a re-plan needs.
     A check that never ran, or whose latest execution is still planned, blocks
     nothing here: in a run that includes it, Dagster orders it first anyway.
     """
     keys = set(assets)
     scope = {a for k in keys for a in asset_graph.get_ancestor_asset_keys(k)} - keys
+    scope -= _descendants(asset_graph, keys)
     checks = [k for k in blocking_checks(asset_graph) if k.asset_key in scope]
     if not checks:
         return {}
@@ -59,30 +63,26 @@ def failed_gates(
     return failed
 
 
-_code_location_graph: Callable[[], object] | None = None
-
-
-def use_code_location(resolve_asset_graph: Callable[[], object]) -> None:
-    """Called by ``definitions.py`` with its ``defs.resolve_asset_graph``: the whole graph
-    for runs that carry no repository. Handed in, so this module never imports the
-    code location (which imports every domain, this one included)."""
-    global _code_location_graph
-    _code_location_graph = resolve_asset_graph
+def _descendants(asset_graph, keys: set[AssetKey]) -> set[AssetKey]:
+    found, frontier = set(), set(keys)
+    while frontier:
+        children = set().union(*(asset_graph.get(k).child_keys for k in frontier)) - found
+        found |= children
+        frontier = children
+    return found
 
 
 def _asset_graph(context):
     """The code location's whole asset graph, checks included.
 
-    A run started by ``materialize()`` or ``execute_in_process`` has no repository
-    on its context, and its job's graph holds only its own assets, their parents
-    and its own checks; the code location's definitions (handed in by
-    ``definitions.py``) hold everything. Without them, the run's own job graph.
+    A run launched in the UI or by a schedule has its repository; a run of
+    ``materialize()`` (the command line, tests, benchmarks, all through
+    ``definitions.materialize_selection``) is handed every asset and check, so its
+    own job's graph is the whole graph.
     """
     try:
         return context.repository_def.asset_graph
     except Exception:  # noqa: BLE001 - Dagster raises a CheckError for "no repository"
-        if _code_location_graph is not None:
-            return _code_location_graph()
         return context.job_def.asset_layer.asset_graph
 
 

@@ -124,10 +124,29 @@ if manifest_is_stale():
 class SmsDbtTranslator(DagsterDbtTranslator):
     """dbt sources are the assets that write them; models are grouped by their folder.
 
-    Source ``raw`` is the ingest assets (``raw/<table>``). Source ``sms`` (the send
-    ledger and its links) is written by planning and dispatch, which themselves read the
-    marts: it stays an external key ``sms/<table>``, so the graph has no cycle.
+    Source ``raw`` is the ingest assets (``raw/<table>``). Source ``sms`` is the send
+    ledger and its links (``sms/<table>``), written by the dispatch, so the lineage runs
+    from the marts through plans and dispatch into the ledger and on to attribution.
+
+    That loop closes: suppression reads earlier sends' failures, a segment reads their
+    clicks, and plans read both. Dagster's asset graph must stay acyclic, so a model
+    names the refs it reads as feedback from earlier sends (``meta.feedback_from`` in its
+    yml) and those edges are left out of the asset graph; dbt still orders them itself,
+    and ``tests`` check that exactly these edges are cut.
     """
+
+    def get_asset_spec(self, manifest, unique_id, project):
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        feedback = set(feedback_refs(props))
+        if not feedback:
+            return spec
+        cut = {
+            super(SmsDbtTranslator, self).get_asset_spec(manifest, parent, project).key
+            for parent in props.get("depends_on", {}).get("nodes", [])
+            if manifest["nodes"].get(parent, {}).get("name") in feedback
+        }
+        return spec.replace_attributes(deps=[d for d in spec.deps if d.asset_key not in cut])
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         if dbt_resource_props["resource_type"] == "source":
@@ -144,6 +163,12 @@ class SmsDbtTranslator(DagsterDbtTranslator):
         if kind == "snapshot":
             return "marts"
         return super().get_group_name(dbt_resource_props)
+
+
+def feedback_refs(props: Mapping[str, Any]) -> list[str]:
+    """The refs a dbt model reads as feedback from earlier sends (``meta.feedback_from``)."""
+    meta = {**(props.get("config", {}).get("meta") or {}), **(props.get("meta") or {})}
+    return list(meta.get("feedback_from") or [])
 
 
 class DbtBuildConfig(Config):
@@ -198,6 +223,13 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtB
     if freshness.warning():
         context.log.warning(f"stale data: {freshness.warning()}")
     yield AssetObservation(asset_key=LIFECYCLE_KEY, metadata=freshness.metadata())
+
+
+def final_models() -> list[AssetKey]:
+    """The dbt nodes nothing else in the project reads: when they are built, all is."""
+    keys = set(dbt_models.keys)
+    read = set().union(*(dbt_models.asset_deps[k] for k in keys))
+    return sorted(keys - read, key=lambda k: k.to_user_string())
 
 
 refresh_marts_job = define_asset_job(
