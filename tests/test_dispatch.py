@@ -489,10 +489,16 @@ def test_definitions_and_the_cli_load_with_a_broken_campaign_file(tmp_path):
     assert cli.returncode == 0 and "usage" in cli.stdout.lower(), cli.stderr
 
 
-def test_a_broken_campaign_file_fails_its_own_check_and_nothing_else(copy):
+def test_a_broken_campaign_file_fails_its_own_check_and_nothing_else(copy, monkeypatch):
+    from dagster_project.activation import resources as campaign_resources
     from dagster_project.definitions import build
 
     base, instance = copy
+    reads = []
+    real_read = campaign_resources.read_book
+    monkeypatch.setattr(
+        campaign_resources, "read_book", lambda folder: reads.append(folder) or real_read(folder)
+    )
     location = build(broken_campaigns(base))
 
     def run(selection, **kw):
@@ -512,6 +518,7 @@ def test_a_broken_campaign_file_fails_its_own_check_and_nothing_else(copy):
         partition_key=DAY.isoformat(),
     )
     assert not plans.success
+    assert len(reads) == 1  # the campaign files, read once for the five plan steps
     planned = {e.asset_key.path[-1] for e in plans.get_asset_materialization_events()}
     assert planned == {"abandoned-checkout", "newcomer-offer", "vip-thank-you", "winback-lapsed"}
     [check] = [e for e in plans.get_asset_check_evaluations() if e.check_name == "campaign_file"]

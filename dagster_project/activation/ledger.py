@@ -218,9 +218,7 @@ def mark_sending(
     frame = pd.DataFrame(
         {
             "message_key": list(keys),
-            "expires_at": [
-                expires[k].replace(tzinfo=None) if k in expires else None for k in keys
-            ],
+            "expires_at": [expires[k].replace(tzinfo=None) if k in expires else None for k in keys],
         }
     )
     frame["expires_at"] = pd.to_datetime(frame["expires_at"])

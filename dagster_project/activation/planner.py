@@ -136,7 +136,10 @@ def to_candidate(row: dict) -> eligibility.Candidate:
         stated=tuple(
             _none(row[f])
             for f in (
-                "crm_time_zone", "crm_country", "crm_state_region", "home_store_time_zone",
+                "crm_time_zone",
+                "crm_country",
+                "crm_state_region",
+                "home_store_time_zone",
                 "home_store_country",
             )
         ),  # fmt: skip

@@ -16,6 +16,7 @@ from dagster import AssetSelection, DagsterInstance
 
 from dagster_project import settings
 from dagster_project.activation import DISPATCH_KEY, DISPATCH_SELECTION, PLAN_GATE, PLAN_SELECTION
+from dagster_project.activation.resources import read_book
 from dagster_project.definitions import defs, materialize_selection
 from dagster_project.ingest import loader
 from dagster_project.ingest.assets import (
@@ -183,8 +184,20 @@ def report(dagster: DagsterInstance) -> str:
     return value(md, "report_url")
 
 
+def refuse_broken_campaign_files() -> None:
+    broken = read_book(settings.campaigns_dir()).broken
+    if broken:
+        raise CommandError(broken[0].error)
+
+
 def plan(dagster: DagsterInstance, day: date, now: datetime | None = None) -> dict:
-    """Plan every campaign for ``day``, in priority order (at ``now``, default: the real clock)."""
+    """Plan every campaign for ``day``, in priority order (at ``now``, default: the real clock).
+
+    A broken campaign file stops the command before anything is planned, naming file and
+    field: someone is at the terminal to fix it. (Scheduled runs in Dagster plan the other
+    campaigns and show the broken one as a failed check.)
+    """
+    refuse_broken_campaign_files()
     clock = {"config": {"now": now.isoformat()}} if now else None
     config = {"ops": {op: clock for op in _plan_ops()}} if clock else {}
     result = _run(
@@ -254,6 +267,7 @@ def activation_day(now: datetime | None = None) -> date:
 def activate(dagster: DagsterInstance, now: datetime | None = None) -> None:
     """Plan every campaign for the UTC day of ``now`` (default: now), then send what is due."""
     day = activation_day(now)
+    refuse_broken_campaign_files()
     say(f"planning the campaigns for {day} (UTC) and sending what is due")
     plan(dagster, day, now)
     dispatch(dagster, now)

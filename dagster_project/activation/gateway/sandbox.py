@@ -234,7 +234,10 @@ class SandboxAdapter:
             "POST",
             self.url,
             json={
-                "to": msg.to, "from": msg.sender, "text": msg.text, "kind": msg.kind,
+                "to": msg.to,
+                "from": msg.sender,
+                "text": msg.text,
+                "kind": msg.kind,
                 "valid_for_s": msg.validity_s,
             },  # fmt: skip
             headers={"Idempotency-Key": msg.key},

@@ -92,6 +92,7 @@ WallClock = Callable[[], datetime]
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
+
 # Transport errors after which the request certainly did not reach the gateway.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
