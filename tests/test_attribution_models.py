@@ -19,15 +19,15 @@ from datetime import date, datetime, timedelta
 import duckdb
 import pandas as pd
 import pytest
-from dagster import AssetSelection, DagsterInstance, materialize
+from dagster import AssetSelection, DagsterInstance
 
 from dagster_project.activation import ledger as sms_ledger
+from dagster_project.definitions import materialize_selection
 from dagster_project.demo import generate
 from dagster_project.ingest import tables as ingest_tables
 from dagster_project.ingest.assets import daily_assets, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.transform import run_dbt
-from dagster_project.warehouse import WarehouseResource
 
 END = date(2026, 11, 21)
 AS_OF = "2026-11-22"
@@ -166,20 +166,12 @@ def built(tmp_path_factory):
         mp.setenv("SMS_LANDING_DIR", str(base / "landing"))
         mp.setenv("SMS_WAREHOUSE_PATH", str(warehouse))
         with DagsterInstance.ephemeral() as instance:
-            resources = {"warehouse": WarehouseResource()}
-            assets = [*reference_assets, *daily_assets]
-            assert materialize(
-                assets,
-                selection=AssetSelection.assets(*reference_assets),
-                instance=instance,
-                resources=resources,
-                run_config=QUIET,
+            assert materialize_selection(
+                AssetSelection.assets(*reference_assets), instance=instance, run_config=QUIET
             ).success
-            assert materialize(
-                assets,
-                selection=AssetSelection.assets(*daily_assets),
+            assert materialize_selection(
+                AssetSelection.assets(*daily_assets),
                 instance=instance,
-                resources=resources,
                 run_config=QUIET,
                 tags={RANGE_START_TAG: start, RANGE_END_TAG: END.isoformat()},
             ).success

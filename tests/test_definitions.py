@@ -178,12 +178,16 @@ def test_only_the_declared_feedback_edges_are_cut():
         cut |= {(node["name"], p) for p in parents - in_graph}
         declared |= {(node["name"], p) for p in feedback_refs(node)}
         assert set(feedback_refs(node)) <= parents, node["name"]  # names real refs
-    assert cut == declared == {
-        ("customer_segments", "fct_sms_clicks"),
-        ("sms_suppression", "int_sms__message_status"),
-        ("sms_suppression", "int_sms__status_events"),
-        ("sms_suppression", "stg_sms__ledger"),
-    }
+    assert (
+        cut
+        == declared
+        == {
+            ("customer_segments", "fct_sms_clicks"),
+            ("sms_suppression", "int_sms__message_status"),
+            ("sms_suppression", "int_sms__status_events"),
+            ("sms_suppression", "stg_sms__ledger"),
+        }
+    )
 
 
 def test_every_asset_has_a_group_and_the_publish_step_a_readable_dependency():

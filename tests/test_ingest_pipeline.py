@@ -12,13 +12,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import AssetSelection, DagsterInstance, materialize
+from dagster import AssetSelection, DagsterInstance
 
+from dagster_project.definitions import materialize_selection
 from dagster_project.demo import generate
 from dagster_project.ingest.assets import daily_assets, raw_key, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.ingest.specs import ALL_SPECS
-from dagster_project.warehouse import WarehouseResource
 
 END = date(2026, 11, 21)
 DAYS = 120
@@ -26,14 +26,13 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def run_ingest(instance, start: str, end: str, raise_on_error: bool = True):
-    res = {"warehouse": WarehouseResource()}
-    ref = materialize(reference_assets, instance=instance, resources=res, run_config=QUIET)
+    ref = materialize_selection(
+        AssetSelection.assets(*reference_assets), instance=instance, run_config=QUIET
+    )
     assert ref.success
-    return materialize(
-        [*daily_assets, *reference_assets],
-        selection=AssetSelection.assets(*daily_assets),
+    return materialize_selection(
+        AssetSelection.assets(*daily_assets),
         instance=instance,
-        resources=res,
         run_config=QUIET,
         raise_on_error=raise_on_error,
         tags={RANGE_START_TAG: start, RANGE_END_TAG: end},

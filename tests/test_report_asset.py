@@ -13,10 +13,11 @@ import sys
 
 import duckdb
 import pytest
-from dagster import AssetKey, DagsterInstance, materialize
+from dagster import AssetKey, AssetSelection, DagsterInstance
 from report_frames import create_mart, frame, three_campaigns
 
-from dagster_project.reporting.assets import MART_KEY, REPORT_KEY, campaign_performance_report
+from dagster_project.definitions import materialize_selection
+from dagster_project.reporting.assets import MART_KEY, REPORT_KEY
 from dagster_project.reporting.report import MissingMartError, write_report
 from dagster_project.warehouse import WarehouseResource
 
@@ -73,8 +74,8 @@ def test_the_asset_materializes_from_a_read_only_warehouse(tmp_path, monkeypatch
     try:
         assert reader.stdout.readline().strip() == "open"
         with DagsterInstance.ephemeral() as instance:
-            result = materialize(
-                [campaign_performance_report],
+            result = materialize_selection(
+                AssetSelection.assets(REPORT_KEY),
                 instance=instance,
                 resources={"warehouse": WarehouseResource(path=str(db), lock_timeout_s=1)},
             )
@@ -100,8 +101,8 @@ def test_the_asset_fails_naming_the_missing_mart(tmp_path, monkeypatch):
     db = tmp_path / "warehouse.duckdb"
     duckdb.connect(str(db)).close()
     with DagsterInstance.ephemeral() as instance:
-        result = materialize(
-            [campaign_performance_report],
+        result = materialize_selection(
+            AssetSelection.assets(REPORT_KEY),
             instance=instance,
             resources={"warehouse": WarehouseResource(path=str(db), lock_timeout_s=5)},
             raise_on_error=False,

@@ -233,7 +233,7 @@ def test_dbt_build_waits_for_a_held_lock_and_says_so(tmp_path, monkeypatch):
 
     The other writer is what a command-line run is: the writer lock held, and the DuckDB
     file open read-write (before, dbt failed at once with DuckDB's lock error)."""
-    from dagster_project.transform import dbt_models, dbt_resource
+    from dagster_project.definitions import materialize_selection
 
     path = tmp_path / "wh.duckdb"
     monkeypatch.setenv("SMS_WAREHOUSE_PATH", str(path))
@@ -253,10 +253,9 @@ def test_dbt_build_waits_for_a_held_lock_and_says_so(tmp_path, monkeypatch):
     assert holder.stdout.readline().strip() == "locked"
     seed = AssetKey(["seeds", "region_defaults"])
     with DagsterInstance.ephemeral() as instance:
-        result = materialize(
-            [dbt_models], selection=AssetSelection.assets(seed), instance=instance,
-            resources={"dbt": dbt_resource()}, run_config=QUIET, raise_on_error=False,
-        )  # fmt: skip
+        result = materialize_selection(
+            AssetSelection.assets(seed), instance=instance, run_config=QUIET, raise_on_error=False
+        )
         logs = _run_logs(instance, result)
         started = instance.get_run_stats(result.run_id).start_time
     released = released_at(holder)
