@@ -112,6 +112,16 @@ def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        conn.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
 def insert_rejects(
     conn: duckdb.DuckDBPyConnection, rows: Iterable[Sequence[object]], rejected_at: datetime
 ) -> None:
