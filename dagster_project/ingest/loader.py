@@ -206,14 +206,14 @@ def _missing(spec: SourceSpec):
 
 def load_summary(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """Rows per raw table and rejects per entity and reason (for the demo's closing summary)."""
-    tables = [
+    names = [
         r[0]
         for r in conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1",
             [RAW],
         ).fetchall()
     ]
-    rows = {t: conn.execute(f'SELECT count(*) FROM {RAW}."{t}"').fetchone()[0] for t in tables}
+    rows = {t: conn.execute(f'SELECT count(*) FROM {RAW}."{t}"').fetchone()[0] for t in names}
     rejects = []
     if tables.table_exists(conn, META, "rejects"):
         rejects = conn.execute(
