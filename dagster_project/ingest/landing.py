@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from dagster_project.ingest.encodings import UTF16_BOMS, decode, is_utf8, text_head
@@ -164,6 +165,17 @@ def _day_entries(folder: Path, spec: SourceSpec) -> tuple[list[Path], list[Skipp
                 Skipped(str(entry), "other_file", f"not a .{spec.format} file: not read")
             )
     return files, skipped
+
+
+def contiguous_ranges(days: Iterable[date]) -> list[tuple[date, date]]:
+    """[d1, d2, d3, d7] -> [(d1, d3), (d7, d7)]"""
+    out: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if out and day == out[-1][1] + timedelta(days=1):
+            out[-1] = (out[-1][0], day)
+        else:
+            out.append((day, day))
+    return out
 
 
 def list_files(

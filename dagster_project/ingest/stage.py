@@ -121,8 +121,7 @@ def replace_range(
     transaction. Returns (rows loaded, rows rejected).
     """
     table = f'{RAW}."{spec.entity}"'
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with tables.transaction(conn):
         if spec.partitioned:
             conn.execute(f"DELETE FROM {table} WHERE _partition_date BETWEEN ? AND ?", [start, end])
             conn.execute(
@@ -149,10 +148,6 @@ def replace_range(
             "VALUES (?, ?, ?, ?, ?, ?, ?, current_timestamp::TIMESTAMP)",
             log_row(rows, rejected),
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return rows, rejected
 
 

@@ -8,7 +8,8 @@ the first load on (dbt's consent views read ``raw.sms_events`` even before any e
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
 import duckdb
@@ -110,6 +111,19 @@ def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
             loaded_at TIMESTAMP NOT NULL
         )"""
     )
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction: committed when the block ends, rolled back when anything raises
+    (a load replaces a range whole or not at all)."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
