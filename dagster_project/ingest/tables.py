@@ -1,6 +1,7 @@
 """The tables ingest writes: ``raw`` (landed rows, outcome events) and ``ingest`` (rejects,
 phone cache, load log, event-log offsets). One module, imported by the file loader
-(``loader.py``) and the event loader (``events.py``), so neither imports the other.
+(``loader``, ``stage``, ``phone_cache``) and the event loader (``events``), so neither
+imports the other; both write through its ``transaction``.
 
 ``ensure_tables`` creates them all; it runs before any load, so the tables exist from
 the first load on (dbt's consent views read ``raw.sms_events`` even before any event).
