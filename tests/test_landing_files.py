@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dagster_project.ingest import landing, loader
+from dagster_project.ingest import encodings, landing, loader
 from dagster_project.ingest.specs import (
     CRM_CONSENT,
     CRM_CONTACTS,
@@ -161,7 +161,7 @@ def test_a_configured_encoding_reads_a_turkish_export(conn, root, monkeypatch):
 def test_a_broken_encoding_setting_names_the_variable(conn, root, monkeypatch, value, message):
     monkeypatch.setenv("SMS_LANDING_ENCODINGS", value)
     write(root / "crm/tickets/2026-11-30/t.csv", TICKETS_HEADER + "\n" + ticket("T1") + "\n")
-    with pytest.raises(landing.LandingConfigError, match="SMS_LANDING_ENCODINGS") as err:
+    with pytest.raises(encodings.LandingConfigError, match="SMS_LANDING_ENCODINGS") as err:
         load(conn, CRM_TICKETS, root, "2026-11-30")
     assert message in str(err.value)
 

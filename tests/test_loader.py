@@ -100,6 +100,18 @@ def test_csv_rows_typed_and_bad_rows_rejected_with_file_line_column(conn, landin
     assert rejects[1][4] == "malformed: 20 fields, the header has 19"
 
 
+def test_load_summary_counts_rows_per_raw_table_and_rejects_per_reason(conn, landing):
+    write(
+        landing / "pos/transactions/2026-03-02/s.csv",
+        "\n".join([POS_HEADER, pos_row("T1"), pos_row("T2", qty="two")]) + "\n",
+    )
+    load_stores(conn, landing)
+    loader.load(conn, POS_TRANSACTIONS, landing, date(2026, 3, 2), date(2026, 3, 2))
+    summary = loader.load_summary(conn)
+    assert summary["rows"] == {"pos_stores": 2, "pos_transactions": 1, "sms_events": 0}
+    assert summary["rejects"] == [("pos_transactions", "wrong_type", "Qty", 1)]
+
+
 def test_extra_empty_field_is_rejected_not_shifted(conn, landing):
     """DuckDB accepts a line with one extra *empty* trailing field and shifts its values;
     the loader must reject it instead, and keep exact lines for the file's other rows."""

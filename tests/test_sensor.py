@@ -11,7 +11,8 @@ import pytest
 from dagster import DagsterInstance, build_sensor_context
 
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
-from dagster_project.ingest.sensors import contiguous_ranges, days_to_load, landing_sensor
+from dagster_project.ingest.landing import contiguous_ranges
+from dagster_project.ingest.sensors import days_to_load, landing_sensor
 
 D = date.fromisoformat
 

@@ -12,7 +12,8 @@ from webhook_helpers import SECRET, client, events, make_settings, signed_post
 from dagster_project.contracts import webhook_urls
 from dagster_project.contracts.events import EVENT_KEYS
 from dagster_project.contracts.kannel_keys import quote_dlr_key
-from dagster_project.webhooks.app import kannel_text, redact_path, twiml
+from dagster_project.webhooks.formats import kannel_text, twiml
+from dagster_project.webhooks.logs import redact_path
 
 KEY = "winback|C001|2026-11-02|A"
 

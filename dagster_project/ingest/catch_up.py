@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from dagster_project.contracts import landed_files
-from dagster_project.ingest import loader
+from dagster_project.ingest import landing, loader
 from dagster_project.ingest.specs import SourceSpec
 
 
@@ -37,17 +37,6 @@ class CatchUp:
     @property
     def rows_rejected(self) -> int:
         return sum(r.rows_rejected for r in self.results)
-
-
-def ranges(days: list[date]) -> list[tuple[date, date]]:
-    """[d1, d2, d3, d7] -> [(d1, d3), (d7, d7)]"""
-    out: list[tuple[date, date]] = []
-    for day in sorted(set(days)):
-        if out and day == out[-1][1] + timedelta(days=1):
-            out[-1] = (out[-1][0], day)
-        else:
-            out.append((day, day))
-    return out
 
 
 def load_and_record(
@@ -113,7 +102,7 @@ def catch_up(
             stray, f"{spec.entity} file(s) lie outside a delivery-day folder",
             "move each into its delivery-day folder (YYYY-MM-DD), or remove it.",
         )  # fmt: skip
-    for start, end in ranges(sorted(days)):
+    for start, end in landing.contiguous_ranges(days):
         out.results.append(
             load_and_record(conn, spec, landing_root, start, end, default_region, today=until)
         )

@@ -30,7 +30,7 @@ from dagster_project.contracts.eventlog import Position, read_new
 from dagster_project.contracts.events import EVENT_KEYS, EVENT_TYPES, SOURCES, STATUSES
 from dagster_project.ingest.tables import EVENT_OFFSETS as OFFSETS
 from dagster_project.ingest.tables import EVENTS_TABLE as TABLE
-from dagster_project.ingest.tables import ensure_tables, insert_rejects
+from dagster_project.ingest.tables import ensure_tables, insert_rejects, transaction
 
 ENTITY = "sms_events"
 FILE_GLOB = "events-*.jsonl"  # the receiver's files (webhooks.eventlog)
@@ -105,8 +105,7 @@ def load_new(conn: duckdb.DuckDBPyConnection, directory: Path) -> EventLoadResul
 
     frame = pd.DataFrame(rows, columns=[*COLUMNS, "_source_file", "_source_line"])
     frame = frame.drop_duplicates("event_id")  # the same callback twice in one read
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         before = conn.execute(f"SELECT count(*) FROM {TABLE}").fetchall()[0][0]
         if len(frame):
             conn.register("_events", frame)
@@ -137,10 +136,6 @@ def load_new(conn: duckdb.DuckDBPyConnection, directory: Path) -> EventLoadResul
             "updated_at = excluded.updated_at",
             [(f, o, n, now) for f, o, n in offsets],
         )
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
     result.loaded = after - before
     result.duplicates = len(rows) - result.loaded
     result.rejected = len(rejects)

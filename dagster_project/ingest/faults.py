@@ -21,6 +21,7 @@ from typing import Any
 
 import duckdb
 
+from dagster_project.ingest.lines import sql_str
 from dagster_project.ingest.specs import Column, SourceSpec
 
 # Matches the dbt var future_tolerance_days and the suites: an event up to a day after
@@ -29,10 +30,6 @@ FUTURE_TOLERANCE_DAYS = 1
 # How far back a repeated row is looked for: a re-sent export is a recent day's.
 REDELIVERY_LOOKBACK_DAYS = 7
 _DAY_OF_FILE = "regexp_extract({f}, '(\\d{{4}}-\\d{{2}}-\\d{{2}})[/\\\\][^/\\\\]*$', 1)::DATE"
-
-
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def delivery_day_sql(file_column: str) -> str:
@@ -56,7 +53,7 @@ def _faults(spec: SourceSpec) -> list[tuple[str, str, str, str]]:
                 f'"{col.name}" IS NULL',
                 "missing_required",
                 col.source,
-                _sql_str(f"missing_required: required column {col.source} is empty"),
+                sql_str(f"missing_required: required column {col.source} is empty"),
             )
         )
     day = delivery_day_sql("_source_file")
@@ -90,7 +87,7 @@ def quarantine_rows(conn: duckdb.DuckDBPyConnection, spec: SourceSpec) -> int:
     if not faults:
         return 0
     kind = "CASE " + " ".join(f"WHEN {c} THEN '{t}'" for c, t, _, _ in faults) + " END"
-    column = "CASE " + " ".join(f"WHEN {c} THEN {_sql_str(s)}" for c, _, s, _ in faults) + " END"
+    column = "CASE " + " ".join(f"WHEN {c} THEN {sql_str(s)}" for c, _, s, _ in faults) + " END"
     reason = "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, _, _, r in faults) + " END"
     condition = fault_condition(spec)
     moved = conn.execute(

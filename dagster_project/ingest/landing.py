@@ -11,37 +11,27 @@ decides, per entry, whether it is loaded, and says why not when it is not:
 * a file is read when its name ends in the source's extension, in any case
   (``.csv``, ``.CSV``); other files are skipped and reported;
 * a file that is not UTF-8 is decoded with the entity's encoding
-  (``SMS_LANDING_ENCODINGS``, default ``cp1252``) into a UTF-8 copy that DuckDB
-  reads; a file that cannot be text, or has no header, is *quarantined* whole
-  (``FileFault``) and the other files of the load go on.
+  (``SMS_LANDING_ENCODINGS``, default ``cp1252``; see ``encodings``) into a
+  UTF-8 copy that DuckDB reads; a file that cannot be text, or has no header,
+  is *quarantined* whole (``FileFault``) and the other files of the load go on.
 
 File system and codecs only: no DuckDB, no Dagster.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from dagster_project import settings
-from dagster_project.ingest.specs import SPECS_BY_ENTITY, SourceSpec, normalize_header
+from dagster_project.ingest.encodings import UTF16_BOMS, decode, is_utf8, text_head
+from dagster_project.ingest.specs import SourceSpec, normalize_header
 
-DEFAULT_ENCODING = "cp1252"
 _DAY_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _LOOSE_DAY = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_CHUNK = 4 * 1024 * 1024
-# C0 controls other than tab, line feed, form feed and carriage return never occur in an
-# export's text; after a single-byte decode they mean the bytes were not text at all.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
-_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-
-
-class LandingConfigError(ValueError):
-    """``SMS_LANDING_ENCODINGS`` names an unknown entity or codec."""
 
 
 class LandingFileError(ValueError):
@@ -177,6 +167,17 @@ def _day_entries(folder: Path, spec: SourceSpec) -> tuple[list[Path], list[Skipp
     return files, skipped
 
 
+def contiguous_ranges(days: Iterable[date]) -> list[tuple[date, date]]:
+    """[d1, d2, d3, d7] -> [(d1, d3), (d7, d7)]"""
+    out: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if out and day == out[-1][1] + timedelta(days=1):
+            out[-1] = (out[-1][0], day)
+        else:
+            out.append((day, day))
+    return out
+
+
 def list_files(
     landing_root: Path,
     spec: SourceSpec,
@@ -205,85 +206,6 @@ def skipped_entries(
     for day in days:
         skipped += _day_entries(landing_root / spec.path / day.isoformat(), spec)[1]
     return skipped
-
-
-# --------------------------------------------------------------------------- encodings
-
-
-def encoding_for(spec: SourceSpec) -> str:
-    """The codec a non-UTF-8 file of ``spec`` is read in (``SMS_LANDING_ENCODINGS``)."""
-    try:
-        configured = settings.landing_encodings()
-    except ValueError as exc:
-        raise LandingConfigError(str(exc)) from exc
-    for entity, codec in configured.items():
-        if entity not in SPECS_BY_ENTITY:
-            raise LandingConfigError(
-                f"SMS_LANDING_ENCODINGS: unknown entity {entity!r} "
-                f"(known: {', '.join(sorted(SPECS_BY_ENTITY))})"
-            )
-        try:
-            codecs.lookup(codec)
-        except LookupError as exc:
-            raise LandingConfigError(
-                f"SMS_LANDING_ENCODINGS: {entity}={codec}: unknown encoding {codec!r}"
-            ) from exc
-    return configured.get(spec.entity, DEFAULT_ENCODING)
-
-
-def _is_utf8(path: Path) -> tuple[bool, int | None]:
-    """(valid UTF-8, offset of the first NUL byte if any), read in chunks (flat memory)."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            nul = chunk.find(b"\x00")
-            if nul >= 0:
-                return False, offset + nul
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError:
-                return False, None
-            offset += len(chunk)
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False, None
-    return True, None
-
-
-def _decode(path: Path, codec: str) -> tuple[str | None, str]:
-    """The whole text in ``codec``, or None and why it is not text in that codec."""
-    data = path.read_bytes()
-    try:
-        text = data.decode(codec)
-    except UnicodeDecodeError as exc:
-        return None, (
-            f"byte 0x{data[exc.start]:02x} at offset {exc.start} is neither UTF-8 nor "
-            f"{codec}: set SMS_LANDING_ENCODINGS to the file's encoding"
-        )
-    control = _CONTROL.search(text)
-    if control:
-        return None, (
-            f"control character U+{ord(control.group()):04X} at offset {control.start()} "
-            f"when read as {codec}: not a text export"
-        )
-    return text, ""
-
-
-def _text_head(path: Path, codec: str) -> tuple[str, bool]:
-    """(first non-blank line, whether any non-blank text follows it)."""
-    with path.open(encoding=codec, newline="") as f:
-        first = ""
-        for line in f:
-            if not first:
-                first = line.lstrip("\ufeff").strip("\r\n")
-                if not first.strip():
-                    first = ""
-                continue
-            if line.strip():
-                return first, True
-    return first, False
 
 
 # --------------------------------------------------------------------------- headers
@@ -345,11 +267,11 @@ def prepare(
             out.empty.append(shown)
             continue
         read, read_codec = path, "utf-8-sig"
-        ok, nul = _is_utf8(path)
+        ok, nul = is_utf8(path)
         if not ok:
             with path.open("rb") as f:
                 bom = f.read(2)
-            guess = "utf-16" if bom in _UTF16_BOMS else codec
+            guess = "utf-16" if bom in UTF16_BOMS else codec
             if nul is not None and guess != "utf-16":
                 out.faults.append(
                     FileFault(
@@ -360,7 +282,7 @@ def prepare(
                     )
                 )
                 continue
-            text, why = _decode(path, guess)
+            text, why = decode(path, guess)
             if text is None:
                 out.faults.append(FileFault(shown, "undecodable", f"undecodable: {why}"))
                 continue
@@ -374,7 +296,7 @@ def prepare(
             out.origin[str(read)] = shown
             out.encodings[shown] = guess
             read_codec = "utf-8"
-        first, more = _text_head(read, read_codec)
+        first, more = text_head(read, read_codec)
         if not first:
             out.empty.append(shown)
             continue

@@ -33,6 +33,7 @@ from dagster_project.ingest.jobs import (
     ingest_sms_events_job,
     range_run_request,
 )
+from dagster_project.ingest.landing import contiguous_ranges
 from dagster_project.ingest.loader import day_folders, list_files
 from dagster_project.ingest.specs import DAILY_SPECS, REFERENCE_SPECS
 
@@ -44,17 +45,6 @@ def fingerprint(files: Iterable[Path]) -> str:
         st = f.stat()
         h.update(f"{f.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
-
-
-def contiguous_ranges(days: Iterable[date]) -> list[tuple[date, date]]:
-    """[d1, d2, d3, d7] -> [(d1, d3), (d7, d7)]"""
-    out: list[tuple[date, date]] = []
-    for day in sorted(set(days)):
-        if out and day == out[-1][1] + timedelta(days=1):
-            out[-1] = (out[-1][0], day)
-        else:
-            out.append((day, day))
-    return out
 
 
 def days_to_load(

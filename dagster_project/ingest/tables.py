@@ -1,6 +1,7 @@
 """The tables ingest writes: ``raw`` (landed rows, outcome events) and ``ingest`` (rejects,
 phone cache, load log, event-log offsets). One module, imported by the file loader
-(``loader.py``) and the event loader (``events.py``), so neither imports the other.
+(``loader``, ``stage``, ``phone_cache``) and the event loader (``events``), so neither
+imports the other; both write through its ``transaction``.
 
 ``ensure_tables`` creates them all; it runs before any load, so the tables exist from
 the first load on (dbt's consent views read ``raw.sms_events`` even before any event).
@@ -8,7 +9,8 @@ the first load on (dbt's consent views read ``raw.sms_events`` even before any e
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
 import duckdb
@@ -109,6 +111,29 @@ def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
             seconds DOUBLE NOT NULL,
             loaded_at TIMESTAMP NOT NULL
         )"""
+    )
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction: committed when the block ends, rolled back when anything raises
+    (a load replaces a range whole or not at all)."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        conn.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
     )
 
 

@@ -16,9 +16,8 @@ bad signature, unknown link) writes nothing.
   the token; nothing from the request (query, further path) is ever a target.
   ``HEAD`` (link previews) answers the same redirect and records no click.
 
-Logs: one line per event with the phone masked (``+49••••••••67``), never a
-reply's text; the access log (logger ``dagster_project.webhooks.access``)
-shows the path with the secret and query left out.
+Logs (``logs``): one line per event with the phone masked, never a reply's
+text; an access log with the path's secret and the query left out.
 """
 
 from __future__ import annotations
@@ -26,9 +25,9 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import parse_qsl
-from xml.sax.saxutils import escape
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -36,24 +35,22 @@ from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dagster_project.contracts import events
 from dagster_project.contracts.eventlog import EventLog
 from dagster_project.contracts.kannel_keys import unquote_dlr_key
 from dagster_project.contracts.tracked_links import LinkRegistry
-from dagster_project.lib.phones import mask_phone
 
 from .config import WebhookSettings
+from .formats import json_text, kannel_text, twiml
 from .keywords import classify
+from .logs import AccessLog, log_event
 from .replies import reply_language
 from .signatures import is_valid_signature
 
 logger = logging.getLogger("dagster_project.webhooks")
-access_logger = logging.getLogger("dagster_project.webhooks.access")
 
 FORM = "application/x-www-form-urlencoded"
-EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
 class _Refused(Exception):
@@ -64,14 +61,15 @@ class _Refused(Exception):
         self.response = PlainTextResponse(message, status_code=status)
 
 
-def twiml(reply: str | None) -> str:
-    """The TwiML answer to an inbound message: ``<Response/>`` or one ``<Message>``."""
-    if not reply:
-        return EMPTY_TWIML
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        f"<Response><Message>{escape(reply)}</Message></Response>"
-    )
+@dataclass(frozen=True)
+class Inbound:
+    """An inbound SMS as a provider's callback carries it, before anything is decided."""
+
+    provider_message_id: str | None
+    phone: str | None
+    our_number: str | None
+    text: str | None
+    occurred_at: str | None = None
 
 
 class Receiver:
@@ -173,10 +171,27 @@ class Receiver:
         url = base + path.decode("latin-1")
         return f"{url}?{query.decode('latin-1')}" if query else url
 
-    def _reply(self, text: str | None, phone: str | None) -> tuple:
-        found = classify(text)
-        reply = self.settings.replies.text(found.action, reply_language(found.language, phone))
-        return found, reply
+    async def _inbound(
+        self, source: str, sms: Inbound, answer: Callable[[str | None], Response]
+    ) -> Response:
+        """What every provider's inbound SMS goes through: the text classified (STOP,
+        HELP, ...), the reply picked in the sender's language, the event stored, and the
+        provider's acknowledgement built by ``answer(reply)``."""
+        found = classify(sms.text)
+        reply = self.settings.replies.text(found.action, reply_language(found.language, sms.phone))
+        event = events.inbound_event(
+            source,
+            provider_message_id=sms.provider_message_id,
+            phone=sms.phone,
+            our_number=sms.our_number,
+            text=sms.text,
+            action=found.action,
+            keyword=found.keyword,
+            language=found.language,
+            reply_text=reply,
+            occurred_at=sms.occurred_at,
+        )
+        return await self._acknowledge(event, answer(reply))
 
     # --- Twilio ------------------------------------------------------------------------
 
@@ -197,21 +212,17 @@ class Receiver:
 
     async def twilio_inbound(self, request: Request) -> Response:
         p = await self._twilio_params(request)
-        phone, text = p.get("From"), p.get("Body")
-        found, reply = self._reply(text, phone)
-        event = events.inbound_event(
-            "twilio",
+        sms = Inbound(
             provider_message_id=p.get("MessageSid") or p.get("SmsMessageSid") or p.get("SmsSid"),
-            phone=phone,
+            phone=p.get("From"),
             our_number=p.get("To"),
-            text=text,
-            action=found.action,
-            keyword=found.keyword,
-            language=found.language,
-            reply_text=reply,
+            text=p.get("Body"),
         )
-        answer = Response(twiml(reply), media_type="text/xml; charset=utf-8")
-        return await self._acknowledge(event, answer)
+        return await self._inbound(
+            "twilio",
+            sms,
+            lambda reply: Response(twiml(reply), media_type="text/xml; charset=utf-8"),
+        )
 
     # --- Kannel ------------------------------------------------------------------------
 
@@ -238,38 +249,31 @@ class Receiver:
     async def kannel_inbound(self, request: Request) -> Response:
         self._check_secret(request)
         q = request.query_params
-        phone, text = q.get("from"), kannel_text(request.scope.get("query_string") or b"")
-        found, reply = self._reply(text, phone)
-        event = events.inbound_event(
-            "kannel",
+        sms = Inbound(
             provider_message_id=q.get("id"),
-            phone=phone,
+            phone=q.get("from"),
             our_number=q.get("to"),
-            text=text,
-            action=found.action,
-            keyword=found.keyword,
-            language=found.language,
-            reply_text=reply,
+            text=kannel_text(request.scope.get("query_string") or b""),
             occurred_at=events.from_kannel_time(q.get("at")),
         )
         # The body is the SMS Kannel sends back; empty sends none (omit-empty = true).
-        return await self._acknowledge(event, PlainTextResponse(reply or ""))
+        return await self._inbound("kannel", sms, lambda reply: PlainTextResponse(reply or ""))
 
     # --- sandbox -----------------------------------------------------------------------
 
     async def sandbox_status(self, request: Request) -> Response:
         self._check_secret(request)
         body = await self._json(request)
-        provider_status = _text(body.get("status"))
+        provider_status = json_text(body.get("status"))
         event = events.status_event(
             "sandbox",
-            message_key=_text(body.get("key")),
-            provider_message_id=_text(body.get("id")),
+            message_key=json_text(body.get("key")),
+            provider_message_id=json_text(body.get("id")),
             status=provider_status,
             provider_status=provider_status,
-            error_code=_text(body.get("error_code")),
-            phone=_text(body.get("to")),
-            our_number=_text(body.get("from")),
+            error_code=json_text(body.get("error_code")),
+            phone=json_text(body.get("to")),
+            our_number=json_text(body.get("from")),
             occurred_at=events.from_iso(body.get("event_at")),
         )
         return await self._acknowledge(event, Response(status_code=204))
@@ -277,21 +281,14 @@ class Receiver:
     async def sandbox_inbound(self, request: Request) -> Response:
         self._check_secret(request)
         body = await self._json(request)
-        phone, text = _text(body.get("from")), _text(body.get("text"))
-        found, reply = self._reply(text, phone)
-        event = events.inbound_event(
-            "sandbox",
-            provider_message_id=_text(body.get("id")),
-            phone=phone,
-            our_number=_text(body.get("to")),
-            text=text,
-            action=found.action,
-            keyword=found.keyword,
-            language=found.language,
-            reply_text=reply,
+        sms = Inbound(
+            provider_message_id=json_text(body.get("id")),
+            phone=json_text(body.get("from")),
+            our_number=json_text(body.get("to")),
+            text=json_text(body.get("text")),
             occurred_at=events.from_iso(body.get("event_at")),
         )
-        return await self._acknowledge(event, JSONResponse({"reply": reply}))
+        return await self._inbound("sandbox", sms, lambda reply: JSONResponse({"reply": reply}))
 
     # --- clicks and health -------------------------------------------------------------
 
@@ -330,54 +327,13 @@ class Receiver:
         failed = await self._persist(event)
         if failed is not None:
             return failed
-        _log_event(event)
+        log_event(event)
         return answer
-
-
-def kannel_text(query_string: bytes) -> str | None:
-    """The reply's text from a Kannel get-url query: ``text`` decoded with ``charset``
-    (Kannel's ``%C``: UTF-8, or UTF-16BE for a UCS-2 message); UTF-8 when none is given."""
-    fields: dict[str, bytes] = {}
-    for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True,
-                                 encoding="latin-1"):  # fmt: skip
-        fields.setdefault(name, value.encode("latin-1"))  # the bytes, still undecoded
-    raw = fields.get("text")
-    if raw is None:
-        return None
-    charset = fields.get("charset", b"").decode("ascii", "replace").strip() or "utf-8"
-    try:
-        return raw.decode(charset, "replace")
-    except LookupError:  # a charset Python does not know
-        return raw.decode("utf-8", "replace")
-
-
-def _text(value: object) -> str | None:
-    if value is None or isinstance(value, dict | list):
-        return None
-    return str(value)
 
 
 def _route_name(request: Request) -> str:
     route = request.scope.get("route")
     return getattr(route, "name", None) or "request"
-
-
-def _log_event(event: dict) -> None:
-    if event["event_type"] == "status":
-        logger.info(
-            "%s status %s (%s) key=%s phone=%s",
-            event["source"], event["status"], event["provider_status"],
-            event["message_key"], mask_phone(event["phone"]) or "-",
-        )  # fmt: skip
-    elif event["event_type"] == "inbound":
-        logger.info(
-            "%s inbound from %s: %s%s",
-            event["source"], mask_phone(event["phone"]) or "-",
-            event["action"] or "free reply",
-            f" ({event['keyword']}, replied)" if event["reply_text"] else "",
-        )  # fmt: skip
-    else:
-        logger.info("click %s key=%s", event["token"], event["message_key"])
 
 
 def _guarded(handler):
@@ -389,48 +345,6 @@ def _guarded(handler):
 
     endpoint.__name__ = handler.__name__
     return endpoint
-
-
-class AccessLog:
-    """One access-log line per request: method, path with secrets and query left out,
-    status, milliseconds. Phones travel in Kannel's query strings, so no query is logged."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            access_logger.info(
-                "%s %s %d %.1fms",
-                scope["method"], redact_path(scope["path"]), status,
-                (time.perf_counter() - started) * 1000,
-            )  # fmt: skip
-
-
-def redact_path(path: str) -> str:
-    """``/kannel/dlr/<secret>`` -> ``/kannel/dlr/***``; ``/c/<token>`` keeps 4 characters."""
-    parts = path.split("/")
-    if len(parts) >= 4 and parts[1] == "kannel":
-        parts[3] = "***"
-    elif len(parts) >= 3 and parts[1] == "sandbox":
-        parts[2] = "***"
-    elif len(parts) >= 3 and parts[1] == "c":
-        parts[2] = parts[2][:4] + "…"
-    return "/".join(parts)
 
 
 def create_app(settings: WebhookSettings) -> Starlette:
