@@ -188,8 +188,8 @@ def dbt_floor(base: Path) -> dict:
     """The hand-written script (bench/floor_customers.sql) on the same raw tables.
 
     With the settings dbt runs under (dbt/profiles.yml: the pipeline's memory cap, no
-    insertion order): left to DuckDB's default cap (80% of RAM) the script used 7.4 GB
-    at L, which no other part of the pipeline may.
+    insertion order): left to DuckDB's default cap it uses far more memory at L than any
+    other part of the pipeline may (see bench/README.md).
     """
     import duckdb
 

@@ -163,11 +163,9 @@ def duckdb_memory_limit() -> str:
     """Memory DuckDB may use in the pipeline before spilling (``SMS_DUCKDB_MEMORY_LIMIT``).
 
     One default for ingestion and dbt (``dbt/profiles.yml`` reads the same variable with
-    the same default): 3GB. Measured at 1M customers (bench size L): the full dbt build
-    spills its largest aggregations (fct_orders, fct_order_lines) at 2GB and ran 1.5x
-    slower (340 s against 229 s, same machine, same hour), peaking at 3.2 GB resident at
-    3GB. Ingestion gains nothing from the extra gigabyte (257 s at 3GB, 249 s at 2GB) but
-    stays under the 4 GiB goal with it (peak 3.5 GB resident, against 2.4 GB at 2GB).
+    the same default): 3GB. At bench size L the full dbt build spills its largest
+    aggregations (fct_orders, fct_order_lines) at 2GB and runs slower, while 3GB keeps
+    every phase under the 4 GiB goal; the figures are in bench/README.md.
     """
     return os.environ.get("SMS_DUCKDB_MEMORY_LIMIT", "3GB")
 

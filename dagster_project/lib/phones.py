@@ -111,7 +111,7 @@ def parse_many(
 ) -> list[ParsedPhone]:
     """Parse ``(raw, default_region)`` pairs, in order; on ``pool`` when there are many.
 
-    libphonenumber costs about 40 µs a number in pure Python, and a first
+    libphonenumber is slow in pure Python (see bench/README.md), and a first
     backfill meets every distinct number once, so large batches are spread over
     the cores.
     """

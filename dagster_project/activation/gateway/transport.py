@@ -2,8 +2,8 @@
 
 httpcore's connection pool scans every connection (and asks each socket, through
 anyio, whether it is readable) several times per request, so its CPU cost per
-request grows with the pool: on the benchmark machine 32 connections in one pool
-cost about three times as much per request as 8. Several pools of at most
+request grows with the pool (32 connections in one pool against 8: see
+bench/README.md). Several pools of at most
 ``shard_size`` connections each, with every request going to the least busy
 one, keep the scan short while the client still holds ``concurrency``
 connections. It is still one ``httpx.AsyncClient``; only the pool is split.
