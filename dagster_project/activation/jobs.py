@@ -12,10 +12,9 @@ from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
     Definitions,
-    RunRequest,
-    ScheduleEvaluationContext,
+    ScheduleDefinition,
+    build_schedule_from_partitioned_job,
     define_asset_job,
-    schedule,
 )
 
 from dagster_project import settings
@@ -65,38 +64,25 @@ def build_defs(folder: Path | None = None) -> Definitions:
         ],
         asset_checks=[build_plan_check(c) for c in campaigns],
         jobs=[plan_job, dispatch_job],
-        schedules=[plan_daily(plan_job), dispatch_hourly(dispatch_job)],
+        schedules=[
+            # Every morning after the load and the build: the day's plans (one run per day).
+            build_schedule_from_partitioned_job(
+                plan_job,
+                name="plan_daily",
+                hour_of_day=7,
+                default_status=DefaultScheduleStatus.STOPPED,
+            ),
+            # Every hour: send what has become due in its recipients' windows.
+            ScheduleDefinition(
+                name="dispatch_hourly",
+                job=dispatch_job,
+                cron_schedule="5 * * * *",
+                execution_timezone="UTC",
+                default_status=DefaultScheduleStatus.STOPPED,
+            ),
+        ],
         resources={
             "gateway": gateway_from_env(),
             "campaigns": CampaignsResource(folder=str(folder) if folder else ""),
         },
     )
-
-
-def plan_daily(job):
-    @schedule(
-        job=job,
-        cron_schedule="0 7 * * *",
-        execution_timezone="UTC",
-        default_status=DefaultScheduleStatus.STOPPED,
-    )
-    def plan_daily(context: ScheduleEvaluationContext) -> RunRequest:
-        """Every morning after the load and the build: plan the day's campaigns."""
-        day = context.scheduled_execution_time.strftime("%Y-%m-%d")
-        return RunRequest(run_key=day, partition_key=day)
-
-    return plan_daily
-
-
-def dispatch_hourly(job):
-    @schedule(
-        job=job,
-        cron_schedule="5 * * * *",
-        execution_timezone="UTC",
-        default_status=DefaultScheduleStatus.STOPPED,
-    )
-    def dispatch_hourly(context: ScheduleEvaluationContext) -> RunRequest:
-        """Every hour: send what has become due in its recipients' windows."""
-        return RunRequest(run_key=context.scheduled_execution_time.isoformat())
-
-    return dispatch_hourly
