@@ -14,6 +14,7 @@ from pathlib import Path
 from dagster import Definitions, ExecuteInProcessResult, in_process_executor, materialize
 
 from dagster_project import activation, ingest, publish, quality, reporting, transform
+from dagster_project.quality import gates
 from dagster_project.warehouse import WarehouseResource
 
 
@@ -34,6 +35,9 @@ def build(campaigns_dir: Path | None = None) -> Definitions:
 
 
 defs = build()
+# Runs without a repository (materialize(), a job's execute_in_process) judge the cross-run
+# gates against the whole graph.
+gates.use_code_location(defs.resolve_asset_graph)
 
 
 def materialize_selection(
@@ -41,14 +45,18 @@ def materialize_selection(
 ) -> ExecuteInProcessResult:
     """Materialize ``selection`` of the code location in this process.
 
-    Every asset and check is handed over, so the run's asset graph is the whole
-    graph (the cross-run gates judge every blocking check upstream); ``resources``
-    replace the code location's by key (a test's gateway, say).
+    Every asset and check is handed over, and the location's graph to the cross-run
+    gates (which judge every blocking check upstream); ``resources`` replace the code
+    location's by key (a test's gateway, say).
     """
     location = code_location or defs
-    return materialize(
-        [*location.assets, *(location.asset_checks or [])],
-        selection=selection,
-        resources={**location.resources, **(resources or {})},
-        **kwargs,
-    )
+    gates.use_code_location(location.resolve_asset_graph)
+    try:
+        return materialize(
+            [*location.assets, *(location.asset_checks or [])],
+            selection=selection,
+            resources={**location.resources, **(resources or {})},
+            **kwargs,
+        )
+    finally:
+        gates.use_code_location(defs.resolve_asset_graph)

@@ -7,7 +7,7 @@ one asset), so an asset that must never build on bad data also asks the
 instance for the latest evaluation of every blocking check upstream of it.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey, DagsterInstance, Failure
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
@@ -72,17 +72,30 @@ def _descendants(asset_graph, keys: set[AssetKey]) -> set[AssetKey]:
     return found
 
 
+_code_location_graph: Callable[[], object] | None = None
+
+
+def use_code_location(resolve_asset_graph: Callable[[], object] | None) -> None:
+    """Hand in the code location's ``resolve_asset_graph`` for runs that carry no repository
+    (``definitions.py`` does, and ``definitions.materialize_selection`` for the location it
+    runs). Handed in, so this module never imports the code location, which imports it."""
+    global _code_location_graph
+    _code_location_graph = resolve_asset_graph
+
+
 def _asset_graph(context):
     """The code location's whole asset graph, checks included.
 
-    A run launched in the UI or by a schedule has its repository; a run of
-    ``materialize()`` (the command line, tests, benchmarks, all through
-    ``definitions.materialize_selection``) is handed every asset and check, so its
-    own job's graph is the whole graph.
+    A run launched in the UI or by a schedule has its repository. A run of
+    ``materialize()`` or a job's ``execute_in_process`` has none, and its job's graph
+    leaves out the checks it does not run (a plan's gate, say): the code location's
+    graph is handed in instead. Without either, the run's own job graph.
     """
     try:
         return context.repository_def.asset_graph
     except Exception:  # noqa: BLE001 - Dagster raises a CheckError for "no repository"
+        if _code_location_graph is not None:
+            return _code_location_graph()
         return context.job_def.asset_layer.asset_graph
 
 
