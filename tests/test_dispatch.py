@@ -24,7 +24,6 @@ from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance, ma
 
 from dagster_project.activation import plan_assets, plan_checks, sms_dispatch
 from dagster_project.activation.gateway.resource import GatewayResource
-from dagster_project.demo import generate
 from dagster_project.ingest.assets import (
     crm_consent_catch_up,
     daily_assets,
@@ -35,6 +34,7 @@ from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.quality import mart_checks, raw_checks
 from dagster_project.transform import dbt_models, dbt_resource
 from dagster_project.warehouse import WarehouseResource
+from demo import generate
 
 sys.path.insert(0, str(Path(__file__).parent))
 from gateway_servers import Faults, GatewayServer  # noqa: E402

@@ -14,11 +14,11 @@ import duckdb
 import pytest
 from dagster import AssetSelection, DagsterInstance, materialize
 
-from dagster_project.demo import generate
 from dagster_project.ingest.assets import daily_assets, raw_key, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.ingest.specs import ALL_SPECS
 from dagster_project.warehouse import WarehouseResource
+from demo import generate
 
 END = date(2026, 11, 21)
 DAYS = 120

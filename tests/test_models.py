@@ -14,11 +14,11 @@ import pytest
 from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 
 from dagster_project.definitions import defs
-from dagster_project.demo import generate
 from dagster_project.ingest.assets import daily_assets, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.transform import dbt_models, dbt_resource, run_dbt
 from dagster_project.warehouse import WarehouseResource
+from demo import generate
 
 END = date(2026, 11, 21)
 AS_OF = "2026-11-22"

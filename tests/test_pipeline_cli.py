@@ -20,7 +20,7 @@ import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance
 
-from dagster_project.demo.generator import generate
+from demo.generator import generate
 
 REPO = Path(__file__).resolve().parent.parent
 END = date(2026, 11, 21)
