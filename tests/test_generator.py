@@ -756,3 +756,14 @@ def test_rates_are_validated(tmp_path):
             end=END,
             mess_rate=0.5,
         )
+
+
+def test_the_demo_command_line_offers_generate_and_run(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    usage = " ".join(capsys.readouterr().out.split())
+    assert "python -m demo generate" in usage and "python -m demo run" in usage
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--uplift", "winback=lots"])
+    assert "'lots' is not a number" in str(exc.value)
