@@ -47,12 +47,13 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	cp dagster.yaml $@
 
 # A few lines on the terminal; Dagster's and dbt's logs go to data/logs/ (path printed at
-# the end). `make demo DEMO_ARGS=--verbose` shows them instead.
+# the end). `make demo DEMO_ARGS=--verbose` shows them instead. The demo is not part of the
+# installed package: `python -m demo` runs it from the repository root (see demo/__main__.py).
 demo: install $(DAGSTER_HOME)/dagster.yaml
-	$(PY) -m dagster_project.demo --customers $(DEMO_CUSTOMERS) --days $(DEMO_DAYS) --seed $(DEMO_SEED)
+	$(PY) -m demo generate --customers $(DEMO_CUSTOMERS) --days $(DEMO_DAYS) --seed $(DEMO_SEED)
 	@rm -rf $(SMS_DATA_DIR)/warehouse.duckdb $(SMS_DATA_DIR)/warehouse.duckdb.wal \
 	  $(SMS_DATA_DIR)/sandbox_gateway $(SMS_DATA_DIR)/webhooks
-	$(PY) -m dagster_project.pipeline demo --uplift $(DEMO_UPLIFT) $(DEMO_ARGS)
+	$(PY) -m demo run --uplift $(DEMO_UPLIFT) $(DEMO_ARGS)
 
 # The gateway tests start a real Kannel (bearerbox, smsbox, fakesmsc on loopback).
 # Installed from Debian only when bearerbox is missing; sudo only when not root.
@@ -102,7 +103,7 @@ docs-serve: docs
 	$(DBT) docs serve --profiles-dir . --host 127.0.0.1 --port 8080 --no-browser
 
 lint: install
-	$(VENV)/bin/ruff check dagster_project tests bench
+	$(VENV)/bin/ruff check dagster_project demo tests bench
 
 clean:
 	rm -rf $(SMS_DATA_DIR)

@@ -21,7 +21,7 @@ END = date(2026, 10, 31)  # fixed, so every run measures the same data
 
 
 def generate(base: Path, customers: int, days: int) -> dict:
-    from dagster_project.demo import generate as gen
+    from demo import generate as gen
 
     t = time.perf_counter()
     summary = gen(

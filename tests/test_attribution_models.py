@@ -23,11 +23,11 @@ from dagster import AssetSelection, DagsterInstance
 
 from dagster_project.activation import ledger as sms_ledger
 from dagster_project.definitions import materialize_selection
-from dagster_project.demo import generate
 from dagster_project.ingest import tables as ingest_tables
 from dagster_project.ingest.assets import daily_assets, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.transform import run_dbt
+from demo import generate
 
 END = date(2026, 11, 21)
 AS_OF = "2026-11-22"

@@ -26,7 +26,6 @@ from dagster_project.activation import DISPATCH_SELECTION, PLAN_SELECTION
 from dagster_project.activation.gateway.resource import GatewayResource
 from dagster_project.activation.resources import read_book
 from dagster_project.definitions import defs, materialize_selection
-from dagster_project.demo import generate
 from dagster_project.ingest.assets import (
     crm_consent_catch_up,
     daily_assets,
@@ -36,6 +35,7 @@ from dagster_project.ingest.assets import (
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.settings import campaigns_dir
 from dagster_project.transform import dbt_models
+from demo import generate
 
 sys.path.insert(0, str(Path(__file__).parent))
 from gateway_servers import Faults, GatewayServer  # noqa: E402

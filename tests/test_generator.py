@@ -17,9 +17,9 @@ import phonenumbers
 import pyarrow.parquet as pq
 import pytest
 
-from dagster_project.demo import generate
-from dagster_project.demo.__main__ import main
-from dagster_project.demo.phones import JUNK_PHONES
+from demo import generate
+from demo.__main__ import main
+from demo.phones import JUNK_PHONES
 
 END = date(2026, 11, 21)
 
@@ -176,7 +176,7 @@ def test_rerun_wipes_only_the_folders_it_owns(tmp_path):
 def test_cli_writes_files_and_prints_a_summary(tmp_path, capsys):
     args = "--customers 300 --days 45 --seed 3 --end 2026-01-31 --stores 5 --mess-rate 0"
     paths = ["--out", str(tmp_path / "l"), "--truth-dir", str(tmp_path / "t")]
-    code = main(args.split() + paths)
+    code = main(["generate", *args.split(), *paths])
     assert code == 0
     printed = capsys.readouterr().out
     assert "pos_transactions" in printed and "files" in printed
@@ -187,7 +187,7 @@ def test_cli_writes_files_and_prints_a_summary(tmp_path, capsys):
     assert days[-1] == "2026-01-31" and days[0] >= "2025-12-18"
     summary = json.loads((tmp_path / "t" / "summary.json").read_text())
     assert summary["parameters"]["start"] == "2025-12-18"
-    assert main(["--customers", "0", *paths]) == 2
+    assert main(["generate", "--customers", "0", *paths]) == 2
 
 
 # --- the contract ------------------------------------------------------------------------------
@@ -756,3 +756,14 @@ def test_rates_are_validated(tmp_path):
             end=END,
             mess_rate=0.5,
         )
+
+
+def test_the_demo_command_line_offers_generate_and_run(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    usage = " ".join(capsys.readouterr().out.split())
+    assert "python -m demo generate" in usage and "python -m demo run" in usage
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--uplift", "winback=lots"])
+    assert "'lots' is not a number" in str(exc.value)

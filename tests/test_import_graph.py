@@ -1,9 +1,13 @@
-"""No import cycle in ``dagster_project``: the arrows between modules run one way.
+"""No import cycle in ``dagster_project``, and no arrow from it to the demo.
 
 The graph is built from the source with ``ast`` (module-level and function-level
 imports alike, relative imports resolved, ``from pkg import submodule`` counted
 as an import of the submodule), so a lazy import inside a function cannot hide a
 cycle. A cycle is printed module by module.
+
+The demo (``demo/`` at the repository root) drives the product; the product must
+run without it (it is not installed), so no module of ``dagster_project`` may
+import it, not even lazily or by a module name in a string.
 """
 
 from __future__ import annotations
@@ -26,26 +30,54 @@ def _modules() -> dict[str, Path]:
     return modules
 
 
-def import_graph() -> dict[str, set[str]]:
-    modules = _modules()
-    graph: dict[str, set[str]] = {name: set() for name in modules}
-    for name, path in modules.items():
+def imports_of(tree: ast.AST, package: str, modules: dict | set) -> set[str]:
+    """Every module name ``tree`` imports, inside or outside the package, resolved."""
+    targets: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, *([node.module] if node.module else [])])
+            for alias in node.names:
+                full = f"{base}.{alias.name}"
+                targets.add(full if full in modules else base)
+    return targets
+
+
+def _parsed() -> dict[str, tuple[ast.AST, str]]:
+    """Each module's syntax tree and the package its relative imports start from."""
+    out = {}
+    for name, path in _modules().items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            targets: list[str] = []
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    anchor = package.split(".")
-                    anchor = anchor[: len(anchor) - (node.level - 1)]
-                    base = ".".join([*anchor, *([node.module] if node.module else [])])
-                for alias in node.names:
-                    full = f"{base}.{alias.name}"
-                    targets.append(full if full in modules else base)
-            graph[name] |= {t for t in targets if t in modules and t != name}
-    return graph
+        out[name] = ast.parse(path.read_text(), str(path)), package
+    return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    parsed = _parsed()
+    return {
+        name: {t for t in imports_of(tree, package, parsed) if t in parsed and t != name}
+        for name, (tree, package) in parsed.items()
+    }
+
+
+def _is_demo(name: str) -> bool:
+    return name == "demo" or name.startswith("demo.")
+
+
+def demo_arrows(tree: ast.AST, package: str, modules: dict | set) -> set[str]:
+    """The demo modules ``tree`` imports, or names in a string (``import_module("demo.x")``)."""
+    found = {t for t in imports_of(tree, package, modules) if _is_demo(t)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+            if _is_demo(text) and all(part.isidentifier() for part in text.split(".")):
+                found.add(text)
+    return found
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -112,3 +144,28 @@ def test_no_import_cycle_in_the_package():
             "import cycles in dagster_project:\n"
             + "\n".join(" -> ".join(component) for component in found)
         )
+
+
+def test_the_demo_checker_sees_lazy_and_dynamic_imports():
+    source = (
+        "import importlib\n"
+        "def f():\n"
+        "    from demo.recipients import Behaviour\n"
+        "    return importlib.import_module('demo.replay')\n"
+        "LAZY = {'generate': 'demo'}\n"
+        "TEXT = 'the demo lives in demo/ (make demo)'\n"
+    )
+    assert demo_arrows(ast.parse(source), "dagster_project.x", set()) == {
+        "demo.recipients",
+        "demo.replay",
+        "demo",
+    }
+
+
+def test_the_package_does_not_import_the_demo():
+    arrows = {
+        name: sorted(found)
+        for name, (tree, package) in _parsed().items()
+        if (found := demo_arrows(tree, package, set()))
+    }
+    assert arrows == {}, f"dagster_project imports the demo: {arrows}"

@@ -15,10 +15,10 @@ import pytest
 from dagster import AssetSelection, DagsterInstance
 
 from dagster_project.definitions import materialize_selection
-from dagster_project.demo import generate
 from dagster_project.ingest.assets import daily_assets, raw_key, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.ingest.specs import ALL_SPECS
+from demo import generate
 
 END = date(2026, 11, 21)
 DAYS = 120

@@ -14,10 +14,10 @@ import pytest
 from dagster import AssetKey, AssetSelection, DagsterInstance
 
 from dagster_project.definitions import defs, materialize_selection
-from dagster_project.demo import generate
 from dagster_project.ingest.assets import daily_assets, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.transform import dbt_models, run_dbt
+from demo import generate
 
 END = date(2026, 11, 21)
 AS_OF = "2026-11-22"

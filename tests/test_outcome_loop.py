@@ -21,9 +21,9 @@ import yaml
 from dagster import DagsterInstance
 
 from dagster_project import settings
-from dagster_project.demo.generator import generate
-from dagster_project.demo.recipients import Behaviour
-from dagster_project.pipeline import demo_loop
+from demo.generator import generate
+from demo.recipients import Behaviour
+from demo.replay import demo_loop
 
 END = date(2026, 11, 21)
 SEND_DAY = END - timedelta(days=6)

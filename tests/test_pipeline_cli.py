@@ -20,7 +20,7 @@ import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance
 
-from dagster_project.demo.generator import generate
+from demo.generator import generate
 
 REPO = Path(__file__).resolve().parent.parent
 END = date(2026, 11, 21)
@@ -264,3 +264,17 @@ def test_preview_reads_a_yaml_campaign_and_names_a_file_it_does_not_read(world, 
     assert refused.stderr.strip() == (
         f"{folder / 'vip-thank-you.json'} is not read: campaign files end in .yml or .yaml"
     )
+
+
+def test_the_product_command_line_has_no_demo():
+    # The demo lives outside the product (demo/, `python -m demo run`); the usage may only
+    # say where.
+    from dagster_project.pipeline import cli
+
+    with pytest.raises(SystemExit) as exc:
+        cli.parser().parse_args(["demo"])
+    assert exc.value.code == 2
+    usage = " ".join(cli.parser().format_help().split())
+    where = "The demo lives in demo/ (make demo)"
+    assert where in usage
+    assert usage.replace(where, "").count("demo") == 0

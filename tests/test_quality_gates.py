@@ -19,12 +19,12 @@ import pytest
 from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance
 
 from dagster_project.definitions import defs, materialize_selection
-from dagster_project.demo import generate
 from dagster_project.ingest.assets import daily_assets, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.publish.assets import analytics_snapshot
 from dagster_project.quality import mart_checks, raw_checks
 from dagster_project.transform import dbt_models
+from demo import generate
 
 END = date(2026, 11, 21)
 DAYS = 60

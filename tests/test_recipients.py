@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from dagster_project.demo.recipients import Behaviour, SentMessage, simulate
-from dagster_project.pipeline import parse_uplift
+from demo.__main__ import parse_uplift
+from demo.recipients import Behaviour, SentMessage, simulate
 
 SENT_AT = dt.datetime(2026, 11, 15, 10, 0, tzinfo=dt.UTC)
 PHONES = {"en": "+447700900123", "de": "+4915112345678", "tr": "+905321234567"}

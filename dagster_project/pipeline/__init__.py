@@ -1,15 +1,12 @@
 """The command line (``python -m dagster_project.pipeline``); its usage is in ``cli.py``."""
 
-from dagster_project.pipeline.cli import main, parse_uplift
+from dagster_project.pipeline.cli import main, run_locked
 
-__all__ = ["main", "parse_uplift"]
+__all__ = ["main", "run_locked"]
 
 # The steps import Dagster and the code location; they load on first use, so that
 # `python -m dagster_project.pipeline` can catch a broken campaign file in one line.
 _LAZY = {
-    "demo_loop": "dagster_project.pipeline.demo",
-    "demo_days": "dagster_project.pipeline.demo",
-    "DEMO_DISPATCH_HOURS": "dagster_project.pipeline.demo",
     "print_performance": "dagster_project.pipeline.output",
     "summary": "dagster_project.pipeline.output",
 }

@@ -1,11 +1,10 @@
-"""Command line for running the pipeline outside the UI (``make demo`` uses it).
+"""Command line for running the pipeline outside the UI.
 
     python -m dagster_project.pipeline all [--start DAY] [--end DAY] [--as-of DAY]
     python -m dagster_project.pipeline ingest [--start DAY] [--end DAY]
     python -m dagster_project.pipeline transform [--as-of DAY]
     python -m dagster_project.pipeline publish
     python -m dagster_project.pipeline activate [--now ISO]
-    python -m dagster_project.pipeline demo [--send-day DAY] [--uplift U]
     python -m dagster_project.pipeline summary
     python -m dagster_project.pipeline preview CAMPAIGN [--day DAY] [--now ISO]
 
@@ -16,10 +15,11 @@ far older than that day; ``publish`` refreshes the analysts' read-only copy;
 ``all`` does these three in order and sends nothing. ``activate`` plans the
 campaigns for today (UTC) and sends what is due through the gateway
 ``SMS_GATEWAY`` names (the sandbox by default): it is the one command that
-sends, besides ``demo``, which sends through the sandbox only. ``summary``
-prints the marts' day, rows loaded and rejected per source and customers per
-lifecycle stage and segment, from the published copy (never the live warehouse);
-``preview`` (``make preview``) shows one campaign's plan from it, sending nothing.
+sends. ``summary`` prints the marts' day, rows loaded and rejected per source
+and customers per lifecycle stage and segment, from the published copy (never
+the live warehouse); ``preview`` (``make preview``) shows one campaign's plan
+from it, sending nothing. The demo lives in demo/ (make demo), outside the
+product.
 
 Runs go to the Dagster instance in ``$DAGSTER_HOME``, so they show in ``make
 dev``. Each command holds the warehouse's writer lock while it runs: a second
@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, date, datetime
 
@@ -49,29 +50,14 @@ from dagster_project.pipeline.console import console, guarded, log_file, say, wa
 PROG = "python -m dagster_project.pipeline"
 
 
-def parse_uplift(text: str) -> dict:
-    """'0.1' or 'winback-lapsed=0.2,vip-thank-you=0,0.1' -> Behaviour keyword arguments."""
-    out: dict = {"uplift": {}}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, sep, value = part.rpartition("=")
-        try:
-            number = float(value)
-        except ValueError:
-            raise SystemExit(f"--uplift: {value!r} is not a number (in {part!r})") from None
-        if sep:
-            out["uplift"][name] = number
-        else:
-            out["default_uplift"] = number
-    return out
-
-
 def moment(text: str) -> datetime:
     """An ISO 8601 moment; without an offset it is UTC."""
     value = datetime.fromisoformat(text)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def parser() -> argparse.ArgumentParser:
+def common_options() -> argparse.ArgumentParser:
+    """--debug, --verbose and --lock-timeout, the options of every writing command."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--debug", action="store_true", help="print the traceback of an error, not one line"
@@ -89,6 +75,11 @@ def parser() -> argparse.ArgumentParser:
         help="give up waiting for another writer of the warehouse after this long "
         "(default: wait for it to finish, saying so)",
     )
+    return common
+
+
+def parser() -> argparse.ArgumentParser:
+    common = common_options()
     as_of = argparse.ArgumentParser(add_help=False)
     as_of.add_argument(
         "--as-of",
@@ -128,20 +119,6 @@ def parser() -> argparse.ArgumentParser:
         help="plan and send as at this moment, e.g. 2026-11-22T07:00:00+00:00 (the UTC day "
         "of it is planned; a clock other than now sends only through the sandbox)",
     )
-    d = sub.add_parser(
-        "demo",
-        parents=[common],
-        help="the demo loop: send on a replayed day through the sandbox, recipients answer, "
-        "attribution with lift",
-    )
-    d.add_argument("--send-day", type=date.fromisoformat, help="default: 6 days before the last")
-    d.add_argument(
-        "--uplift",
-        default="0.15",
-        help="extra purchase probability for delivered recipients: one number, or "
-        "campaign=value pairs with an optional default, e.g. 'winback-lapsed=0.2,0.1'",
-    )
-    d.add_argument("--seed", type=int, default=42, help="seed of the recipients' behaviour")
     pv = sub.add_parser(
         "preview",
         add_help=False,
@@ -163,18 +140,6 @@ def _execute(args: argparse.Namespace) -> None:
     from dagster_project.pipeline import output, runs
 
     dagster = runs.instance()
-    if args.command == "demo":
-        from dagster_project.demo.recipients import Behaviour
-        from dagster_project.pipeline.demo import demo_loop
-
-        behaviour = Behaviour(**parse_uplift(args.uplift), seed=args.seed)
-        demo_loop(dagster, args.send_day, behaviour)
-        runs.publish(dagster)
-        url = runs.report(dagster)
-        output.print_checks(runs.EVALUATIONS)
-        output.print_performance()
-        output.closing_summary(url, console.log_path)
-        return
     if args.command in ("all", "ingest"):
         runs.ingest(dagster, args.start, args.end)
     if args.command in ("all", "transform"):
@@ -219,20 +184,41 @@ def main(argv: list[str] | None = None) -> int:
             output.summary()
 
         return guarded(show, debug=args.debug)
-    command_line = " ".join([PROG, *argv])
+    return run_locked(
+        args.command,
+        " ".join([PROG, *argv]),
+        lambda: _execute(args),
+        verbose=args.verbose,
+        debug=args.debug,
+        lock_timeout=args.lock_timeout,
+    )
+
+
+def run_locked(
+    command: str,
+    command_line: str,
+    body: Callable[[], object],
+    *,
+    verbose: bool = False,
+    debug: bool = False,
+    lock_timeout: float | None = None,
+) -> int:
+    """``body`` as a writing command: the writer lock held, its details in a log, errors one line.
+
+    The log file is named for ``command``; ``command_line`` is what a second writer is
+    told it waits for. Returns the exit status.
+    """
 
     def locked() -> None:
         with warehouse_lock(
-            settings.warehouse_path(), timeout_s=args.lock_timeout, what=command_line, say=warn
+            settings.warehouse_path(), timeout_s=lock_timeout, what=command_line, say=warn
         ):
-            _execute(args)
+            body()
 
     with ExitStack() as stack:
-        if not args.verbose:
-            stack.enter_context(
-                console.details_to(log_file(settings.data_dir() / "logs", args.command))
-            )
+        if not verbose:
+            stack.enter_context(console.details_to(log_file(settings.data_dir() / "logs", command)))
         echo = _Echo(logging.WARNING)
         logging.getLogger("dagster_project.warehouse").addHandler(echo)
         stack.callback(logging.getLogger("dagster_project.warehouse").removeHandler, echo)
-        return guarded(locked, debug=args.debug)
+        return guarded(locked, debug=debug)

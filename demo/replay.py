@@ -1,4 +1,8 @@
-"""The demo loop (``make demo``): send on a replayed day, recipients answer, attribution."""
+"""The demo loop (``python -m demo run``): send on a replayed day, recipients answer, attribution.
+
+It drives the product only through the command line's run functions
+(``dagster_project.pipeline.runs``), as an operator would, on a replayed clock.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from dagster import DagsterInstance
 
 from dagster_project import settings
+from dagster_project.contracts.webhook_urls import webhook_secret
 from dagster_project.pipeline.console import CommandError, say
 from dagster_project.pipeline.runs import (
     dispatch,
@@ -18,6 +23,7 @@ from dagster_project.pipeline.runs import (
     plan,
     transform,
 )
+from demo import loop, recipients
 
 # When the demo's dispatch runs (UTC) on the send day and the morning after: windows open
 # at different hours in Berlin, Istanbul, London and New York.
@@ -33,7 +39,7 @@ def demo_days(send_day: date | None) -> tuple[date, date, date]:
     found = landing_range()
     if found is None:
         raise CommandError(
-            f"no delivery-day folders under {settings.landing_dir()}: run the generator"
+            f"no delivery-day folders under {settings.landing_dir()}: run `python -m demo generate`"
         )
     first, end = found
     send_day = send_day or end - timedelta(days=6)
@@ -54,9 +60,6 @@ def demo_loop(instance: DagsterInstance, send_day: date | None, behaviour) -> di
     before a dispatch run is honoured by it); their purchases land as POS files;
     then the rest of the days are loaded and the attribution marts built.
     """
-    from dagster_project.contracts.webhook_urls import webhook_secret
-    from dagster_project.demo import loop, recipients
-
     first, send_day, end = demo_days(send_day)
     say(
         f"history {first}..{send_day - timedelta(days=1)}; campaigns sent on {send_day}; "

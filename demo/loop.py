@@ -30,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from dagster_project.demo.recipients import Callback, Purchase, SentMessage
+from demo.recipients import Callback, Purchase, SentMessage
 
 POS_HEADER = [
     "Date", "Time", "Time Zone", "Transaction ID", "Location ID", "Event Type", "Item", "SKU",
@@ -202,7 +202,7 @@ def write_purchases(landing: Path, purchases: Sequence[Purchase], seed: int) -> 
     """POS sales for the purchases, one file per store and day (store-local dates)."""
     from zoneinfo import ZoneInfo
 
-    from dagster_project.demo.recipients import digest, draw
+    from demo.recipients import digest, draw
 
     stores = _stores(landing)
     by_country: dict[str, list[dict]] = defaultdict(list)
