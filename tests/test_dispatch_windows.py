@@ -54,15 +54,15 @@ def _ledger(conn, n: int) -> list[str]:
 
     frame = pd.DataFrame(rows, columns=ledger.COLUMNS)
     ledger.write_plan(conn, "edge", NOW.date(), frame, pd.DataFrame(columns=["token", "message_key", "target_url"]))
-    # consent: every phone opted in, through the views dispatch reads
+    # every phone opted in and unsuppressed, through the view dispatch reads
     conn.execute("CREATE SCHEMA IF NOT EXISTS marts")
     conn.execute(
-        "CREATE OR REPLACE VIEW marts.sms_consent AS SELECT phone_e164, 'opted_in' AS "
-        "consent_state FROM sms.ledger"
-    )
-    conn.execute(
-        "CREATE OR REPLACE VIEW marts.sms_suppression AS SELECT NULL::VARCHAR AS phone_e164, "
-        "NULL::VARCHAR AS suppression_reason WHERE false"
+        "CREATE OR REPLACE VIEW marts.dim_sms_reachability AS SELECT phone_e164, "
+        "'opted_in' AS consent_state, NULL::VARCHAR AS suppression_reasons, "
+        "true AS may_receive_marketing, NULL::VARCHAR AS marketing_blocked_step, "
+        "NULL::VARCHAR AS marketing_blocked_reason, true AS may_receive_transactional, "
+        "NULL::VARCHAR AS transactional_blocked_step, "
+        "NULL::VARCHAR AS transactional_blocked_reason FROM sms.ledger"
     )
     return [r["message_key"] for r in rows]
 

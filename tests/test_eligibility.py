@@ -8,13 +8,23 @@ window in any zone the recipient may be in, never above a cap, and never twice f
 the same key. The zones are worked out here from ``phonenumbers`` directly, not
 from the code under test (``tests/test_send_rules.py`` covers phones of every
 supported country, explicit profiles and the regional rules).
+
+Whether a phone may receive now (valid mobile, opt-in, not suppressed) is decided
+by the dbt view ``dim_sms_reachability``, whose unit tests pin each verdict and
+reason; ``decide`` only reads its verdict. Here ``judged`` gives each candidate the
+verdicts that rule gives its facts (the rule as its .yml states it, written again
+as this test's oracle), so the properties below still vary consent, suppression
+and phone type; ``test_decide_obeys_the_verdict_whatever_the_facts`` draws verdicts
+at random to show ``decide`` sends nothing the verdict refused.
 """
 
 import datetime as dt
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import phonenumbers
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from phonenumbers import timezone as phone_timezones
@@ -26,6 +36,45 @@ from dagster_project.activation.whereabouts import Whereabouts
 ZONES = ["America/New_York", "America/Los_Angeles", "Europe/London", "Europe/Berlin",
          "Europe/Istanbul", "Pacific/Auckland", "Asia/Kolkata", None, "Not/AZone"]  # fmt: skip
 PHONES = ["+4915112345678", "+14155552671", "+12125550147", "+19075550123", "+447400123456"]
+
+
+# The line types that take SMS: the dbt var the view reads.
+DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt" / "dbt_project.yml"
+SMS_LINE_TYPES = frozenset(yaml.safe_load(DBT_PROJECT.read_text())["vars"]["sms_phone_types"])
+
+
+def reachability(c: el.Candidate, hub: bool = False) -> tuple[el.Verdict, el.Verdict]:
+    """(marketing, transactional): what dim_sms_reachability answers for these facts."""
+    if not c.phone_e164 or c.phone_type not in SMS_LINE_TYPES:
+        no = el.Verdict(False, "valid_mobile", "no valid mobile number")
+        return no, no
+    suppressed = (
+        el.Verdict(False, "not_suppressed", f"suppressed: {c.suppression or 'opt_out'}")
+        if c.suppression or c.consent_state == "opted_out"
+        else None
+    )
+    if c.consent_state == "opted_out":
+        marketing = el.Verdict(False, "opt_in", "opted out")
+    elif c.consent_state != "opted_in":
+        marketing = el.Verdict(False, "opt_in", "no opt-in on record")
+    elif not (c.opt_in_event_id and c.opt_in_source and c.opt_in_text_version):
+        marketing = el.Verdict(
+            False, "opt_in", "opt-in record incomplete (source or text version missing)"
+        )
+    elif hub:
+        marketing = el.Verdict(
+            False, "opt_in", "opt-in on a shared hub phone (not one person's consent)"
+        )
+    else:
+        marketing = suppressed or el.MAY_RECEIVE
+    return marketing, suppressed or el.MAY_RECEIVE
+
+
+def judged(hub: bool = False, **facts) -> el.Candidate:
+    """A candidate carrying the verdicts the view gives its facts, as the planner's are."""
+    bare = el.Candidate(**facts)
+    marketing, transactional = reachability(bare, hub)
+    return el.Candidate(**{**facts, "marketing": marketing, "transactional": transactional})
 
 
 def zones_to_honour(c: el.Candidate) -> set[str]:
@@ -90,7 +139,8 @@ def campaigns(draw, n=None):
 def candidates(draw, customer_id="cust-1"):
     consent = draw(st.sampled_from(["opted_in", "opted_out", "none"]))
     complete = draw(st.booleans())
-    return el.Candidate(
+    return judged(
+        hub=draw(st.booleans()),
         customer_id=customer_id,
         segments=frozenset(draw(st.lists(st.sampled_from(SEGMENTS), max_size=4))),
         phone_e164=draw(st.sampled_from([None, *PHONES])),
@@ -129,7 +179,9 @@ def test_a_sendable_decision_satisfies_every_rule(c, camp, now):
         assert c.opt_in_event_id and c.opt_in_source and c.opt_in_text_version
     # Never a suppressed phone, never a number that cannot take SMS.
     assert c.suppression is None
-    assert c.phone_e164 and c.phone_type in el.SMS_LINE_TYPES
+    assert c.phone_e164 and c.phone_type in SMS_LINE_TYPES
+    # The view's verdict for the campaign's kind allowed it.
+    assert c.verdict(camp.kind).may_receive
     assert c.segments & set(camp.segments)
     # Never outside the window in any zone they may be in, nor outside 08:00-21:00.
     zones = zones_to_honour(c)
@@ -156,7 +208,7 @@ def test_a_sendable_decision_satisfies_every_rule(c, camp, now):
 @st.composite
 def eligible(draw):
     """A customer every rule before the caps lets through: the caps get exercised."""
-    return el.Candidate(
+    return judged(
         customer_id="cust-1", segments=frozenset(SEGMENTS[:5]),
         phone_e164=draw(st.sampled_from(PHONES)), phone_type="mobile", consent_state="opted_in",
         opt_in_event_id="e", opt_in_source="web_form", opt_in_text_version="v2",
@@ -263,7 +315,7 @@ def test_holdout_is_stable_and_close_to_its_share():
 def test_window_closed_defers_to_the_next_local_opening():
     """A German mobile with no other zone: Berlin's window decides."""
     camp = campaign(send_window={"start": "09:00", "end": "20:00"})
-    c = el.Candidate(
+    c = judged(
         customer_id="x", segments=frozenset({"lapsed"}), phone_e164="+4915112345678",
         phone_type="mobile", consent_state="opted_in", opt_in_event_id="e", opt_in_source="web_form",
         opt_in_text_version="v2", time_zone="Europe/Berlin",
@@ -285,6 +337,8 @@ def test_window_closed_defers_to_the_next_local_opening():
         ({"opt_in_text_version": None}, "opt-in record incomplete"),
         ({"suppression": "manual_block"}, "suppressed: manual_block"),
         ({"phone_type": "fixed_line"}, "no valid mobile number"),
+        ({"phone_type": None}, "no valid mobile number"),
+        ({"hub": True}, "opt-in on a shared hub phone"),
         (
             {"whereabouts": Whereabouts((), "unknown", ())},
             "no time zone known for the recipient",
@@ -300,19 +354,77 @@ def test_each_rule_names_its_reason(change, reason):
         opt_in_text_version="v2", time_zone="Europe/Berlin",
     )  # fmt: skip
     now = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
-    d = el.decide(el.Candidate(**{**base, **change}), campaign(holdout_percent=0), now, Policy())
+    d = el.decide(judged(**{**base, **change}), campaign(holdout_percent=0), now, Policy())
     assert d.state == "skipped" and d.reason.startswith(reason)
-    assert (
-        el.decide(el.Candidate(**base), campaign(holdout_percent=0), now, Policy()).state
-        == "planned"
-    )
+    assert el.decide(judged(**base), campaign(holdout_percent=0), now, Policy()).state == "planned"
+
+
+@pytest.mark.parametrize(
+    "change, state, reason",
+    [
+        ({"consent_state": "opted_out"}, "skipped", "suppressed: opt_out"),
+        ({"suppression": "hard_bounce"}, "skipped", "suppressed: hard_bounce"),
+        ({"phone_type": "fixed_line"}, "skipped", "no valid mobile number"),
+        # no opt-in needed, and a hub phone may get its own order's message
+        ({"consent_state": "none"}, "planned", "window open"),
+        ({"opt_in_text_version": None}, "planned", "window open"),
+        ({"hub": True}, "planned", "window open"),
+    ],
+)
+def test_transactional_needs_no_opt_in_but_a_stop_still_blocks(change, state, reason):
+    base = dict(
+        customer_id="x", segments=frozenset({"lapsed"}), phone_e164="+4915112345678",
+        phone_type="mobile", consent_state="opted_in", opt_in_event_id="e", opt_in_source="web_form",
+        opt_in_text_version="v2", time_zone="Europe/Berlin",
+    )  # fmt: skip
+    now = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
+    camp = campaign(holdout_percent=0, kind="transactional")
+    d = el.decide(judged(**{**base, **change}), camp, now, Policy())
+    assert d.state == state and d.reason.startswith(reason)
+
+
+verdicts = st.one_of(
+    st.just(el.MAY_RECEIVE),
+    st.builds(
+        el.Verdict,
+        may_receive=st.just(False),
+        step=st.sampled_from(el.REACHABILITY_STEPS),
+        reason=st.sampled_from(["opted out", "suppressed: manual_block", "no valid mobile number"]),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(c=candidates(), camp=campaigns(n=1), now=moments, m=verdicts, t=verdicts)
+def test_decide_obeys_the_verdict_whatever_the_facts(c, camp, now, m, t):
+    """The view decides; decide adds nothing of its own to those three steps and never
+    sends what the verdict for the campaign's kind refused."""
+    camp = camp[0]
+    c = el.Candidate(**{**c.__dict__, "marketing": m, "transactional": t})
+    verdict = c.verdict(camp.kind)
+    d = el.decide(c, camp, now, Policy())
+    if d.state in ("planned", "deferred", "held_out"):
+        assert verdict.may_receive and c.phone_e164
+    if d.step in el.REACHABILITY_STEPS:
+        assert d.state == "skipped"
+        assert (d.step, d.reason) == (verdict.step, verdict.reason) or not c.phone_e164
+    elif not verdict.may_receive:
+        assert d.step in ("in_segment", "filters")
+
+
+def test_a_refusing_verdict_must_name_its_step_and_reason():
+    with pytest.raises(ValueError):
+        el.Verdict(False)
+    with pytest.raises(ValueError):
+        el.Verdict(False, "send_window", "closed")
+    assert not el.Candidate(customer_id="x", segments=frozenset()).verdict("marketing").may_receive
 
 
 def test_funnel_counts_add_up():
     now = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
     camp = campaign(holdout_percent=50)
     people = [
-        el.Candidate(
+        judged(
             customer_id=f"p{i}",
             segments=frozenset({"lapsed"}),
             phone_e164="+4915112345678",
@@ -338,7 +450,7 @@ def test_a_message_deferred_to_tomorrow_counts_for_the_weekly_cap_of_today():
     """Found by the property above: with 1 a week, planning at 19:00 in New York saw a
     message already deferred to 08:00 the next morning as outside "the 7 days up to
     today", and planned a second one that evening."""
-    c = el.Candidate(
+    c = judged(
         customer_id="cust-1", segments=frozenset({"lapsed"}), phone_e164="+12125550147",
         phone_type="mobile", consent_state="opted_in", opt_in_event_id="e",
         opt_in_source="web_form", opt_in_text_version="v2", time_zone="America/New_York",

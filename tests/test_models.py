@@ -352,3 +352,58 @@ def test_exactly_one_lifecycle_stage_per_customer(built):
                   (SELECT count(*) - count(DISTINCT customer_id) FROM marts.customer_lifecycle)"""
     ).fetchone()
     assert customers == staged and dupes == 0
+
+
+def test_reachability_is_one_verdict_per_phone_that_the_audience_and_consent_agree_with(built):
+    """dim_sms_reachability on the generated world: every phone of the phone cache, the
+    consent events and the suppression list exactly once; its facts are those of
+    sms_consent and sms_suppression; its verdicts follow the funnel's order with today's
+    reasons (the dbt unit tests pin each case); sms_audience is inside it."""
+    conn = built["conn"]
+    rows, phones, expected = conn.execute(
+        """SELECT (SELECT count(*) FROM marts.dim_sms_reachability),
+                  (SELECT count(DISTINCT phone_e164) FROM marts.dim_sms_reachability),
+                  (SELECT count(*) FROM (
+                      SELECT e164 FROM ingest.phone_cache WHERE e164 IS NOT NULL
+                      UNION SELECT phone_e164 FROM marts.sms_consent
+                      UNION SELECT phone_e164 FROM marts.sms_suppression))"""
+    ).fetchone()
+    assert rows == phones == expected > 0
+    view = conn.execute("SELECT * FROM marts.dim_sms_reachability").df().set_index("phone_e164")
+    consent = dict(
+        conn.execute("SELECT phone_e164, consent_state FROM marts.sms_consent").fetchall()
+    )
+    assert view.consent_state.to_dict() == {p: consent.get(p, "none") for p in view.index}
+    suppressed = set(
+        conn.execute("SELECT DISTINCT phone_e164 FROM marts.sms_suppression").df().phone_e164
+    )
+    assert set(view.index[view.suppression_reasons.notna()]) == suppressed
+
+    # The funnel's order: a phone fails at the first step that fails.
+    capable = view.phone_is_valid & view.phone_type.isin(["mobile", "fixed_line_or_mobile"])
+    assert (view.marketing_blocked_step[~capable] == "valid_mobile").all()
+    assert (view.transactional_blocked_step[~capable] == "valid_mobile").all()
+    on = capable & (view.consent_state == "opted_out")
+    assert on.any() and (view.marketing_blocked_reason[on] == "opted out").all()
+    assert (view.transactional_blocked_reason[on].str.startswith("suppressed: ")).all()
+    on = capable & (view.consent_state == "none")
+    assert on.any() and (view.marketing_blocked_reason[on] == "no opt-in on record").all()
+    on = capable & (view.consent_state == "opted_in") & ~view.has_complete_opt_in_record
+    assert (
+        view.marketing_blocked_reason[on]
+        == "opt-in record incomplete (source or text version missing)"
+    ).all()
+    on = capable & view.has_complete_opt_in_record & view.is_shared_hub_phone
+    assert (view.marketing_blocked_step[on] == "opt_in").all()
+    on = capable & view.has_complete_opt_in_record & ~view.is_shared_hub_phone
+    blocked = on & view.suppression_reasons.notna()
+    assert (
+        view.marketing_blocked_reason[blocked] == "suppressed: " + view.suppression_reasons[blocked]
+    ).all()
+    assert view.may_receive_marketing[on & ~blocked].all() and view.may_receive_marketing.any()
+    assert (view.may_receive_marketing == view.marketing_blocked_step.isna()).all()
+    # A phone that may receive marketing may receive a transactional message too.
+    assert view.may_receive_transactional[view.may_receive_marketing].all()
+
+    audience = conn.execute("SELECT phone_e164 FROM marts.sms_audience").df().phone_e164
+    assert len(audience) > 0 and view.may_receive_marketing[audience].all()

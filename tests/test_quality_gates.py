@@ -225,9 +225,10 @@ def test_opt_out_after_the_build_stops_the_send_side_until_the_audience_is_rebui
     outcomes = {o["column"]: o for o in meta(gate, "outcomes_json")}
     # Ours, and any genuine opt-out of that day's export for someone in the audience.
     assert 1 <= outcomes["latest_consent_event"]["unexpected_count"] <= 5
-    # The consent and suppression views are live: the STOP shows in both.
+    # The consent and suppression views are live: the STOP shows in both, and in the
+    # one rule's verdict over them.
     failed = {c for c, o in outcomes.items() if not o["success"]}
-    assert failed == {"latest_consent_event", "suppression_reasons"}
+    assert failed == {"latest_consent_event", "suppression_reasons", "may_receive_marketing"}
     assert phone not in " ".join(str(meta(gate, k)) for k in gate.metadata)
     assert customer in meta(gate, "examples")
     docs = meta(gate, "data_docs")

@@ -272,6 +272,7 @@ def audience_batch(**overrides):
             "suppression_reasons": [None] * 3,
             "phone_is_valid": [True] * 3,
             "phone_type": ["mobile", "mobile", "fixed_line_or_mobile"],
+            "may_receive_marketing": [True] * 3,
         }
     )
     for column, values in overrides.items():
@@ -287,6 +288,8 @@ def audience_batch(**overrides):
         ({"suppression_reasons": [None, "manual_block", None]}, "suppression_reasons"),
         ({"phone_is_valid": [True, False, True]}, "phone_is_valid"),
         ({"phone_type": ["mobile", "fixed_line", "mobile"]}, "phone_type"),
+        # the one rule refuses what no single fact above shows (a shared hub phone)
+        ({"may_receive_marketing": [True, False, True]}, "may_receive_marketing"),
         ({"customer_id": ["c1", "c1", "c3"]}, "customer_id"),
         ({"phone_e164": ["+4915112345678", "+4915112345678", "+13125550100"]}, "phone_e164"),
     ],

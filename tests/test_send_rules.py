@@ -206,6 +206,7 @@ def candidate(r: dict) -> el.Candidate:
         customer_id="c1", segments=frozenset({"lapsed"}), phone_e164=r["phone"],
         phone_type="mobile", consent_state="opted_in", opt_in_event_id="e",
         opt_in_source="web_form", opt_in_text_version="v1",
+        marketing=el.MAY_RECEIVE, transactional=el.MAY_RECEIVE,
         whereabouts=locate(
             r["phone"], profile_time_zone=r["zone"], profile_country=r["country"],
             profile_state=r["state"], home_store_time_zone=r["store_zone"],

@@ -1,11 +1,14 @@
 """Send what is due: re-check each message at the last moment, then batches through the gateway.
 
 ``dispatch`` runs hourly (and after each plan). For every ledger row that is
-``planned`` or ``deferred`` and due, it checks again, against the consent and
-suppression views as they are now and the recipient's local clock:
+``planned`` or ``deferred`` and due, it checks again, against
+``marts.dim_sms_reachability`` as it is now (the one rule the planner and the
+compliance gate read too, a view over live consent and suppression) and the
+recipient's local clock:
 
-* a marketing message whose phone is no longer opted in, or is suppressed, is
-  skipped with the reason (an opt-out received before this run is honoured);
+* a message whose phone may no longer receive its kind (a marketing phone no
+  longer opted in, any phone suppressed) is skipped with the view's reason (an
+  opt-out received before this run is honoured);
 * a message whose window is closed in any of the zones stored on its row (the
   zones the plan considered, under the regional rules) is deferred to the next
   moment it is open in all of them; with none within the horizon, skipped.
@@ -41,14 +44,23 @@ SELECT
     l.message_key, l.campaign_id, l.customer_id, l.kind, l.state, l.phone_e164, l.time_zone,
     l.country, l.candidate_zones, l.zone_source, l.send_regions,
     l.sender, l.body, l.scheduled_at,
-    coalesce(c.consent_state, 'none') AS consent_state,
-    s.reasons AS suppression
+    coalesce(r.consent_state, 'none') AS consent_state,
+    r.suppression_reasons AS suppression,
+    -- a phone the view does not know may not receive anything
+    coalesce(
+        CASE WHEN l.kind = 'marketing' THEN r.may_receive_marketing
+             ELSE r.may_receive_transactional END,
+        false
+    ) AS may_receive,
+    CASE WHEN l.kind = 'marketing' THEN r.marketing_blocked_step
+         ELSE r.transactional_blocked_step END AS blocked_step,
+    coalesce(
+        CASE WHEN l.kind = 'marketing' THEN r.marketing_blocked_reason
+             ELSE r.transactional_blocked_reason END,
+        'no valid mobile number'
+    ) AS blocked_reason
 FROM sms.ledger AS l
-LEFT JOIN marts.sms_consent AS c ON c.phone_e164 = l.phone_e164
-LEFT JOIN (
-    SELECT phone_e164, string_agg(DISTINCT suppression_reason, ', ') AS reasons
-    FROM marts.sms_suppression GROUP BY 1
-) AS s ON s.phone_e164 = l.phone_e164
+LEFT JOIN marts.dim_sms_reachability AS r ON r.phone_e164 = l.phone_e164
 WHERE l.state IN {ledger.SENDABLE + ("sending",)} AND l.scheduled_at <= ?
 ORDER BY l.scheduled_at, l.message_key
 """
@@ -126,10 +138,13 @@ def _recheck(row, campaign: Campaign | None, now: dt.datetime, clock: SendClock)
     """('send' | 'skip' | 'defer', reason or slot) for one due row."""
     if campaign is None:
         return "skip", "campaign file removed"
-    if row.kind == "marketing" and row.consent_state != "opted_in":
-        return "skip", f"no longer opted in at send time ({row.consent_state})"
-    if isinstance(row.suppression, str) and row.suppression:
-        return "skip", f"suppressed at send time: {row.suppression}"
+    if not row.may_receive:
+        # the view's reason, worded for a message that was fine when it was planned
+        if row.blocked_step == "opt_in":
+            return "skip", f"no longer opted in at send time ({row.consent_state}): " + str(
+                row.blocked_reason
+            )
+        return "skip", f"{row.blocked_reason} at send time"
     where = stored_whereabouts(row)
     window = campaign.send_window.bounds
     slot = clock.slot(now, where, window, row.kind)

@@ -5,9 +5,11 @@ funnel reports them:
 
 1. in a target segment (for ``segment_entry`` campaigns: entered it recently)
 2. passes the campaign's filters and exclusions
-3. has a valid mobile number
-4. explicit opt-in on record (marketing; a transactional message needs none)
-5. not suppressed (opt-out, hard bounce, manual block)
+3-5. may receive this kind of message now: valid mobile, explicit and complete opt-in
+   (marketing only), not suppressed. These three are not decided here: they are the
+   verdict of the dbt view ``marts.dim_sms_reachability`` (the one definition the
+   planner, the dispatch re-check and the compliance gate all read), carried on the
+   ``Candidate`` with the step and reason the view names
 6. within frequency caps: this campaign's own cap, ``once`` cadence, and the
    global marketing caps across campaigns (plans run in priority order, so on a
    collision the higher priority campaign has already taken the slot)
@@ -33,8 +35,6 @@ from zoneinfo import ZoneInfo
 from dagster_project.activation.campaigns import Campaign, Filter, Policy
 from dagster_project.activation.whereabouts import Whereabouts, locate
 
-SMS_LINE_TYPES = frozenset({"mobile", "fixed_line_or_mobile"})
-
 # Funnel steps, in order; a skip reason starts with its step's name.
 STEPS = (
     "in_segment",
@@ -48,6 +48,29 @@ STEPS = (
 )
 
 
+# The steps a reachability verdict may stop a message at (dim_sms_reachability).
+REACHABILITY_STEPS = ("valid_mobile", "opt_in", "not_suppressed")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """dim_sms_reachability's answer for one phone and one kind of message."""
+
+    may_receive: bool
+    step: str | None = None  # the first of REACHABILITY_STEPS that fails; None when allowed
+    reason: str | None = None
+
+    def __post_init__(self):
+        # A refusal without a known step would drop out of the funnel's counts.
+        if not self.may_receive and (self.step not in REACHABILITY_STEPS or not self.reason):
+            raise ValueError(f"a refusing verdict needs a step and a reason: {self!r}")
+
+
+MAY_RECEIVE = Verdict(True)
+# What a Candidate carries until the view has judged its phone: never a send.
+UNJUDGED = Verdict(False, "valid_mobile", "no reachability verdict for the phone")
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One customer in a target segment, with what the rules need to know."""
@@ -55,12 +78,16 @@ class Candidate:
     customer_id: str
     segments: frozenset[str]
     phone_e164: str | None = None
+    # The facts the view judged, kept for the ledger (the opt-in evidence goes with a send).
     phone_type: str | None = None
     consent_state: str = "none"  # opted_in | opted_out | none (of that phone)
     opt_in_event_id: str | None = None
     opt_in_source: str | None = None
     opt_in_text_version: str | None = None
     suppression: str | None = None  # the reason(s) the phone is suppressed, else None
+    # The view's verdicts on the phone: decide reads the one of the campaign's kind.
+    marketing: Verdict = UNJUDGED
+    transactional: Verdict = UNJUDGED
     time_zone: str | None = None  # the profile's best single zone (shown, never trusted alone)
     country: str | None = None
     # Every zone and region the recipient may be in; None: worked out when the window is
@@ -72,6 +99,9 @@ class Candidate:
     attributes: Mapping[str, Any] = field(default_factory=dict)
     entered_on: dt.date | None = None  # when the customer entered the target segment
     bought_promoted_on: dt.date | None = None  # last purchase of the promoted category
+
+    def verdict(self, kind: str) -> Verdict:
+        return self.marketing if kind == "marketing" else self.transactional
 
 
 @dataclass(frozen=True)
@@ -207,20 +237,12 @@ def decide(
     if within and c.bought_promoted_on is not None and (today - c.bought_promoted_on).days < within:
         return skip("filters", f"bought {campaign.promoted_category} in the last {within} days")
 
-    if not c.phone_e164 or c.phone_type not in SMS_LINE_TYPES:
+    verdict = c.verdict(campaign.kind)
+    if not verdict.may_receive:
+        return skip(verdict.step, verdict.reason)
+    if not c.phone_e164:  # a verdict on no phone at all is a caller's bug: never a send
         return skip("valid_mobile", "no valid mobile number")
-
     marketing = campaign.kind == "marketing"
-    if marketing:
-        if c.consent_state != "opted_in":
-            return skip(
-                "opt_in", "opted out" if c.consent_state == "opted_out" else "no opt-in on record"
-            )
-        if not (c.opt_in_event_id and c.opt_in_source and c.opt_in_text_version):
-            return skip("opt_in", "opt-in record incomplete (source or text version missing)")
-
-    if c.suppression:
-        return skip("not_suppressed", f"suppressed: {c.suppression}")
 
     where = whereabouts_of(c)
     window = campaign.send_window.bounds

@@ -1,15 +1,16 @@
 """A campaign's plan for a day: candidates from the marts, rules, rendering, ledger rows.
 
 ``build_plan`` reads the candidates of one campaign (customers in its target
-segments, with their phone, live consent, suppression, time zone and the
-attributes its filters test), runs ``eligibility.decide`` on each in order,
+segments, with their phone, whether it may receive now, the opt-in evidence, time
+zone and the attributes its filters test), runs ``eligibility.decide`` on each in order,
 renders the message of everyone who will be sent (or would have been, for the
 holdout), and returns the ledger rows and link tokens. ``write`` stores them;
 ``preview`` uses the same function and writes nothing.
 
-Consent and suppression come from ``marts.sms_consent`` and
-``marts.sms_suppression``, dbt views computed when read: an opt-out loaded after
-the marts were built is honoured by the next plan and by the dispatch.
+Whether a phone may receive now comes from ``marts.dim_sms_reachability``, the one
+definition of that rule (a dbt view computed when read over consent and
+suppression): an opt-out loaded after the marts were built is honoured by the next
+plan and by the dispatch. A phone the view does not know is no valid mobile.
 """
 
 from __future__ import annotations
@@ -50,17 +51,6 @@ customers AS (
     SELECT d.*, coalesce(d.sms_opted_in_phone_e164, d.phone_e164) AS send_phone
     FROM marts.dim_customers AS d JOIN targeted USING (customer_id)
 ),
-suppressed AS (
-    SELECT phone_e164, string_agg(DISTINCT suppression_reason, ', ') AS reasons
-    FROM marts.sms_suppression
-    WHERE phone_e164 IN (SELECT send_phone FROM customers)
-    GROUP BY 1
-),
-phones AS (
-    SELECT e164, bool_and(is_valid) AS is_valid, min(number_type) AS number_type
-    FROM ingest.phone_cache WHERE e164 IN (SELECT send_phone FROM customers)
-    GROUP BY 1
-),
 bought AS (
     SELECT l.customer_id, max(l.ordered_on) AS bought_on
     FROM marts.fct_order_lines AS l JOIN targeted USING (customer_id)
@@ -71,14 +61,19 @@ SELECT
     c.customer_id,
     segs.segments,
     c.send_phone AS phone_e164,
-    CASE WHEN phones.is_valid THEN phones.number_type END AS phone_type,
-    coalesce(consent.consent_state, 'none') AS consent_state,
-    CASE WHEN consent.consent_state = 'opted_in' THEN consent.opt_in_event_id END
-        AS opt_in_event_id,
-    CASE WHEN consent.consent_state = 'opted_in' THEN consent.opt_in_source END AS opt_in_source,
-    CASE WHEN consent.consent_state = 'opted_in' THEN consent.opt_in_text_version END
-        AS opt_in_text_version,
-    suppressed.reasons AS suppression,
+    r.phone_type,
+    coalesce(r.consent_state, 'none') AS consent_state,
+    r.opt_in_event_id,
+    r.opt_in_source,
+    r.opt_in_text_version,
+    r.suppression_reasons AS suppression,
+    coalesce(r.may_receive_marketing, false) AS may_receive_marketing,
+    coalesce(r.marketing_blocked_step, 'valid_mobile') AS marketing_blocked_step,
+    coalesce(r.marketing_blocked_reason, 'no valid mobile number') AS marketing_blocked_reason,
+    coalesce(r.may_receive_transactional, false) AS may_receive_transactional,
+    coalesce(r.transactional_blocked_step, 'valid_mobile') AS transactional_blocked_step,
+    coalesce(r.transactional_blocked_reason, 'no valid mobile number')
+        AS transactional_blocked_reason,
     c.time_zone,
     c.crm_country,
     c.crm_state_region,
@@ -93,9 +88,7 @@ SELECT
 FROM customers AS c
 JOIN segs USING (customer_id)
 LEFT JOIN entered USING (customer_id)
-LEFT JOIN marts.sms_consent AS consent ON consent.phone_e164 = c.send_phone
-LEFT JOIN suppressed ON suppressed.phone_e164 = c.send_phone
-LEFT JOIN phones ON phones.e164 = c.send_phone
+LEFT JOIN marts.dim_sms_reachability AS r ON r.phone_e164 = c.send_phone
 LEFT JOIN bought USING (customer_id)
 ORDER BY c.customer_id
 """.replace("{attributes}", ", ".join(f"c.{f}" for f in FILTER_FIELDS))
@@ -116,6 +109,15 @@ def _none(value):
     )
 
 
+def verdict(row: dict, kind: str) -> eligibility.Verdict:
+    """The view's verdict on the candidate's phone for one kind of message."""
+    if row[f"may_receive_{kind}"]:
+        return eligibility.MAY_RECEIVE
+    return eligibility.Verdict(
+        False, row[f"{kind}_blocked_step"], row[f"{kind}_blocked_reason"]
+    )
+
+
 def to_candidate(row: dict) -> eligibility.Candidate:
     def day(v):
         v = _none(v)
@@ -131,6 +133,8 @@ def to_candidate(row: dict) -> eligibility.Candidate:
         opt_in_source=_none(row["opt_in_source"]),
         opt_in_text_version=_none(row["opt_in_text_version"]),
         suppression=_none(row["suppression"]),
+        marketing=verdict(row, "marketing"),
+        transactional=verdict(row, "transactional"),
         time_zone=_none(row["time_zone"]),
         country=_none(row["country"]),
         stated=tuple(

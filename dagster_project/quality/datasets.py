@@ -269,37 +269,27 @@ DEMAND_DATASETS: list[Dataset] = [
 ]
 
 # The compliance check of any audience: a CTE `audience(customer_id, phone_e164)` comes
-# first. Consent and suppression are dbt *views* (marts.sms_consent, marts.sms_suppression),
-# computed when read: an opt-out loaded after the last build counts here.
+# first. Every fact and the verdict come from marts.dim_sms_reachability, the one rule the
+# planner and the dispatch read too: a dbt *view* over consent and suppression, computed
+# when read, so an opt-out loaded after the last build counts here. A phone the view does
+# not know reads as invalid and without consent. The suite checks the facts one by one
+# (each failure says which) and the marketing verdict as a whole.
 AUDIENCE_CHECK = """
-            suppressed AS (
-                SELECT phone_e164, string_agg(DISTINCT suppression_reason, ',') AS reasons
-                FROM marts.sms_suppression
-                WHERE phone_e164 IN (SELECT phone_e164 FROM audience)
-                GROUP BY 1
-            ),
-            phones AS (
-                SELECT e164, bool_and(is_valid) AS is_valid, min(number_type) AS number_type
-                FROM ingest.phone_cache
-                WHERE e164 IN (SELECT phone_e164 FROM audience)
-                GROUP BY 1
-            )
             SELECT
                 a.customer_id,
                 a.phone_e164,
-                CASE c.consent_state WHEN 'opted_in' THEN 'opt_in' WHEN 'opted_out' THEN 'opt_out'
+                CASE r.consent_state WHEN 'opted_in' THEN 'opt_in' WHEN 'opted_out' THEN 'opt_out'
                      ELSE 'none' END AS latest_consent_event,
-                CASE WHEN c.consent_state = 'opted_in' THEN c.opt_in_source END
-                    AS latest_consent_source,
-                CASE WHEN c.consent_state = 'opted_in' THEN c.opt_in_text_version END
-                    AS latest_consent_text_version,
-                suppressed.reasons AS suppression_reasons,
-                coalesce(phones.is_valid, false) AS phone_is_valid,
-                phones.number_type AS phone_type
+                r.opt_in_source AS latest_consent_source,
+                r.opt_in_text_version AS latest_consent_text_version,
+                r.suppression_reasons,
+                coalesce(r.phone_is_valid, false) AS phone_is_valid,
+                r.phone_type,
+                coalesce(r.may_receive_marketing, false) AS may_receive_marketing,
+                CASE WHEN r.phone_e164 IS NULL THEN 'no valid mobile number'
+                     ELSE r.marketing_blocked_reason END AS marketing_blocked_reason
             FROM audience AS a
-            LEFT JOIN marts.sms_consent AS c ON c.phone_e164 = a.phone_e164
-            LEFT JOIN suppressed ON suppressed.phone_e164 = a.phone_e164
-            LEFT JOIN phones ON phones.e164 = a.phone_e164
+            LEFT JOIN marts.dim_sms_reachability AS r ON r.phone_e164 = a.phone_e164
 """
 
 
@@ -311,12 +301,13 @@ AUDIENCE_EXAMPLE_COLUMNS = (
     "suppression_reasons",
     "phone_is_valid",
     "phone_type",
+    "marketing_blocked_reason",
 )
 
 
 def audience_query(audience_sql: str, params) -> tuple[str, object]:
     """The compliance batch of an audience given as SQL selecting customer_id, phone_e164."""
-    return f"WITH audience AS ({audience_sql}),\n{AUDIENCE_CHECK}", params
+    return f"WITH audience AS ({audience_sql})\n{AUDIENCE_CHECK}", params
 
 
 MART_DATASETS: list[Dataset] = [

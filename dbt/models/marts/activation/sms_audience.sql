@@ -1,19 +1,15 @@
 -- Who may receive a marketing SMS today: one row per customer, with the phone to text
--- and the opt-in record every send must carry. Campaign plans start from here and narrow
--- it by segment, filters, caps, holdout and send window; nobody outside it is ever sent
--- marketing. A customer is in when all of these hold:
---   * the customer's phone has an explicit opt-in as its latest consent event, with its
---     source and text version on record (sms_consent.has_complete_opt_in_record);
---   * the phone is not suppressed for any reason (opt-out, hard bounce, manual block);
---   * the phone is a valid number of a type that takes SMS (var sms_phone_types);
---   * the phone is not a hub shared by many accounts (it belongs to nobody in particular).
--- The compliance gate (expectations/sms_audience.json) re-checks every row against the
--- live consent events and the suppression list before anything downstream may run.
+-- and the opt-in record every send must carry. Campaign plans start from the same rule
+-- and narrow it by segment, filters, caps, holdout and send window; nobody outside it is
+-- ever sent marketing. The rule itself (valid mobile, complete opt-in, not a hub phone,
+-- not suppressed) is dim_sms_reachability's may_receive_marketing, read here as the
+-- planner, the dispatch and the compliance gate read it.
 with customers as (
 
+    -- the phone the planner texts: the opted-in one, else the customer's phone
     select
         customer_id,
-        sms_opted_in_phone_e164 as phone_e164,
+        coalesce(sms_opted_in_phone_e164, phone_e164) as phone_e164,
         first_name,
         language,
         country,
@@ -24,38 +20,20 @@ with customers as (
         has_open_ticket,
         as_of_date
     from {{ ref('dim_customers') }}
-    where sms_consent_state = 'opted_in'
-        and sms_opted_in_phone_e164 is not null
 
 ),
 
-consent as (
+reachable as (
 
     select
         phone_e164,
+        phone_type,
         opt_in_event_id,
         opt_in_source,
         opted_in_at,
         opt_in_text_version
-    from {{ ref('sms_consent') }}
-    where consent_state = 'opted_in'
-        and has_complete_opt_in_record
-        and not is_shared_hub_phone
-
-),
-
-suppressed as (
-
-    select distinct phone_e164 from {{ ref('sms_suppression') }}
-
-),
-
-phone_types as (
-
-    select phone_e164, min(phone_type) as phone_type
-    from {{ ref('stg_crm__consent_events') }}
-    where phone_e164 is not null
-    group by 1
+    from {{ ref('dim_sms_reachability') }}
+    where may_receive_marketing
 
 ),
 
@@ -72,11 +50,11 @@ final as (
     select
         customers.customer_id,
         customers.phone_e164,
-        phone_types.phone_type,
-        consent.opt_in_event_id,
-        consent.opt_in_source,
-        consent.opted_in_at,
-        consent.opt_in_text_version,
+        reachable.phone_type,
+        reachable.opt_in_event_id,
+        reachable.opt_in_source,
+        reachable.opted_in_at,
+        reachable.opt_in_text_version,
         customers.first_name,
         customers.language,
         customers.country,
@@ -88,12 +66,8 @@ final as (
         coalesce(segments.segments, []) as segments,
         customers.as_of_date
     from customers
-    inner join consent on consent.phone_e164 = customers.phone_e164
-    inner join phone_types on phone_types.phone_e164 = customers.phone_e164
-    left join suppressed on suppressed.phone_e164 = customers.phone_e164
+    inner join reachable on reachable.phone_e164 = customers.phone_e164
     left join segments on segments.customer_id = customers.customer_id
-    where suppressed.phone_e164 is null
-        and list_contains({{ sms_phone_types_list() }}, phone_types.phone_type)
     -- Identity resolution links records sharing a phone into one customer, so a phone
     -- has one customer; should two ever share it, the lowest id keeps it (one text per
     -- handset) and the gate's uniqueness expectation would say so.
