@@ -47,9 +47,8 @@ MART_INPUTS = [
         "customer_segments",
         "customer_segment_history",
         "fct_order_lines",
-        "sms_audience",
-        "sms_consent",
-        "sms_suppression",
+        "sms_audience",  # not read, but its compliance gate must pass before a plan
+        "dim_sms_reachability",
     )
 ]
 
