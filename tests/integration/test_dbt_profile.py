@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-DBT_DIR = Path(__file__).resolve().parent.parent / "dbt"
+DBT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 
 
 def test_dbt_connects_to_the_warehouse_named_by_the_environment(tmp_path):

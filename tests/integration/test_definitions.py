@@ -8,7 +8,7 @@ from dagster import AssetKey, BackfillPolicy, DagsterInstance
 from dagster_project.definitions import defs
 from dagster_project.ingest.specs import ALL_SPECS
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_definitions_load_with_every_ingest_asset():

@@ -21,6 +21,8 @@ import duckdb
 import httpx
 import pytest
 from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance, materialize
+from support.gateway_servers import Faults, GatewayServer
+from support.webhook_server import ReceiverProcess
 
 from dagster_project.activation import plan_assets, plan_checks, sms_dispatch
 from dagster_project.activation.gateway.resource import GatewayResource
@@ -35,10 +37,6 @@ from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.quality import mart_checks, raw_checks
 from dagster_project.transform import dbt_models, dbt_resource
 from dagster_project.warehouse import WarehouseResource
-
-sys.path.insert(0, str(Path(__file__).parent))
-from gateway_servers import Faults, GatewayServer  # noqa: E402
-from webhook_server import ReceiverProcess  # noqa: E402
 
 END = date(2026, 11, 21)
 DAY = END + timedelta(days=1)

@@ -23,7 +23,7 @@ from dagster_project.contracts.eventlog import EventLog
 from dagster_project.contracts.events import status_event
 from dagster_project.ingest import events as event_table
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 POLICY = load_policy(REPO / "campaigns" / "settings" / "policy.yml")
 CAMPAIGN = Campaign.model_validate(dict(
     id="edge", name="edge", segments=["lapsed"], templates={"en": "hi"},

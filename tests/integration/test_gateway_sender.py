@@ -1,6 +1,6 @@
 """The async sender, the Twilio and sandbox adapters, against a real local HTTP server.
 
-The server (tests/gateway_servers.py) logs every request it receives, so the
+The server (tests/support/gateway_servers.py) logs every request it receives, so the
 assertions are on what reached the gateway: how often each key arrived, when,
 with which fields, and what the sender concluded.
 """
@@ -21,7 +21,7 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
-from gateway_servers import Faults, GatewayServer
+from support.gateway_servers import Faults, GatewayServer
 
 from dagster_project.activation.gateway import (
     GatewayResource,

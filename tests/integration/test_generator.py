@@ -650,7 +650,7 @@ def test_duckdb_alone_rejects_the_logged_lines_except_the_shifted_ones(messy, en
     """DuckDB's reader rejects every malformed line but one shape: a line with one extra
     *empty* trailing field, which it forgives and loads shifted by a column. The generator
     plants that shape on purpose; the loader's structural scan must catch it
-    (tests/test_ingest_pipeline.py checks the loader against the whole log)."""
+    (tests/integration/test_ingest_pipeline.py checks the loader against the whole log)."""
     _, out, truth = messy
     header = HEADERS[ENTITY_FOLDERS[entity]].split(",")
     columns = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in header) + "}"

@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from gateway_servers import GatewayServer
-from kannel_harness import INSTALL_HINT, Kannel, binaries
+from support.gateway_servers import GatewayServer
+from support.kannel_harness import INSTALL_HINT, Kannel, binaries
 
 from dagster_project.activation.gateway import GatewayResource, OutboundMessage, needs_ucs2
 

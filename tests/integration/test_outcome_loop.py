@@ -28,7 +28,7 @@ from dagster_project.pipeline import demo_loop
 END = date(2026, 11, 21)
 SEND_DAY = END - timedelta(days=6)
 UPLIFT = 0.3
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 # The code location defines one plan asset per campaign file of the repository, so the
 # test keeps those ids and changes two of them: a real uplift for prospects, none for

@@ -22,7 +22,7 @@ from dagster import AssetKey, DagsterInstance
 
 from dagster_project.demo.generator import generate
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 END = date(2026, 11, 21)
 LATE = END + timedelta(days=200)  # every buyer's last purchase is ~200 days before it
 LIFECYCLE = AssetKey(["marts", "customer_lifecycle"])

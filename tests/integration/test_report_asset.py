@@ -14,7 +14,7 @@ import sys
 import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
-from report_frames import create_mart, frame, three_campaigns
+from support.report_frames import create_mart, frame, three_campaigns
 
 from dagster_project.reporting.assets import MART_KEY, REPORT_KEY, campaign_performance_report
 from dagster_project.reporting.report import MissingMartError, write_report

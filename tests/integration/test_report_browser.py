@@ -17,7 +17,7 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-from report_frames import frame, performance_row, three_campaigns
+from support.report_frames import frame, performance_row, three_campaigns
 
 from dagster_project.reporting.render import render_report
 from dagster_project.reporting.report import write_report

@@ -1,6 +1,6 @@
 """A real Kannel reports to the real receiver: DLRs of sent messages, and a phone's STOP.
 
-bearerbox + smsbox + fakesmsc on loopback (``tests/kannel_harness.py``) and the
+bearerbox + smsbox + fakesmsc on loopback (``tests/support/kannel_harness.py``) and the
 receiver as its own uvicorn process. The messages go out through
 ``GatewayResource(kind="kannel")`` with no ``dlr_url`` configured, so the
 default (the receiver's ``/kannel/dlr/<secret>``) is what is under test; the
@@ -14,8 +14,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from kannel_harness import INSTALL_HINT, Kannel, binaries
-from webhook_server import ReceiverProcess
+from support.kannel_harness import INSTALL_HINT, Kannel, binaries
+from support.webhook_server import ReceiverProcess
 
 from dagster_project.activation.gateway import GatewayResource, OutboundMessage
 from dagster_project.contracts import webhook_urls

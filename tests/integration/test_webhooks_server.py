@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from webhook_server import ReceiverProcess
+from support.webhook_server import ReceiverProcess
 
 from dagster_project.contracts.eventlog import read_new
 from dagster_project.contracts.kannel_keys import quote_dlr_key

@@ -24,7 +24,7 @@ gateway dedupe on the key (a resend of an accepted key answers the first
 acceptance and is not a new send).
 
 Run it in a thread (``with GatewayServer(...) as gw: gw.url``) or as its own
-process: ``python tests/gateway_servers.py --style twilio [--port 0] [--log F]``
+process: ``python tests/support/gateway_servers.py --style twilio [--port 0] [--log F]``
 prints ``PORT <n>`` once listening (the benchmark does this).
 """
 

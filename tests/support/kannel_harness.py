@@ -27,7 +27,7 @@ makes the default ``sms-service`` fetch ``URL`` (Kannel's escapes filled in,
 phone would send it. ``http_request_retry=N`` makes smsbox retry a dlr-url or
 get-url request that failed (no answer, or a 5xx) up to N times, a second apart.
 
-Also a CLI for trying it by hand: ``python tests/kannel_harness.py DIR`` starts
+Also a CLI for trying it by hand: ``python tests/support/kannel_harness.py DIR`` starts
 it, prints the sendsms URL and credentials, and runs until Ctrl-C.
 """
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from dagster_project.contracts.eventlog import read_new
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 class ReceiverProcess:

@@ -6,7 +6,7 @@ plan assets do. Whatever it finds, a marketing message never goes without an
 explicit opt-in on record, never to a suppressed phone, never outside the local
 window in any zone the recipient may be in, never above a cap, and never twice for
 the same key. The zones are worked out here from ``phonenumbers`` directly, not
-from the code under test (``tests/test_send_rules.py`` covers phones of every
+from the code under test (``tests/unit/activation/test_send_rules.py`` covers phones of every
 supported country, explicit profiles and the regional rules).
 """
 

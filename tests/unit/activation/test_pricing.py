@@ -8,7 +8,7 @@ import pytest
 from dagster_project.activation.encoding import SmsSize, measure
 from dagster_project.activation.pricing import Prices, PricingError, estimate_cost, load_prices
 
-SHIPPED = Path(__file__).resolve().parents[1] / "campaigns" / "pricing" / "sms.yml"
+SHIPPED = Path(__file__).resolve().parents[3] / "campaigns" / "pricing" / "sms.yml"
 
 
 def write(tmp_path, text):

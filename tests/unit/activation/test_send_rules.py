@@ -35,7 +35,7 @@ from dagster_project.activation.send_rules import (
 )
 from dagster_project.activation.whereabouts import locate
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 RULES = load_send_rules(REPO / "campaigns" / "settings" / "send_rules.yml")
 
 # Area code -> (state, the state's rule as (earliest, latest) local hour; None: TCPA only).

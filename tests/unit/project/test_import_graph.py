@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "dagster_project"
+PACKAGE = Path(__file__).resolve().parents[3] / "dagster_project"
 
 
 def _modules() -> dict[str, Path]:

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from report_frames import frame, performance_row, three_campaigns
+from support.report_frames import frame, performance_row, three_campaigns
 
 from dagster_project.reporting import render
 from dagster_project.reporting.charts import nice_ticks

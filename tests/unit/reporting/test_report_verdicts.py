@@ -14,7 +14,7 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from report_frames import frame, performance_row
+from support.report_frames import frame, performance_row
 
 from dagster_project import settings
 from dagster_project.reporting.entries import build_entries

@@ -9,7 +9,7 @@ import pytest
 
 from dagster_project import settings
 
-DBT_DIR = Path(__file__).resolve().parent.parent / "dbt"
+DBT_DIR = Path(__file__).resolve().parents[3] / "dbt"
 ZONES = ("SMS_BUSINESS_TIME_ZONE", "SMS_SHOP_TIME_ZONE")
 
 

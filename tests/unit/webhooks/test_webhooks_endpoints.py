@@ -7,7 +7,7 @@ import stat
 import xml.etree.ElementTree as ET
 
 import pytest
-from webhook_helpers import SECRET, client, events, make_settings, signed_post
+from support.webhook_helpers import SECRET, client, events, make_settings, signed_post
 
 from dagster_project.contracts import webhook_urls
 from dagster_project.contracts.events import EVENT_KEYS

@@ -6,7 +6,7 @@ import multiprocessing
 import stat
 
 import pytest
-from webhook_helpers import client, events, make_settings
+from support.webhook_helpers import client, events, make_settings
 
 from dagster_project.contracts.tracked_links import Link, LinkRegistry, append_links
 

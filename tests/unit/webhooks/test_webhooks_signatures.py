@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pytest
-from webhook_helpers import BASE, TWILIO_TOKEN, client, events, make_settings, signed_post
+from support.webhook_helpers import BASE, TWILIO_TOKEN, client, events, make_settings, signed_post
 
 from dagster_project.webhooks.signatures import compute_signature, is_valid_signature
 

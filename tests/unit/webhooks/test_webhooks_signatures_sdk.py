@@ -13,8 +13,8 @@ from urllib.parse import urlencode
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.webhook_helpers import BASE, TWILIO_TOKEN, client, events, make_settings
 from twilio.request_validator import HMAC_SHA1, HMAC_SHA256, RequestValidator
-from webhook_helpers import BASE, TWILIO_TOKEN, client, events, make_settings
 
 from dagster_project.webhooks.signatures import compute_signature, is_valid_signature
 
