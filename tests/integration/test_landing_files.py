@@ -3,6 +3,7 @@
 Misnamed and future day folders, ``.CSV`` in capitals, Windows-1252 text, files that
 are not text at all, empty and header-less files, a re-sent day, rows dated next year:
 each case ends loaded, skipped with its path, or quarantined with file, line and reason.
+(Which day folders count, without a warehouse: unit/ingest/test_landing_days.py.)
 """
 
 from __future__ import annotations
@@ -115,12 +116,6 @@ def test_upper_case_extension_is_read_and_other_files_are_reported(conn, root):
         ("notes.txt", "other_file"),
         ("old", "nested_folder"),
     ]
-
-
-def test_a_day_before_the_first_partition_is_reported(root):
-    write(root / "crm/tickets/2023-12-31/t.csv", TICKETS_HEADER + "\n" + ticket("T0") + "\n")
-    [s] = landing.skipped_entries(root, CRM_TICKETS, TODAY, first_day=D("2024-01-01"))
-    assert s.kind == "before_first_day" and "SMS_PARTITION_START" in s.reason
 
 
 # --- 6. encodings ------------------------------------------------------------------------

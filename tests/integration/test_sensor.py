@@ -1,4 +1,5 @@
-"""The landing sensor: which days it asks to load, and that it asks once."""
+"""The landing sensor on a Dagster instance: which days it asks to load, and that it asks
+once (the day arithmetic alone: unit/ingest/test_sensor_days.py)."""
 
 from __future__ import annotations
 
@@ -11,27 +12,7 @@ import pytest
 from dagster import DagsterInstance, build_sensor_context
 
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
-from dagster_project.ingest.sensors import contiguous_ranges, days_to_load, landing_sensor
-
-D = date.fromisoformat
-
-
-def test_contiguous_ranges_merge_adjacent_days():
-    days = [D("2026-03-03"), D("2026-03-01"), D("2026-03-02"), D("2026-03-07"), D("2026-03-07")]
-    assert contiguous_ranges(days) == [
-        (D("2026-03-01"), D("2026-03-03")),
-        (D("2026-03-07"), D("2026-03-07")),
-    ]
-
-
-def test_days_to_load_new_changed_and_already_materialized():
-    seen = {"2026-03-01": "a", "2026-03-02": "b"}
-    current = {"2026-03-01": "a", "2026-03-02": "CHANGED", "2026-03-03": "c", "2026-03-04": "d"}
-    # 03-04 was loaded before the sensor ever ran (e.g. by `make demo`): not again.
-    assert days_to_load(seen, current, materialized={"2026-03-04"}) == [
-        D("2026-03-02"),
-        D("2026-03-03"),
-    ]
+from dagster_project.ingest.sensors import landing_sensor
 
 
 def _drop(root: Path, rel: str, text: str) -> None:
