@@ -22,7 +22,6 @@ import pytest
 from dagster import AssetSelection, DagsterInstance, materialize
 
 from dagster_project.activation import ledger as sms_ledger
-from dagster_project.demo import generate
 from dagster_project.ingest import tables as ingest_tables
 from dagster_project.ingest.assets import daily_assets, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
@@ -155,11 +154,9 @@ def wilson(x, n):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(tmp_path_factory, generated):
     base = tmp_path_factory.mktemp("attribution")
-    generate(
-        out=base / "landing", truth_dir=base / "truth", customers=400, days=DAYS, seed=11, end=END
-    )
+    generated(customers=400, days=DAYS, seed=11, end=END).copy_to(base)
     warehouse = base / "warehouse.duckdb"
     start = date.fromordinal(END.toordinal() - DAYS + 1).isoformat()
     with pytest.MonkeyPatch.context() as mp:

@@ -26,7 +26,6 @@ from support.webhook_server import ReceiverProcess
 
 from dagster_project.activation import plan_assets, plan_checks, sms_dispatch
 from dagster_project.activation.gateway.resource import GatewayResource
-from dagster_project.demo import generate
 from dagster_project.ingest.assets import (
     crm_consent_catch_up,
     daily_assets,
@@ -68,11 +67,9 @@ def resources(**gateway):
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, generated):
     base = tmp_path_factory.mktemp("dispatch")
-    generate(
-        out=base / "landing", truth_dir=base / "truth", customers=2500, days=DAYS, seed=8, end=END
-    )
+    generated(customers=2500, days=DAYS, seed=8, end=END).copy_to(base)
     with pytest.MonkeyPatch.context() as mp:
         env(mp, base)
         with DagsterInstance.ephemeral() as instance:

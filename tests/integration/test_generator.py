@@ -74,29 +74,30 @@ PHONE_FORMATS = {
 }
 
 
+MESSY = dict(customers=1500, days=400, seed=7, end=END, mess_rate=0.01, late_rate=0.05)
+
+
 def run(tmp: Path, **kwargs):
-    params = dict(customers=1500, days=400, seed=7, end=END, mess_rate=0.01, late_rate=0.05)
-    params.update(kwargs)
+    params = {**MESSY, **kwargs}
     out, truth = tmp / "landing", tmp / "truth"
     summary = generate(out=out, truth_dir=truth, **params)
     return summary, out, truth
 
 
+def shared(world):
+    return world.summary, world.landing, world.truth
+
+
+# Only read here, so the session's generated worlds serve as they are.
 @pytest.fixture(scope="module")
-def messy(tmp_path_factory):
-    return run(tmp_path_factory.mktemp("messy"))
+def messy(generated):
+    return shared(generated(**MESSY))
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory):
-    return run(
-        tmp_path_factory.mktemp("clean"),
-        customers=1200,
-        days=300,
-        seed=11,
-        mess_rate=0.0,
-        late_rate=0.0,
-    )
+def clean(generated):
+    clean_params = dict(customers=1200, days=300, seed=11, mess_rate=0.0, late_rate=0.0)
+    return shared(generated(**{**MESSY, **clean_params}))
 
 
 def files_of(out: Path, entity: str) -> list[Path]:

@@ -14,7 +14,6 @@ import duckdb
 import pytest
 from dagster import AssetSelection, DagsterInstance, materialize
 
-from dagster_project.demo import generate
 from dagster_project.ingest.assets import daily_assets, raw_key, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.ingest.specs import ALL_SPECS
@@ -55,18 +54,11 @@ def raw_snapshot(path: Path) -> dict[str, list]:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, generated):
     base = tmp_path_factory.mktemp("world")
-    summary = generate(
-        out=base / "landing",
-        truth_dir=base / "truth",
-        customers=1500,
-        days=DAYS,
-        seed=11,
-        end=END,
-        mess_rate=0.01,
-        late_rate=0.05,
-    )
+    summary = generated(
+        customers=1500, days=DAYS, seed=11, end=END, mess_rate=0.01, late_rate=0.05
+    ).copy_to(base)
     env = {
         "SMS_LANDING_DIR": str(base / "landing"),
         "SMS_WAREHOUSE_PATH": str(base / "warehouse.duckdb"),

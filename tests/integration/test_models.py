@@ -14,7 +14,6 @@ import pytest
 from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 
 from dagster_project.definitions import defs
-from dagster_project.demo import generate
 from dagster_project.ingest.assets import daily_assets, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.transform import dbt_models, dbt_resource, run_dbt
@@ -33,11 +32,9 @@ LATE_DAYS = 30
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(tmp_path_factory, generated):
     base = tmp_path_factory.mktemp("models")
-    generate(
-        out=base / "landing", truth_dir=base / "truth", customers=2000, days=DAYS, seed=5, end=END
-    )
+    generated(customers=2000, days=DAYS, seed=5, end=END).copy_to(base)
     resources = {
         "warehouse": WarehouseResource(),
         "dbt": dbt_resource(),

@@ -21,7 +21,6 @@ import yaml
 from dagster import DagsterInstance
 
 from dagster_project import settings
-from dagster_project.demo.generator import generate
 from dagster_project.demo.recipients import Behaviour
 from dagster_project.pipeline import demo_loop
 
@@ -67,7 +66,7 @@ def _campaign_files(folder: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def loop(tmp_path_factory):
+def loop(tmp_path_factory, generated):
     base = tmp_path_factory.mktemp("loop")
     _campaign_files(base / "campaigns")
     with pytest.MonkeyPatch.context() as mp:
@@ -79,10 +78,7 @@ def loop(tmp_path_factory):
             "SMS_WEBHOOK_SECRET": "loop-test-secret",
         }.items():
             mp.setenv(name, str(value))
-        generate(
-            out=base / "landing", truth_dir=base / "truth", customers=4000, days=150, seed=5,
-            end=END,
-        )  # fmt: skip
+        generated(customers=4000, days=150, seed=5, end=END).copy_to(base)
         behaviour = Behaviour(
             uplift={LIFT: UPLIFT, NULL: 0.0}, default_uplift=0.0, seed=7
         )

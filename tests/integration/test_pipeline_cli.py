@@ -20,8 +20,6 @@ import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance
 
-from dagster_project.demo.generator import generate
-
 REPO = Path(__file__).resolve().parents[2]
 END = date(2026, 11, 21)
 LATE = END + timedelta(days=200)  # every buyer's last purchase is ~200 days before it
@@ -62,11 +60,9 @@ def as_of_days(base: Path) -> list:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, generated):
     base = tmp_path_factory.mktemp("cli")
-    generate(
-        out=base / "landing", truth_dir=base / "truth", customers=400, days=40, seed=3, end=END
-    )
+    generated(customers=400, days=40, seed=3, end=END).copy_to(base)
     env = {
         **os.environ,
         "SMS_DATA_DIR": str(base),

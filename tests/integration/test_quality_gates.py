@@ -19,7 +19,6 @@ import pytest
 from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance, materialize
 
 from dagster_project.definitions import defs
-from dagster_project.demo import generate
 from dagster_project.ingest.assets import daily_assets, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.publish.assets import analytics_snapshot
@@ -40,12 +39,10 @@ def resources():
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, generated):
     """Every day but the last loaded, built and published in one run; all gates pass."""
     base = tmp_path_factory.mktemp("gates")
-    generate(
-        out=base / "landing", truth_dir=base / "truth", customers=1500, days=DAYS, seed=3, end=END
-    )
+    generated(customers=1500, days=DAYS, seed=3, end=END).copy_to(base)
     start = (END - timedelta(days=DAYS - 1)).isoformat()
     with pytest.MonkeyPatch.context() as mp:
         env(mp, base)
