@@ -21,11 +21,12 @@ DEMO_SEED      ?= 42
 # one number, or campaign=value pairs, e.g. DEMO_UPLIFT=winback-lapsed=0.3,0.1
 DEMO_UPLIFT    ?= 0.15
 
-.PHONY: install demo test dev bench docs docs-serve lint clean help kannel chromium preview webhooks
+.PHONY: install demo test test-fast dev bench docs docs-serve lint clean help kannel chromium preview webhooks
 
 help:
 	@echo "make demo   generate demo data and run the whole pipeline on the embedded DuckDB"
 	@echo "make test   run the test suite"
+	@echo "make test-fast  the unit tests only (tests/unit), under a minute"
 	@echo "make dev    open the Dagster UI on http://127.0.0.1:3000"
 	@echo "make bench  benchmarks at sizes S, M, L (see bench/README.md)"
 	@echo "make docs   dbt docs (catalog of every model and column) into dbt/target"
@@ -74,6 +75,11 @@ chromium:
 # Kannel and Chromium were just made sure of, so their tests fail rather than skip if missing.
 test: install kannel chromium
 	$(PY) -m pytest
+
+# The fast lane: pure functions in tests/unit, no warehouse file, no Dagster instance, no
+# server process; tests/integration holds the rest and runs only under `make test`.
+test-fast: install
+	$(PY) -m pytest tests/unit -q
 
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

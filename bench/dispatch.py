@@ -5,7 +5,7 @@ a core of its own):
 
 1. **Throughput.** ``MESSAGES`` (100,000) Twilio-shaped messages through
    ``send_all`` in ledger-sized batches (``dispatch_in_batches``, the path the
-   ledger takes), to ``tests/gateway_servers.py`` started as a separate process;
+   ledger takes), to ``tests/support/gateway_servers.py`` started as a separate process;
    and the same requests, same concurrency, same server, through a bare httpx
    loop (workers doing ``client.post`` and checking the status) on the same
    client (``ShardedTransport``, as ``GatewayResource`` builds it). Reported:
@@ -15,7 +15,7 @@ a core of its own):
 2. **Rate accuracy.** One sender id at a configured 100 msg/s for ~10 s; the
    rate is measured on the gateway side (arrival times it logs). Goal: +-5%.
 3. **Kannel.** The same sender through a real Kannel (bearerbox + smsbox +
-   fakesmsc, tests/kannel_harness.py) beside a bare loop against it: Kannel's
+   fakesmsc, tests/support/kannel_harness.py) beside a bare loop against it: Kannel's
    own acceptance rate is the ceiling there. Skipped with a note when Kannel is
    not installed (``make kannel``).
 
@@ -48,7 +48,7 @@ from dagster_project.activation.gateway import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
-TESTS = REPO / "tests"
+SUPPORT = REPO / "tests" / "support"
 MESSAGES = 100_000
 CONCURRENCY = 32
 BATCH = 5_000
@@ -128,10 +128,10 @@ def client(concurrency: int = CONCURRENCY, *, stock: bool = False) -> httpx.Asyn
 
 
 class LocalGateway:
-    """tests/gateway_servers.py as its own process (a core of its own)."""
+    """tests/support/gateway_servers.py as its own process (a core of its own)."""
 
     def __init__(self, log: Path | None = None) -> None:
-        cmd = [sys.executable, str(TESTS / "gateway_servers.py"), "--style", "twilio"]
+        cmd = [sys.executable, str(SUPPORT / "gateway_servers.py"), "--style", "twilio"]
         if log:
             cmd += ["--log", str(log)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
@@ -309,7 +309,7 @@ def bucket_accuracy(rate: float = RATE, seconds: float = RATE_SECONDS) -> dict:
 
 
 def kannel_rate(n: int = KANNEL_MESSAGES, concurrency: int = CONCURRENCY) -> dict:
-    sys.path.insert(0, str(TESTS))
+    sys.path.insert(0, str(SUPPORT))
     from kannel_harness import INSTALL_HINT, Kannel, binaries
 
     if binaries() is None:

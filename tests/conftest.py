@@ -1,4 +1,10 @@
-"""Test-wide setup: telemetry off for every library and subprocess, as in production."""
+"""Test-wide setup: telemetry off for every library and subprocess, as in production.
+
+The layout: ``unit/<domain>/`` holds pure functions (no warehouse file, no DuckDB connection,
+no Dagster instance, no server process; ``make test-fast``); ``integration/`` the rest, with
+the session's generated worlds in its conftest; ``support/`` the helper servers and harnesses,
+imported as ``support.<module>``.
+"""
 
 from dagster_project import settings
 
