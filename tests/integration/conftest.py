@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from dagster_project.demo import generate
+
+from demo import generate
 
 
 @dataclass(frozen=True)
