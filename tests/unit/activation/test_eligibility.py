@@ -39,7 +39,7 @@ PHONES = ["+4915112345678", "+14155552671", "+12125550147", "+19075550123", "+44
 
 
 # The line types that take SMS: the dbt var the view reads.
-DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt" / "dbt_project.yml"
+DBT_PROJECT = Path(__file__).resolve().parents[3] / "dbt" / "dbt_project.yml"
 SMS_LINE_TYPES = frozenset(yaml.safe_load(DBT_PROJECT.read_text())["vars"]["sms_phone_types"])
 
 
