@@ -171,7 +171,7 @@ def duckdb_memory_limit() -> str:
 
 
 # dbt reads the same variables with the same defaults (dbt/macros/time_zones.sql);
-# tests/test_time_zone_settings.py holds the two to each other.
+# tests/unit/settings/test_time_zone_settings.py holds the two to each other.
 BUSINESS_TIME_ZONE_DEFAULT = "UTC"
 
 
