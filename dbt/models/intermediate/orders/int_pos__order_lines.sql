@@ -27,9 +27,7 @@ changed_transactions as (
 
     select distinct transaction_id
     from {{ ref('base_pos__transactions') }}
-    where _loaded_at > (
-        select coalesce(max(_loaded_at), cast('1900-01-01' as timestamp)) from {{ this }}
-    )
+    where {{ loaded_since_last_run() }}
 
 ),
 

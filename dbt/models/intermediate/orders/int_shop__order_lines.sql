@@ -26,9 +26,7 @@ changed_orders as (
 
     select distinct order_id
     from {{ ref('base_shop__orders') }}
-    where _loaded_at > (
-        select coalesce(max(_loaded_at), cast('1900-01-01' as timestamp)) from {{ this }}
-    )
+    where {{ loaded_since_last_run() }}
 
 ),
 
