@@ -1,14 +1,6 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='customer_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook=[
-            "{% if is_incremental() %}delete from {{ this }} as categories where not exists (select 1 from {{ ref('int_customers__purchase_history') }} as history where history.customer_id = categories.customer_id and history._built_at < categories._built_at){% endif %}"
-        ]
-    )
-}}
+{{ customer_incremental_config(
+    delete_stale="delete from {{ this }} as categories where not exists (select 1 from {{ ref('int_customers__purchase_history') }} as history where history.customer_id = categories.customer_id and history._built_at < categories._built_at)"
+) }}
 
 -- depends_on: {{ ref('int_customers__purchase_history') }}
 
@@ -24,14 +16,7 @@
 -- refresh gives the same rows.
 with
 
-{% if is_incremental() %}
-rebuilt_customers as (
-
-    select customer_id from {{ ref('int_customers__purchase_history') }}
-    where _built_at > (select max(_built_at) from {{ this }})
-
-),
-{% endif %}
+{{ rebuilt_customers([ref('int_customers__purchase_history')]) }}
 
 lines as (
 

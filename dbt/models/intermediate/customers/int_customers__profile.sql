@@ -1,14 +1,6 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='customer_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook=[
-            "{% if is_incremental() %}delete from {{ this }} where customer_id not in (select customer_id from {{ ref('int_identity__customers') }}){% endif %}"
-        ]
-    )
-}}
+{{ customer_incremental_config(
+    delete_stale="delete from {{ this }} where customer_id not in (select customer_id from {{ ref('int_identity__customers') }})"
+) }}
 
 -- Who each customer is: the contact attributes dim_customers shows, picked across sources.
 --   names, birth date, gender, language: the customer's CRM contact (the most recently
@@ -31,16 +23,7 @@
 -- `dbt build --full-refresh -s int_customers__profile+`.
 with
 
-{% if is_incremental() %}
-rebuilt_customers as (
-
-    select distinct customer_id
-    from {{ ref('int_identity__identifiers') }}
-    where customer_id is not null
-        and _built_at > (select max(_built_at) from {{ this }})
-
-),
-{% endif %}
+{{ rebuilt_customers([ref('int_identity__identifiers')]) }}
 
 identifiers as (
 

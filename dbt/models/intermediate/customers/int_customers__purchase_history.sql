@@ -1,14 +1,6 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='customer_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook=[
-            "{% if is_incremental() %}delete from {{ this }} where customer_id not in (select customer_id from {{ ref('int_identity__customers') }}){% endif %}"
-        ]
-    )
-}}
+{{ customer_incremental_config(
+    delete_stale="delete from {{ this }} where customer_id not in (select customer_id from {{ ref('int_identity__customers') }})"
+) }}
 
 -- depends_on: {{ ref('int_identity__identifiers') }}
 
@@ -26,19 +18,7 @@
 -- it, then `--full-refresh`.
 with
 
-{% if is_incremental() %}
-rebuilt_customers as (
-
-    select customer_id from {{ ref('fct_orders') }}
-    where customer_id is not null
-        and _built_at > (select max(_built_at) from {{ this }})
-    union
-    select customer_id from {{ ref('int_identity__identifiers') }}
-    where customer_id is not null
-        and _built_at > (select max(_built_at) from {{ this }})
-
-),
-{% endif %}
+{{ rebuilt_customers([ref('fct_orders'), ref('int_identity__identifiers')]) }}
 
 customers as (
 
