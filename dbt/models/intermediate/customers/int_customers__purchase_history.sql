@@ -3,19 +3,6 @@
 ) }}
 
 -- depends_on: {{ ref('int_identity__identifiers') }}
-
--- Every customer's purchase totals over everything loaded (no as_of): the figures the
--- customer marts start from, so a daily run reads one row per customer instead of
--- re-aggregating every order. int_customers__order_summary takes a customer from here
--- when all their purchases lie before var as_of (on a daily run, everyone but those with
--- a purchase dated on the as_of day itself) and recomputes the others from fct_orders.
---
--- Incremental (delete + insert on customer_id): a run rebuilds the customers with an
--- order fct_orders wrote since this model's last build (new orders, refunds, orders moved
--- by a merge) and those with an identifier identity resolution wrote since (merged or
--- split customers, new prospects); customers merged away are deleted (post-hook). A full
--- refresh gives the same rows. Depends on var lapsed_after_days (the lapse gap): change
--- it, then `--full-refresh`.
 with
 
 {{ rebuilt_customers([ref('fct_orders'), ref('int_identity__identifiers')]) }}

@@ -2,12 +2,6 @@
     delete_stale="delete from {{ this }} where customer_id not in (select customer_id from {{ ref('int_identity__identifiers') }} where customer_id is not null)"
 ) }}
 
--- One row per resolved customer: its anchor and how many identifiers of each kind it holds.
---
--- Incremental (delete + insert on customer_id): a run rebuilds the customers holding an
--- identifier that identity resolution wrote since this model's last build; customers
--- merged away (no identifier left) are deleted by the post-hook. A full refresh gives
--- the same rows.
 with
 
 {{ rebuilt_customers([ref('int_identity__identifiers')]) }}
