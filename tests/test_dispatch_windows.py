@@ -57,11 +57,11 @@ def _ledger(conn, n: int) -> list[str]:
     # consent: every phone opted in, through the views dispatch reads
     conn.execute("CREATE SCHEMA IF NOT EXISTS marts")
     conn.execute(
-        "CREATE OR REPLACE VIEW marts.sms_consent AS SELECT phone_e164, 'opted_in' AS "
+        "CREATE OR REPLACE VIEW marts.dim_sms_consent AS SELECT phone_e164, 'opted_in' AS "
         "consent_state FROM sms.ledger"
     )
     conn.execute(
-        "CREATE OR REPLACE VIEW marts.sms_suppression AS SELECT NULL::VARCHAR AS phone_e164, "
+        "CREATE OR REPLACE VIEW marts.dim_sms_suppression AS SELECT NULL::VARCHAR AS phone_e164, "
         "NULL::VARCHAR AS suppression_reason WHERE false"
     )
     return [r["message_key"] for r in rows]

@@ -206,7 +206,7 @@ def test_incremental_build_equals_a_full_refresh(built):
         tables = conn.execute(
             """SELECT schema_name, table_name FROM duckdb_tables()
                WHERE database_name = 'warehouse' AND schema_name IN ('intermediate', 'marts')
-                 AND table_name <> 'customer_segment_history'  -- made by running, not rebuilt
+                 AND table_name <> 'fct_customer_segment_history'  -- made by running, not rebuilt
                ORDER BY ALL"""
         ).fetchall()
         assert len(tables) >= 15
@@ -243,7 +243,7 @@ def test_one_lineage_from_landing_to_marts():
     assert upstream.group_name == "ingest"
     assert AssetKey(["raw", "pos_transactions"]) in graph.get_ancestor_asset_keys(stg.key)
     assert stg.group_name == "staging"
-    lifecycle = graph.get(AssetKey(["marts", "customer_lifecycle"]))
+    lifecycle = graph.get(AssetKey(["marts", "dim_customer_lifecycle"]))
     assert lifecycle.group_name == "marts"
     assert AssetKey(["raw", "crm_contacts"]) in graph.get_ancestor_asset_keys(lifecycle.key)
 
@@ -288,10 +288,10 @@ def test_known_people_land_in_their_stage_and_segments(built):
     mapped = customer_of(conn, built["people"])
     mapped = mapped[mapped.resolved].copy()
     stage = dict(
-        conn.execute("SELECT customer_id, lifecycle_stage FROM marts.customer_lifecycle").fetchall()
+        conn.execute("SELECT customer_id, lifecycle_stage FROM marts.dim_customer_lifecycle").fetchall()
     )
     segments = (
-        conn.execute("SELECT customer_id, segment FROM marts.customer_segments")
+        conn.execute("SELECT customer_id, segment FROM marts.dim_customer_segments")
         .df()
         .groupby("customer_id")
         .segment.agg(set)
@@ -340,7 +340,7 @@ def test_revenue_matches_what_online_buyers_spent(built):
 def test_consent_state_per_phone_matches_the_last_event(built):
     conn = built["conn"]
     people = built["people"]
-    state = dict(conn.execute("SELECT phone_e164, consent_state FROM marts.sms_consent").fetchall())
+    state = dict(conn.execute("SELECT phone_e164, consent_state FROM marts.dim_sms_consent").fetchall())
     for truth, expected in [("opted_in", "opted_in"), ("opted_out", "opted_out")]:
         group = people[people.consent_state_at_end == truth]
         assert len(group) > 0
@@ -354,7 +354,7 @@ def test_exactly_one_lifecycle_stage_per_customer(built):
     conn = built["conn"]
     customers, staged, dupes = conn.execute(
         """SELECT (SELECT count(*) FROM marts.dim_customers),
-                  (SELECT count(*) FROM marts.customer_lifecycle),
-                  (SELECT count(*) - count(DISTINCT customer_id) FROM marts.customer_lifecycle)"""
+                  (SELECT count(*) FROM marts.dim_customer_lifecycle),
+                  (SELECT count(*) - count(DISTINCT customer_id) FROM marts.dim_customer_lifecycle)"""
     ).fetchone()
     assert customers == staged and dupes == 0

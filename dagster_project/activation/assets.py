@@ -48,12 +48,12 @@ MART_INPUTS = [
     AssetKey(["marts", name])
     for name in (
         "dim_customers",
-        "customer_segments",
-        "customer_segment_history",
+        "dim_customer_segments",
+        "fct_customer_segment_history",
         "fct_order_lines",
-        "sms_audience",
-        "sms_consent",
-        "sms_suppression",
+        "dim_sms_audience",
+        "dim_sms_consent",
+        "dim_sms_suppression",
     )
 ]
 

@@ -44,10 +44,10 @@ SELECT
     coalesce(c.consent_state, 'none') AS consent_state,
     s.reasons AS suppression
 FROM sms.ledger AS l
-LEFT JOIN marts.sms_consent AS c ON c.phone_e164 = l.phone_e164
+LEFT JOIN marts.dim_sms_consent AS c ON c.phone_e164 = l.phone_e164
 LEFT JOIN (
     SELECT phone_e164, string_agg(DISTINCT suppression_reason, ', ') AS reasons
-    FROM marts.sms_suppression GROUP BY 1
+    FROM marts.dim_sms_suppression GROUP BY 1
 ) AS s ON s.phone_e164 = l.phone_e164
 WHERE l.state IN {ledger.SENDABLE + ("sending",)} AND l.scheduled_at <= ?
 ORDER BY l.scheduled_at, l.message_key

@@ -7,8 +7,8 @@ renders the message of everyone who will be sent (or would have been, for the
 holdout), and returns the ledger rows and link tokens. ``write`` stores them;
 ``preview`` uses the same function and writes nothing.
 
-Consent and suppression come from ``marts.sms_consent`` and
-``marts.sms_suppression``, dbt views computed when read: an opt-out loaded after
+Consent and suppression come from ``marts.dim_sms_consent`` and
+``marts.dim_sms_suppression``, dbt views computed when read: an opt-out loaded after
 the marts were built is honoured by the next plan and by the dispatch.
 """
 
@@ -33,16 +33,17 @@ LINK_SECRET_ENV = "SMS_LINK_SECRET"
 
 CANDIDATES_SQL = """
 WITH targeted AS (
-    SELECT DISTINCT customer_id FROM marts.customer_segments WHERE list_contains($segments, segment)
+    SELECT DISTINCT customer_id FROM marts.dim_customer_segments
+    WHERE list_contains($segments, segment)
 ),
 segs AS (
     SELECT s.customer_id, list(DISTINCT s.segment) AS segments
-    FROM marts.customer_segments AS s JOIN targeted USING (customer_id)
+    FROM marts.dim_customer_segments AS s JOIN targeted USING (customer_id)
     GROUP BY 1
 ),
 entered AS (
     SELECT h.customer_id, max(h.entered_on) AS entered_on
-    FROM marts.customer_segment_history AS h JOIN targeted USING (customer_id)
+    FROM marts.fct_customer_segment_history AS h JOIN targeted USING (customer_id)
     WHERE list_contains($segments, h.segment) AND h.left_on IS NULL
     GROUP BY 1
 ),
@@ -52,7 +53,7 @@ customers AS (
 ),
 suppressed AS (
     SELECT phone_e164, string_agg(DISTINCT suppression_reason, ', ') AS reasons
-    FROM marts.sms_suppression
+    FROM marts.dim_sms_suppression
     WHERE phone_e164 IN (SELECT send_phone FROM customers)
     GROUP BY 1
 ),
@@ -93,7 +94,7 @@ SELECT
 FROM customers AS c
 JOIN segs USING (customer_id)
 LEFT JOIN entered USING (customer_id)
-LEFT JOIN marts.sms_consent AS consent ON consent.phone_e164 = c.send_phone
+LEFT JOIN marts.dim_sms_consent AS consent ON consent.phone_e164 = c.send_phone
 LEFT JOIN suppressed ON suppressed.phone_e164 = c.send_phone
 LEFT JOIN phones ON phones.e164 = c.send_phone
 LEFT JOIN bought USING (customer_id)

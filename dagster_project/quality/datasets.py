@@ -269,12 +269,12 @@ DEMAND_DATASETS: list[Dataset] = [
 ]
 
 # The compliance check of any audience: a CTE `audience(customer_id, phone_e164)` comes
-# first. Consent and suppression are dbt *views* (marts.sms_consent, marts.sms_suppression),
+# first. Consent and suppression are dbt *views* (marts.dim_sms_consent, marts.dim_sms_suppression),
 # computed when read: an opt-out loaded after the last build counts here.
 AUDIENCE_CHECK = """
             suppressed AS (
                 SELECT phone_e164, string_agg(DISTINCT suppression_reason, ',') AS reasons
-                FROM marts.sms_suppression
+                FROM marts.dim_sms_suppression
                 WHERE phone_e164 IN (SELECT phone_e164 FROM audience)
                 GROUP BY 1
             ),
@@ -297,7 +297,7 @@ AUDIENCE_CHECK = """
                 coalesce(phones.is_valid, false) AS phone_is_valid,
                 phones.number_type AS phone_type
             FROM audience AS a
-            LEFT JOIN marts.sms_consent AS c ON c.phone_e164 = a.phone_e164
+            LEFT JOIN marts.dim_sms_consent AS c ON c.phone_e164 = a.phone_e164
             LEFT JOIN suppressed ON suppressed.phone_e164 = a.phone_e164
             LEFT JOIN phones ON phones.e164 = a.phone_e164
 """
@@ -321,8 +321,8 @@ def audience_query(audience_sql: str, params) -> tuple[str, object]:
 
 MART_DATASETS: list[Dataset] = [
     Dataset(
-        suite="customer_lifecycle",
-        asset=("marts", "customer_lifecycle"),
+        suite="dim_customer_lifecycle",
+        asset=("marts", "dim_customer_lifecycle"),
         description=(
             "Gate: every customer of dim_customers has exactly one lifecycle stage, and no "
             "stage belongs to an unknown customer. Campaigns pick people by stage."
@@ -335,7 +335,7 @@ MART_DATASETS: list[Dataset] = [
                 min(l.lifecycle_stage) AS lifecycle_stage,
                 bool_or(d.customer_id IS NOT NULL) AS in_dim_customers
             FROM marts.dim_customers AS d
-            FULL OUTER JOIN marts.customer_lifecycle AS l ON l.customer_id = d.customer_id
+            FULL OUTER JOIN marts.dim_customer_lifecycle AS l ON l.customer_id = d.customer_id
             GROUP BY 1
             """,
             [],
@@ -343,22 +343,22 @@ MART_DATASETS: list[Dataset] = [
         example_columns=("customer_id", "stage_rows", "lifecycle_stage", "in_dim_customers"),
     ),
     Dataset(
-        suite="customer_segments",
-        asset=("marts", "customer_segments"),
+        suite="dim_customer_segments",
+        asset=("marts", "dim_customer_segments"),
         description=(
             "Gate: no customer twice in a segment (per category, for category affinity), and "
             "only known segments. A duplicate would count and message someone twice."
         ),
         query=lambda start, end: (
             "SELECT customer_id, segment, coalesce(segment_detail, '') AS segment_detail "
-            "FROM marts.customer_segments",
+            "FROM marts.dim_customer_segments",
             [],
         ),
         example_columns=("customer_id", "segment", "segment_detail"),
     ),
     Dataset(
         suite="sms_audience",
-        asset=("marts", "sms_audience"),
+        asset=("marts", "dim_sms_audience"),
         description=(
             "Compliance gate, always blocking: nobody in the audience has opted out (per the "
             "live consent events, not yesterday's mart), is suppressed, lacks an explicit "
@@ -366,7 +366,7 @@ MART_DATASETS: list[Dataset] = [
             "phone appears twice."
         ),
         query=lambda start, end: audience_query(
-            "SELECT customer_id, phone_e164 FROM marts.sms_audience", []
+            "SELECT customer_id, phone_e164 FROM marts.dim_sms_audience", []
         ),
         phone_columns=("phone_e164",),
         example_columns=AUDIENCE_EXAMPLE_COLUMNS,

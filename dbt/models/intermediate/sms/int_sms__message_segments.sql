@@ -10,7 +10,7 @@ with messages as (
 history as (
 
     select customer_id, segment, entered_on, left_on
-    from {{ ref('customer_segment_history') }}
+    from {{ ref('fct_customer_segment_history') }}
 
 ),
 

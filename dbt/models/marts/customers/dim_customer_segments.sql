@@ -2,7 +2,7 @@
 -- facts that carry segments are downstream of this model, so there is no cycle.
 with lifecycle as (
 
-    select * from {{ ref('customer_lifecycle') }}
+    select * from {{ ref('dim_customer_lifecycle') }}
 
 ),
 

@@ -13,7 +13,7 @@
 with current_members as (
 
     select customer_id, segment, segment_detail, reason, as_of_date
-    from {{ ref('customer_segments') }}
+    from {{ ref('dim_customer_segments') }}
 
 ),
 

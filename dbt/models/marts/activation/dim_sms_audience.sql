@@ -3,7 +3,7 @@
 -- it by segment, filters, caps, holdout and send window; nobody outside it is ever sent
 -- marketing. A customer is in when all of these hold:
 --   * the customer's phone has an explicit opt-in as its latest consent event, with its
---     source and text version on record (sms_consent.has_complete_opt_in_record);
+--     source and text version on record (dim_sms_consent.has_complete_opt_in_record);
 --   * the phone is not suppressed for any reason (opt-out, hard bounce, manual block);
 --   * the phone is a valid number of a type that takes SMS (var sms_phone_types);
 --   * the phone is not a hub shared by many accounts (it belongs to nobody in particular).
@@ -37,7 +37,7 @@ consent as (
         opt_in_source,
         opted_in_at,
         opt_in_text_version
-    from {{ ref('sms_consent') }}
+    from {{ ref('dim_sms_consent') }}
     where consent_state = 'opted_in'
         and has_complete_opt_in_record
         and not is_shared_hub_phone
@@ -46,7 +46,7 @@ consent as (
 
 suppressed as (
 
-    select distinct phone_e164 from {{ ref('sms_suppression') }}
+    select distinct phone_e164 from {{ ref('dim_sms_suppression') }}
 
 ),
 
@@ -62,7 +62,7 @@ phone_types as (
 segments as (
 
     select customer_id, list(segment order by segment) as segments
-    from {{ ref('customer_segments') }}
+    from {{ ref('dim_customer_segments') }}
     group by 1
 
 ),
