@@ -170,7 +170,7 @@ def duckdb_memory_limit() -> str:
     return os.environ.get("SMS_DUCKDB_MEMORY_LIMIT", "3GB")
 
 
-# dbt reads the same variables with the same defaults (dbt/macros/time_zones.sql);
+# dbt reads the same variables with the same defaults (dbt/macros/utils/time_zones.sql);
 # tests/unit/settings/test_time_zone_settings.py holds the two to each other.
 BUSINESS_TIME_ZONE_DEFAULT = "UTC"
 

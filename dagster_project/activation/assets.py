@@ -44,10 +44,10 @@ MART_INPUTS = [
     AssetKey(["marts", name])
     for name in (
         "dim_customers",
-        "customer_segments",
-        "customer_segment_history",
+        "dim_customer_segments",
+        "fct_customer_segment_history",
         "fct_order_lines",
-        "sms_audience",  # not read, but its compliance gate must pass before a plan
+        "dim_sms_audience",  # not read, but its compliance gate must pass before a plan
         "dim_sms_reachability",
     )
 ]

@@ -5,7 +5,7 @@ Dagster, no DuckDB; the plan asset hands in plain recipient mappings.
 
 Templates are Jinja2, rendered in ``ImmutableSandboxedEnvironment`` with strict
 undefined names and no autoescaping (SMS is plain text). A template may use only
-these tokens (``TOKENS``), all taken from ``marts.sms_audience``:
+these tokens (``TOKENS``), all taken from ``marts.dim_sms_audience``:
 
 ``greeting``
     Localized greeting with the first name, or a neutral one without it: "Hi Anna"

@@ -34,16 +34,17 @@ LINK_SECRET_ENV = "SMS_LINK_SECRET"
 
 CANDIDATES_SQL = """
 WITH targeted AS (
-    SELECT DISTINCT customer_id FROM marts.customer_segments WHERE list_contains($segments, segment)
+    SELECT DISTINCT customer_id FROM marts.dim_customer_segments
+    WHERE list_contains($segments, segment)
 ),
 segs AS (
     SELECT s.customer_id, list(DISTINCT s.segment) AS segments
-    FROM marts.customer_segments AS s JOIN targeted USING (customer_id)
+    FROM marts.dim_customer_segments AS s JOIN targeted USING (customer_id)
     GROUP BY 1
 ),
 entered AS (
     SELECT h.customer_id, max(h.entered_on) AS entered_on
-    FROM marts.customer_segment_history AS h JOIN targeted USING (customer_id)
+    FROM marts.fct_customer_segment_history AS h JOIN targeted USING (customer_id)
     WHERE list_contains($segments, h.segment) AND h.left_on IS NULL
     GROUP BY 1
 ),

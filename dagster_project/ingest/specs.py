@@ -214,7 +214,7 @@ CRM_CONSENT = SourceSpec(
     description="SMS consent events: opt-ins and opt-outs with source and wording.",
     key=("event_id",),
     event_times=("occurred_at",),
-    # A STOP with a wrong clock still counts, from its delivery day (marts/sms_consent).
+    # A STOP with a wrong clock still counts, from its delivery day (marts/dim_sms_consent).
     future_kept="lower(trim(event_type)) = 'opt_out'",
     columns=(
         Column("event_id", "event_id", "VARCHAR", True),

@@ -29,10 +29,10 @@ def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bo
 
 
 STAGES_SQL = (
-    "SELECT lifecycle_stage, count(*) FROM marts.customer_lifecycle GROUP BY 1 ORDER BY 2 DESC"
+    "SELECT lifecycle_stage, count(*) FROM marts.dim_customer_lifecycle GROUP BY 1 ORDER BY 2 DESC"
 )
 SEGMENTS_SQL = (
-    "SELECT segment, count(DISTINCT customer_id) FROM marts.customer_segments "
+    "SELECT segment, count(DISTINCT customer_id) FROM marts.dim_customer_segments "
     "GROUP BY 1 ORDER BY 2 DESC"
 )
 
@@ -155,7 +155,7 @@ def closing_summary(report_url: str | None, log_path: Path | None) -> None:
             f"{sum(r[3] for r in s['rejects']):,} rejected (file, line and reason in "
             "ingest.rejects)"
         )
-        if _table_exists(conn, "marts", "customer_lifecycle"):
+        if _table_exists(conn, "marts", "dim_customer_lifecycle"):
             stages = conn.execute(STAGES_SQL).fetchall()
             say(
                 f"  {sum(n for _, n in stages):,} customers: "
@@ -185,7 +185,7 @@ def summary() -> None:
     """Rows loaded and rejected per source, customers per stage and segment, the marts' day."""
     with connection(readable_copy(), read_only=True) as conn:
         s = loader.load_summary(conn)
-        if _table_exists(conn, "marts", "customer_lifecycle"):
+        if _table_exists(conn, "marts", "dim_customer_lifecycle"):
             say("\nMarts")
             freshness_lines(conn)
         width = max((len(t) for t in s["rows"]), default=10)
@@ -197,8 +197,8 @@ def summary() -> None:
         for entity, kind, column, n in s["rejects"]:
             say(f"  {entity:<{width}}  {kind:<16} {column:<28} {n:>8,}")
         for table, title, sql in (
-            ("customer_lifecycle", "Customers per lifecycle stage", STAGES_SQL),
-            ("customer_segments", "Customers per segment", SEGMENTS_SQL),
+            ("dim_customer_lifecycle", "Customers per lifecycle stage", STAGES_SQL),
+            ("dim_customer_segments", "Customers per segment", SEGMENTS_SQL),
         ):
             if _table_exists(conn, "marts", table):
                 say(f"\n{title}")

@@ -312,8 +312,8 @@ def audience_query(audience_sql: str, params) -> tuple[str, object]:
 
 MART_DATASETS: list[Dataset] = [
     Dataset(
-        suite="customer_lifecycle",
-        asset=("marts", "customer_lifecycle"),
+        suite="dim_customer_lifecycle",
+        asset=("marts", "dim_customer_lifecycle"),
         description=(
             "Gate: every customer of dim_customers has exactly one lifecycle stage, and no "
             "stage belongs to an unknown customer. Campaigns pick people by stage."
@@ -326,7 +326,7 @@ MART_DATASETS: list[Dataset] = [
                 min(l.lifecycle_stage) AS lifecycle_stage,
                 bool_or(d.customer_id IS NOT NULL) AS in_dim_customers
             FROM marts.dim_customers AS d
-            FULL OUTER JOIN marts.customer_lifecycle AS l ON l.customer_id = d.customer_id
+            FULL OUTER JOIN marts.dim_customer_lifecycle AS l ON l.customer_id = d.customer_id
             GROUP BY 1
             """,
             [],
@@ -334,22 +334,22 @@ MART_DATASETS: list[Dataset] = [
         example_columns=("customer_id", "stage_rows", "lifecycle_stage", "in_dim_customers"),
     ),
     Dataset(
-        suite="customer_segments",
-        asset=("marts", "customer_segments"),
+        suite="dim_customer_segments",
+        asset=("marts", "dim_customer_segments"),
         description=(
             "Gate: no customer twice in a segment (per category, for category affinity), and "
             "only known segments. A duplicate would count and message someone twice."
         ),
         query=lambda start, end: (
             "SELECT customer_id, segment, coalesce(segment_detail, '') AS segment_detail "
-            "FROM marts.customer_segments",
+            "FROM marts.dim_customer_segments",
             [],
         ),
         example_columns=("customer_id", "segment", "segment_detail"),
     ),
     Dataset(
         suite="sms_audience",
-        asset=("marts", "sms_audience"),
+        asset=("marts", "dim_sms_audience"),
         description=(
             "Compliance gate, always blocking: nobody in the audience has opted out (per the "
             "live consent events, not yesterday's mart), is suppressed, lacks an explicit "
@@ -357,7 +357,7 @@ MART_DATASETS: list[Dataset] = [
             "phone appears twice."
         ),
         query=lambda start, end: audience_query(
-            "SELECT customer_id, phone_e164 FROM marts.sms_audience", []
+            "SELECT customer_id, phone_e164 FROM marts.dim_sms_audience", []
         ),
         phone_columns=("phone_e164",),
         example_columns=AUDIENCE_EXAMPLE_COLUMNS,

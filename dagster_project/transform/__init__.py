@@ -188,7 +188,7 @@ class DbtBuildConfig(Config):
 
 
 # The mart whose metadata carries the as-of day and the stale-data warning.
-LIFECYCLE_KEY = AssetKey(["marts", "customer_lifecycle"])
+LIFECYCLE_KEY = AssetKey(["marts", "dim_customer_lifecycle"])
 
 
 translator = SmsDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))

@@ -6,7 +6,7 @@ out "lapsed": nothing fails, the numbers are just wrong. After each build the
 newest purchase day the marts see (``marts.fct_orders.ordered_on``, the day a
 purchase counts on; the UTC date of ``ordered_at`` where there is no such
 column) is compared with the day they describe
-(``marts.customer_lifecycle.as_of_date``); more than
+(``marts.dim_customer_lifecycle.as_of_date``); more than
 ``SMS_STALE_AFTER_DAYS`` (default 30) between them is a warning, in the
 command line's output and in the dbt asset's metadata.
 """
@@ -88,12 +88,14 @@ def read_freshness(
     stale_after_days: int | None = None,
 ) -> Freshness | None:
     """The marts' as-of day and newest purchase; None when the marts are not built."""
-    lifecycle = _columns(conn, "marts", "customer_lifecycle")
+    lifecycle = _columns(conn, "marts", "dim_customer_lifecycle")
     orders = _columns(conn, "marts", "fct_orders")
     if "ordered_at" not in orders:
         return None
     if "as_of_date" in lifecycle:
-        built = conn.execute("SELECT max(as_of_date) FROM marts.customer_lifecycle").fetchone()[0]
+        built = conn.execute(
+            "SELECT max(as_of_date) FROM marts.dim_customer_lifecycle"
+        ).fetchone()[0]
         as_of = built or as_of  # the day dbt really used, when there is a customer
     as_of = as_of or dt.datetime.now(dt.UTC).date()
     purchase = "is_purchase" if "is_purchase" in orders else "true"

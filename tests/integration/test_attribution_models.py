@@ -175,7 +175,7 @@ def built(tmp_path_factory, generated):
     # Customers, orders and consent first: the ledger is written for the ids dbt gives.
     dbt(
         warehouse, base, "build", "--exclude-resource-type", "test", "unit_test",
-        "--select", "+fct_orders", "+sms_consent", "+customer_segments",
+        "--select", "+fct_orders", "+dim_sms_consent", "+dim_customer_segments",
     )  # fmt: skip
 
     with duckdb.connect(str(warehouse), read_only=True) as conn:
@@ -186,7 +186,7 @@ def built(tmp_path_factory, generated):
         ).fetchall()
         opted_in = conn.execute(
             """SELECT phone_e164, customer_id, opt_in_event_id, opt_in_text_version
-               FROM marts.sms_consent
+               FROM marts.dim_sms_consent
                WHERE consent_state = 'opted_in' AND has_complete_opt_in_record
                  AND customer_id IS NOT NULL ORDER BY 1 LIMIT 2"""
         ).fetchall()
@@ -198,7 +198,7 @@ def built(tmp_path_factory, generated):
         }
         segmented = conn.execute(
             """SELECT customer_id, list(DISTINCT segment ORDER BY segment)
-               FROM marts.customer_segments GROUP BY 1 ORDER BY 1 LIMIT 1"""
+               FROM marts.dim_customer_segments GROUP BY 1 ORDER BY 1 LIMIT 1"""
         ).fetchone()
     assert len(buyers) >= 60 and len(opted_in) == 2
 
@@ -282,7 +282,7 @@ def built(tmp_path_factory, generated):
     dbt(
         warehouse, base, "build", "--select",
         "+mart_campaign_performance+", "+mart_segment_performance+",
-        "+customer_sms_engagement+", "+sms_suppression+", "opted_out_phones_are_suppressed",
+        "+dim_customer_sms_engagement+", "+dim_sms_suppression+", "opted_out_phones_are_suppressed",
     )  # fmt: skip
     conn = duckdb.connect(str(warehouse), read_only=True)
     yield {"conn": conn, "case": case, "buyers": buyers}
@@ -318,13 +318,13 @@ def test_stop_opts_out_and_suppresses(built):
     conn, case = built["conn"], built["case"]
     phone, key = case["stop"]
     state = conn.execute(
-        "SELECT consent_state, latest_event_source, opt_out_keyword FROM marts.sms_consent "
+        "SELECT consent_state, latest_event_source, opt_out_keyword FROM marts.dim_sms_consent "
         "WHERE phone_e164 = ?",
         [phone],
     ).fetchone()
     assert state == ("opted_out", "sms_reply", "STOP")
     reasons = conn.execute(
-        "SELECT list(suppression_reason) FROM marts.sms_suppression WHERE phone_e164 = ?", [phone]
+        "SELECT list(suppression_reason) FROM marts.dim_sms_suppression WHERE phone_e164 = ?", [phone]
     ).fetchone()[0]
     assert reasons == ["opt_out"]
     assert conn.execute(
@@ -341,16 +341,16 @@ def test_start_restores_the_earlier_opt_in_and_only_that(built):
     row = conn.execute(
         """SELECT consent_state, has_complete_opt_in_record, opt_in_source, opt_in_text_version,
                   opt_in_restored_from_event_id, opt_in_keyword
-           FROM marts.sms_consent WHERE phone_e164 = ?""",
+           FROM marts.dim_sms_consent WHERE phone_e164 = ?""",
         [phone],
     ).fetchone()
     assert row == ("opted_in", True, "sms_reply", version, opt_in_event, "START")
     assert not conn.execute(
-        "SELECT count(*) FROM marts.sms_suppression WHERE phone_e164 = ?", [phone]
+        "SELECT count(*) FROM marts.dim_sms_suppression WHERE phone_e164 = ?", [phone]
     ).fetchone()[0]
     stranger = conn.execute(
         "SELECT consent_state, has_complete_opt_in_record, opt_in_text_version "
-        "FROM marts.sms_consent WHERE phone_e164 = ?",
+        "FROM marts.dim_sms_consent WHERE phone_e164 = ?",
         [case["stranger"]],
     ).fetchone()
     assert stranger == ("opted_in", False, None)
@@ -360,7 +360,7 @@ def test_two_hard_failures_suppress_one_does_not(built):
     conn = built["conn"]
     rows = dict(
         conn.execute(
-            "SELECT phone_e164, suppression_reason || ': ' || detail FROM marts.sms_suppression "
+            "SELECT phone_e164, suppression_reason || ': ' || detail FROM marts.dim_sms_suppression "
             "WHERE phone_e164 LIKE '+155500000%' AND suppression_reason <> 'opt_out'"
         ).fetchall()
     )

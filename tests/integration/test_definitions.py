@@ -144,7 +144,7 @@ def test_the_lineage_runs_from_landing_through_plans_and_the_ledger_into_attribu
     assert links in graph.get(AssetKey(["staging", "stg_sms__links"])).parent_keys
     hops = [
         AssetKey(["raw", "shop_orders"]),
-        AssetKey(["marts", "customer_segments"]),
+        AssetKey(["marts", "dim_customer_segments"]),
         AssetKey(["activation", "plan", "winback-lapsed"]),
         dispatch,
         ledger,
@@ -182,10 +182,10 @@ def test_only_the_declared_feedback_edges_are_cut():
         cut
         == declared
         == {
-            ("customer_segments", "fct_sms_clicks"),
-            ("sms_suppression", "int_sms__message_status"),
-            ("sms_suppression", "int_sms__status_events"),
-            ("sms_suppression", "stg_sms__ledger"),
+            ("dim_customer_segments", "fct_sms_clicks"),
+            ("dim_sms_suppression", "int_sms__message_status"),
+            ("dim_sms_suppression", "int_sms__status_events"),
+            ("dim_sms_suppression", "stg_sms__ledger"),
         }
     )
 

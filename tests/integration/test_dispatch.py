@@ -318,7 +318,7 @@ def test_a_stop_sent_to_the_running_receiver_removes_the_phone_from_the_next_sen
     assert sent and phone not in sent
     [(consent, source)] = query(
         base,
-        "SELECT consent_state, latest_event_source FROM marts.sms_consent WHERE phone_e164 = ?",
+        "SELECT consent_state, latest_event_source FROM marts.dim_sms_consent WHERE phone_e164 = ?",
         [phone],
     )
     assert (consent, source) == ("opted_out", "sms_reply")
@@ -328,7 +328,7 @@ def test_a_plan_that_would_text_an_opted_out_phone_stops_the_dispatch(copy):
     base, instance = copy
     assert plan(instance).success
     [(victim,)] = query(
-        base, "SELECT phone_e164 FROM marts.sms_consent WHERE consent_state = 'opted_out' LIMIT 1"
+        base, "SELECT phone_e164 FROM marts.dim_sms_consent WHERE consent_state = 'opted_out' LIMIT 1"
     )
     [(campaign, key)] = query(
         base,

@@ -158,7 +158,7 @@ def _snapshot(path: Path) -> dict:
                 "SELECT customer_id, lifecycle_stage, orders_count, "
                 "first_purchase_on::VARCHAR AS first_purchase_on, "
                 "last_purchase_on::VARCHAR AS last_purchase_on, days_since_last_purchase, "
-                "as_of_date::VARCHAR AS as_of_date FROM marts.customer_lifecycle"
+                "as_of_date::VARCHAR AS as_of_date FROM marts.dim_customer_lifecycle"
             ),
             "dim": per_customer(
                 "SELECT customer_id, average_order_value, revenue_amount, "
@@ -167,7 +167,7 @@ def _snapshot(path: Path) -> dict:
             "segments": {
                 (by_id.get(c), s)
                 for c, s in conn.execute(
-                    "SELECT customer_id, segment FROM marts.customer_segments"
+                    "SELECT customer_id, segment FROM marts.dim_customer_segments"
                 ).fetchall()
             },
             "money_types": conn.execute(

@@ -197,7 +197,7 @@ def test_incremental_build_equals_a_full_refresh(built):
         tables = conn.execute(
             """SELECT schema_name, table_name FROM duckdb_tables()
                WHERE database_name = 'warehouse' AND schema_name IN ('intermediate', 'marts')
-                 AND table_name <> 'customer_segment_history'  -- made by running, not rebuilt
+                 AND table_name <> 'fct_customer_segment_history'  -- made by running, not rebuilt
                ORDER BY ALL"""
         ).fetchall()
         assert len(tables) >= 15
@@ -234,7 +234,7 @@ def test_one_lineage_from_landing_to_marts():
     assert upstream.group_name == "ingest"
     assert AssetKey(["raw", "pos_transactions"]) in graph.get_ancestor_asset_keys(stg.key)
     assert stg.group_name == "staging"
-    lifecycle = graph.get(AssetKey(["marts", "customer_lifecycle"]))
+    lifecycle = graph.get(AssetKey(["marts", "dim_customer_lifecycle"]))
     assert lifecycle.group_name == "marts"
     assert AssetKey(["raw", "crm_contacts"]) in graph.get_ancestor_asset_keys(lifecycle.key)
 
@@ -279,10 +279,10 @@ def test_known_people_land_in_their_stage_and_segments(built):
     mapped = customer_of(conn, built["people"])
     mapped = mapped[mapped.resolved].copy()
     stage = dict(
-        conn.execute("SELECT customer_id, lifecycle_stage FROM marts.customer_lifecycle").fetchall()
+        conn.execute("SELECT customer_id, lifecycle_stage FROM marts.dim_customer_lifecycle").fetchall()
     )
     segments = (
-        conn.execute("SELECT customer_id, segment FROM marts.customer_segments")
+        conn.execute("SELECT customer_id, segment FROM marts.dim_customer_segments")
         .df()
         .groupby("customer_id")
         .segment.agg(set)
@@ -331,7 +331,7 @@ def test_revenue_matches_what_online_buyers_spent(built):
 def test_consent_state_per_phone_matches_the_last_event(built):
     conn = built["conn"]
     people = built["people"]
-    state = dict(conn.execute("SELECT phone_e164, consent_state FROM marts.sms_consent").fetchall())
+    state = dict(conn.execute("SELECT phone_e164, consent_state FROM marts.dim_sms_consent").fetchall())
     for truth, expected in [("opted_in", "opted_in"), ("opted_out", "opted_out")]:
         group = people[people.consent_state_at_end == truth]
         assert len(group) > 0
@@ -345,8 +345,8 @@ def test_exactly_one_lifecycle_stage_per_customer(built):
     conn = built["conn"]
     customers, staged, dupes = conn.execute(
         """SELECT (SELECT count(*) FROM marts.dim_customers),
-                  (SELECT count(*) FROM marts.customer_lifecycle),
-                  (SELECT count(*) - count(DISTINCT customer_id) FROM marts.customer_lifecycle)"""
+                  (SELECT count(*) FROM marts.dim_customer_lifecycle),
+                  (SELECT count(*) - count(DISTINCT customer_id) FROM marts.dim_customer_lifecycle)"""
     ).fetchone()
     assert customers == staged and dupes == 0
 
@@ -354,25 +354,25 @@ def test_exactly_one_lifecycle_stage_per_customer(built):
 def test_reachability_is_one_verdict_per_phone_that_the_audience_and_consent_agree_with(built):
     """dim_sms_reachability on the generated world: every phone of the phone cache, the
     consent events and the suppression list exactly once; its facts are those of
-    sms_consent and sms_suppression; its verdicts follow the funnel's order with today's
-    reasons (the dbt unit tests pin each case); sms_audience is inside it."""
+    dim_sms_consent and dim_sms_suppression; its verdicts follow the funnel's order with today's
+    reasons (the dbt unit tests pin each case); dim_sms_audience is inside it."""
     conn = built["conn"]
     rows, phones, expected = conn.execute(
         """SELECT (SELECT count(*) FROM marts.dim_sms_reachability),
                   (SELECT count(DISTINCT phone_e164) FROM marts.dim_sms_reachability),
                   (SELECT count(*) FROM (
                       SELECT e164 FROM ingest.phone_cache WHERE e164 IS NOT NULL
-                      UNION SELECT phone_e164 FROM marts.sms_consent
-                      UNION SELECT phone_e164 FROM marts.sms_suppression))"""
+                      UNION SELECT phone_e164 FROM marts.dim_sms_consent
+                      UNION SELECT phone_e164 FROM marts.dim_sms_suppression))"""
     ).fetchone()
     assert rows == phones == expected > 0
     view = conn.execute("SELECT * FROM marts.dim_sms_reachability").df().set_index("phone_e164")
     consent = dict(
-        conn.execute("SELECT phone_e164, consent_state FROM marts.sms_consent").fetchall()
+        conn.execute("SELECT phone_e164, consent_state FROM marts.dim_sms_consent").fetchall()
     )
     assert view.consent_state.to_dict() == {p: consent.get(p, "none") for p in view.index}
     suppressed = set(
-        conn.execute("SELECT DISTINCT phone_e164 FROM marts.sms_suppression").df().phone_e164
+        conn.execute("SELECT DISTINCT phone_e164 FROM marts.dim_sms_suppression").df().phone_e164
     )
     assert set(view.index[view.suppression_reasons.notna()]) == suppressed
 
@@ -402,5 +402,5 @@ def test_reachability_is_one_verdict_per_phone_that_the_audience_and_consent_agr
     # A phone that may receive marketing may receive a transactional message too.
     assert view.may_receive_transactional[view.may_receive_marketing].all()
 
-    audience = conn.execute("SELECT phone_e164 FROM marts.sms_audience").df().phone_e164
+    audience = conn.execute("SELECT phone_e164 FROM marts.dim_sms_audience").df().phone_e164
     assert len(audience) > 0 and view.may_receive_marketing[audience].all()

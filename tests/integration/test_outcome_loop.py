@@ -155,7 +155,7 @@ def test_no_message_reached_a_phone_after_its_stop(loop):
     states = conn.execute(
         """
         SELECT DISTINCT c.consent_state FROM raw.sms_events AS e
-        JOIN marts.sms_consent AS c ON c.phone_e164 = e.phone WHERE e.action = 'opt_out'
+        JOIN marts.dim_sms_consent AS c ON c.phone_e164 = e.phone WHERE e.action = 'opt_out'
         """
     ).fetchall()
     assert states == [("opted_out",)]

@@ -23,7 +23,7 @@ from dagster import AssetKey, DagsterInstance
 REPO = Path(__file__).resolve().parents[2]
 END = date(2026, 11, 21)
 LATE = END + timedelta(days=200)  # every buyer's last purchase is ~200 days before it
-LIFECYCLE = AssetKey(["marts", "customer_lifecycle"])
+LIFECYCLE = AssetKey(["marts", "dim_customer_lifecycle"])
 PLAN_KEYS = [
     AssetKey(["activation", "plan", p.stem]) for p in sorted((REPO / "campaigns").glob("*.yml"))
 ]
@@ -49,14 +49,14 @@ def stages(base: Path, published: bool = False) -> dict[str, int]:
     with duckdb.connect(str(path), read_only=True) as conn:
         return dict(
             conn.execute(
-                "SELECT lifecycle_stage, count(*) FROM marts.customer_lifecycle GROUP BY 1"
+                "SELECT lifecycle_stage, count(*) FROM marts.dim_customer_lifecycle GROUP BY 1"
             ).fetchall()
         )
 
 
 def as_of_days(base: Path) -> list:
     with duckdb.connect(str(base / "warehouse.duckdb"), read_only=True) as conn:
-        return conn.execute("SELECT DISTINCT as_of_date FROM marts.customer_lifecycle").fetchall()
+        return conn.execute("SELECT DISTINCT as_of_date FROM marts.dim_customer_lifecycle").fetchall()
 
 
 @pytest.fixture(scope="module")

@@ -177,14 +177,14 @@ def test_pos_day_of_invalid_phones_stops_the_scheduled_load_the_build_and_the_pu
     rebuilt = job("refresh_marts").execute_in_process(
         instance=instance, run_config={**QUIET, **DBT_CONFIG}
     )
-    assert AssetKey(["marts", "sms_audience"]) in materialized(rebuilt)
+    assert AssetKey(["marts", "dim_sms_audience"]) in materialized(rebuilt)
 
 
 def test_opt_out_after_the_build_stops_the_send_side_until_the_audience_is_rebuilt(copy):
     base, instance = copy
     with duckdb.connect(str(base / "warehouse.duckdb"), read_only=True) as conn:
         phone, customer = conn.execute(
-            "SELECT phone_e164, customer_id FROM marts.sms_audience ORDER BY customer_id LIMIT 1"
+            "SELECT phone_e164, customer_id FROM marts.dim_sms_audience ORDER BY customer_id LIMIT 1"
         ).fetchone()
     # The customer texts STOP; the consent export of the new day carries it.
     folder = base / "landing" / "crm" / "consent" / END.isoformat()
@@ -207,7 +207,7 @@ def test_opt_out_after_the_build_stops_the_send_side_until_the_audience_is_rebui
     assert load.success  # a clean day
 
     # The send side runs on the marts built before the STOP arrived.
-    audience_check = AssetCheckKey(AssetKey(["marts", "sms_audience"]), "sms_audience")
+    audience_check = AssetCheckKey(AssetKey(["marts", "dim_sms_audience"]), "sms_audience")
     send_side = materialize_selection(
         AssetSelection.checks(audience_check) | AssetSelection.assets(analytics_snapshot),
         instance=instance,
@@ -216,7 +216,7 @@ def test_opt_out_after_the_build_stops_the_send_side_until_the_audience_is_rebui
     )
     assert not send_side.success
     assert materialized(send_side) == set()
-    gate = evaluation(send_side, "marts/sms_audience", "sms_audience")
+    gate = evaluation(send_side, "marts/dim_sms_audience", "sms_audience")
     assert not gate.passed and gate.severity.value == "ERROR"
     assert "latest_consent_event" in meta(gate, "reason")
     outcomes = {o["column"]: o for o in meta(gate, "outcomes_json")}
@@ -245,11 +245,11 @@ def test_opt_out_after_the_build_stops_the_send_side_until_the_audience_is_rebui
         instance=instance, run_config={**QUIET, **DBT_CONFIG}, raise_on_error=False
     )
     assert build.success
-    assert evaluation(build, "marts/sms_audience", "sms_audience").passed
+    assert evaluation(build, "marts/dim_sms_audience", "sms_audience").passed
     with duckdb.connect(str(base / "warehouse.duckdb"), read_only=True) as conn:
         assert (
             conn.execute(
-                "SELECT count(*) FROM marts.sms_audience WHERE phone_e164 = ?", [phone]
+                "SELECT count(*) FROM marts.dim_sms_audience WHERE phone_e164 = ?", [phone]
             ).fetchone()[0]
             == 0
         )

@@ -1,8 +1,3 @@
--- One row per currency the fx_rates seed knows: the rate to the reporting currency, an
--- exact DECIMAL (never a DOUBLE): units of the reporting currency per US dollar divided by
--- units of this currency per US dollar, rounded half-up to 12 decimals (macro
--- divide_half_up). An amount converts as amount x rate rounded half-up to the cent
--- (macro to_reporting_currency).
 with source as (
 
     select * from {{ ref('fx_rates') }}

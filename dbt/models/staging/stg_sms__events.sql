@@ -1,6 +1,3 @@
--- What came back for sent messages (delivery receipts, replies, clicks), one row per
--- event_id, typed, times in UTC. raw.sms_events is read through optional_relation(): a
--- warehouse whose ingest does not create it yet reads as empty instead of failing.
 with source as (
 
     select * from {{ optional_relation(source('raw', 'sms_events'), {

@@ -1,6 +1,3 @@
--- The send ledger (sms.ledger, written by planning and dispatch), one row per message key:
--- every candidate of every plan, skipped ones included. sms.ledger appears when the first
--- campaign is planned; until then optional_relation() reads it as empty.
 with source as (
 
     select * from {{ optional_relation(source('sms', 'ledger'), {

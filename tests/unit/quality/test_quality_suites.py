@@ -310,6 +310,6 @@ def test_lifecycle_gate_needs_exactly_one_stage_per_customer():
             "in_dim_customers": [True, True],
         }
     )
-    assert run(ok, "customer_lifecycle", ()).passed
-    out = run(ok.assign(stage_rows=[0, 2]), "customer_lifecycle", ())
+    assert run(ok, "dim_customer_lifecycle", ()).passed
+    out = run(ok.assign(stage_rows=[0, 2]), "dim_customer_lifecycle", ())
     assert [(o.column, o.unexpected_count) for o in out.failed] == [("stage_rows", 2)]

@@ -1,12 +1,6 @@
 {{ config(materialized='table') }}
 
 -- depends_on: {{ ref('stg_reference__fx_rates') }}
-
--- Checkouts left unfinished in the var abandoned_checkout_hours before the end of the
--- as_of day (00:00 of the next day in the business's zone), one row per checkout, with the
--- customer it belongs to. A checkout drops out when the customer has since bought (in any
--- channel, on a purchase day up to as_of) any of its items: the cart is no longer
--- abandoned in any sense a reminder should care about.
 with recent_checkout_ids as (
 
     -- a checkout that is not future-dated was created at most var future_tolerance_days

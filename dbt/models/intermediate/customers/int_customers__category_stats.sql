@@ -1,14 +1,6 @@
 {{ config(materialized='view') }}
 
--- Per customer and product category, as of var as_of: how many purchased lines and
--- orders fell in it, the revenue, and its share of the customer's lines. Cancelled
--- orders and lines without a category are left out.
---
--- A customer whose purchase days all lie on or before as_of (on a daily run, everyone but
--- those with a purchase dated after it) takes the rows kept in
--- int_customers__category_history; the others are recomputed from fct_order_lines with
--- purchases up to as_of only (the same macro), so any as_of gives exact figures. A view:
--- it is a scan of that table plus a handful of recomputed customers.
+-- A view: a scan of int_customers__category_history plus a handful of recomputed customers.
 with late_customers as (
 
     select customer_id from {{ ref('int_customers__purchase_history') }}

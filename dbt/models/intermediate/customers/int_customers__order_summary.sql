@@ -1,15 +1,4 @@
 {{ config(materialized='table') }}
-
--- One row per customer (buyers and prospects) with their purchase history as of var
--- as_of: only purchases (orders not cancelled) whose purchase day (fct_orders.ordered_on,
--- local to the store or the shop) is on or before the as_of day count. The input of
--- lifecycle, RFM, value and repeat-purchase logic.
---
--- A customer whose purchases all lie on or before as_of (every customer on a daily run,
--- but those with a purchase dated after it) takes the totals kept in
--- int_customers__purchase_history; the others are recomputed from fct_orders with
--- purchases up to as_of only (the same macro), so any as_of gives exact figures. The
--- trailing VIP window moves with as_of, so it is summed from fct_orders every run.
 with history as (
 
     select * from {{ ref('int_customers__purchase_history') }}

@@ -1,46 +1,10 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='customer_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook=[
-            "{% if is_incremental() %}delete from {{ this }} where customer_id not in (select customer_id from {{ ref('int_identity__customers') }}){% endif %}"
-        ]
-    )
-}}
+{{ customer_incremental_config(
+    delete_stale="delete from {{ this }} where customer_id not in (select customer_id from {{ ref('int_identity__customers') }})"
+) }}
 
--- Who each customer is: the contact attributes dim_customers shows, picked across sources.
---   names, birth date, gender, language: the customer's CRM contact (the most recently
---       modified one when a person has several), names else from their latest web order;
---   phone: the CRM phone, else the most recently seen valid phone; hub phones (shared by
---       implausibly many accounts) are never a customer's phone;
---   e-mail: the CRM e-mail, else the most recently seen one;
---   country: CRM, else the phone's region, else the shipping country, else the home store's;
---   time zone: the country's zone where it has one; in multi-zone countries the zone of the
---       customer's usual store in that country, else the region default (flagged estimate);
---   language: CRM, else the country's default.
---
--- Incremental (delete + insert on customer_id): a run rebuilds the customers holding an
--- identifier that identity resolution wrote since this model's last build. Every new
--- source row that carries an identifier re-touches it there, so that is every customer
--- whose records changed, plus those merged or split; customers merged away are deleted
--- (post-hook). Nothing here depends on var as_of (the profile is the latest known state),
--- so a full refresh gives the same rows. Reference data (store list, region_defaults seed)
--- is read when a customer's row is rebuilt: after changing it, run
--- `dbt build --full-refresh -s int_customers__profile+`.
 with
 
-{% if is_incremental() %}
-rebuilt_customers as (
-
-    select distinct customer_id
-    from {{ ref('int_identity__identifiers') }}
-    where customer_id is not null
-        and _built_at > (select max(_built_at) from {{ this }})
-
-),
-{% endif %}
+{{ rebuilt_customers([ref('int_identity__identifiers')]) }}
 
 identifiers as (
 

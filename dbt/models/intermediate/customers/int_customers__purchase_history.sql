@@ -1,44 +1,11 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='customer_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook=[
-            "{% if is_incremental() %}delete from {{ this }} where customer_id not in (select customer_id from {{ ref('int_identity__customers') }}){% endif %}"
-        ]
-    )
-}}
+{{ customer_incremental_config(
+    delete_stale="delete from {{ this }} where customer_id not in (select customer_id from {{ ref('int_identity__customers') }})"
+) }}
 
 -- depends_on: {{ ref('int_identity__identifiers') }}
-
--- Every customer's purchase totals over everything loaded (no as_of): the figures the
--- customer marts start from, so a daily run reads one row per customer instead of
--- re-aggregating every order. int_customers__order_summary takes a customer from here
--- when all their purchases lie before var as_of (on a daily run, everyone but those with
--- a purchase dated on the as_of day itself) and recomputes the others from fct_orders.
---
--- Incremental (delete + insert on customer_id): a run rebuilds the customers with an
--- order fct_orders wrote since this model's last build (new orders, refunds, orders moved
--- by a merge) and those with an identifier identity resolution wrote since (merged or
--- split customers, new prospects); customers merged away are deleted (post-hook). A full
--- refresh gives the same rows. Depends on var lapsed_after_days (the lapse gap): change
--- it, then `--full-refresh`.
 with
 
-{% if is_incremental() %}
-rebuilt_customers as (
-
-    select customer_id from {{ ref('fct_orders') }}
-    where customer_id is not null
-        and _built_at > (select max(_built_at) from {{ this }})
-    union
-    select customer_id from {{ ref('int_identity__identifiers') }}
-    where customer_id is not null
-        and _built_at > (select max(_built_at) from {{ this }})
-
-),
-{% endif %}
+{{ rebuilt_customers([ref('fct_orders'), ref('int_identity__identifiers')]) }}
 
 customers as (
 

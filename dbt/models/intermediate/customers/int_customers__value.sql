@@ -1,16 +1,4 @@
 {{ config(materialized='table') }}
-
--- Value flags per customer as of var as_of.
---   big spender: lifetime revenue >= var big_spender_multiple x the average revenue of the
---                customers who bought at least once (prospects would drag the average
---                down by however many leads the CRM holds, so they are left out of it).
---                Compared exactly: the bar is multiple x sum / buyers rounded UP to the
---                cent, the least whole-cent revenue that reaches it.
---   VIP:         among customers who bought within the trailing var vip_window_days, the
---                top var vip_top_share by revenue in that window, with at least
---                var vip_min_orders orders in it.
---   value tier:  vip, high (rest of the top 25%), medium (top 60%), low (other buyers in the
---                window), inactive (bought before, not in the window), none (never bought).
 with summary as (
 
     select * from {{ ref('int_customers__order_summary') }}

@@ -1,30 +1,17 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='customer_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook=[
-            "{% if is_incremental() %}delete from {{ this }} where customer_id not in (select customer_id from {{ ref('int_identity__identifiers') }} where customer_id is not null){% endif %}"
-        ]
-    )
-}}
+{{ customer_incremental_config(
+    delete_stale="delete from {{ this }} where customer_id not in (select customer_id from {{ ref('int_identity__identifiers') }} where customer_id is not null)"
+) }}
 
--- One row per resolved customer: its anchor and how many identifiers of each kind it holds.
---
--- Incremental (delete + insert on customer_id): a run rebuilds the customers holding an
--- identifier that identity resolution wrote since this model's last build; customers
--- merged away (no identifier left) are deleted by the post-hook. A full refresh gives
--- the same rows.
-with identifiers as (
+with
+
+{{ rebuilt_customers([ref('int_identity__identifiers')]) }}
+
+identifiers as (
 
     select * from {{ ref('int_identity__identifiers') }}
     where customer_id is not null
     {% if is_incremental() -%}
-        and customer_id in (
-            select customer_id from {{ ref('int_identity__identifiers') }}
-            where _built_at > (select max(_built_at) from {{ this }})
-        )
+        and customer_id in (select customer_id from rebuilt_customers)
     {%- endif %}
 
 ),

@@ -7,22 +7,6 @@
     )
 }}
 
--- The input of identity resolution: every distinct combination of identifiers that some
--- source record carried together, with the first and last delivery day it was seen.
--- Identifiers are typed strings:
---   crm:<record id>   shop:<customer id>   loyalty:<card>   phone:<E.164>   email:<normalized>
--- Sources: POS transactions (loyalty card, till phone), every version of every CRM contact
--- (record id, e-mail, phone), every version of every web order (shop customer, account and
--- order e-mail, account and order phone), checkouts (shop customer, e-mails, phone) and
--- consent events (phone, CRM contact). Only valid phones and well-formed e-mails appear
--- (staging blanked the rest), so an invalid number never links anyone. Reads the base
--- (not deduplicated) models: duplicates do not change which identifiers co-occur.
---
--- Incremental (delete + insert on identifier_set_key): a run reads only the source rows
--- loaded after the newest `_loaded_at` held here for their source kind, groups them into
--- sets, and merges each with the stored set (first seen = the earlier, last seen and
--- `_loaded_at` = the later). Sets are never removed: links only grow (a deleted raw row
--- is only forgotten by a full refresh).
 {%- set identifier_columns = ['crm_identifier', 'shop_identifier', 'loyalty_identifier',
     'email_identifier_1', 'email_identifier_2', 'phone_identifier_1', 'phone_identifier_2'] %}
 with pos as (

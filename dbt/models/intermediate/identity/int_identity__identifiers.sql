@@ -7,35 +7,7 @@
     )
 }}
 
--- Identity resolution: every identifier mapped to one customer_id (see the yml for the
--- rules and the stability guarantee).
---
--- Graph: nodes are identifiers; identifiers seen together on a record are linked. Each
--- identifier set contributes a star from one of its identifiers (the first non-hub one in
--- the order crm, shop, loyalty, e-mails, phones), so edges grow linearly with the data.
--- Components come from label propagation in a recursive CTE: every node starts with its
--- own number and repeatedly takes the smallest label among its neighbours until nothing
--- changes. `USING KEY` keeps one row per node, so each round only touches nodes whose
--- label just changed.
---
--- Node ids are DuckDB's 64-bit hash of the identifier text: computed where needed, no global
--- numbering and no join to find them (the unique test on node_id guards against a
--- collision). A node's label is (first delivery day, 64 bits of the identifier's MD5) in
--- one 128-bit integer, so the label a component converges to names its earliest-seen
--- identifier, same-day ties broken by MD5 (a fixed function, unlike the engine's hash,
--- so anchors do not move when DuckDB is upgraded): the anchor. customer_id is an MD5 hash
--- of the anchor's text.
---
--- Incremental (delete + insert on identifier): a daily run resolves again only the part
--- of the graph new data can change. The identifiers on identifier sets that changed since
--- the last run (new sets, or sets seen again) are "touched"; the scope is the touched
--- identifiers plus every identifier of the customers they belonged to. Every set holding
--- a scope identifier is read, and the same resolution as a full build runs on those sets
--- alone. That is exact: a set's non-hub identifiers all lie in one customer, so the sets
--- of the scope's customers hold no identifier outside the scope except hubs; a hub stays
--- a hub (account counts only grow while sets are only added); and only touched
--- identifiers can gain a set, a new first-seen day or hub status. Components outside the
--- scope keep their rows untouched, so a full refresh gives the same mapping.
+-- The model's rules, method and why its incremental scope is exact are in the yml.
 {%- set identifier_columns = [
     ('crm_identifier', 'crm'),
     ('shop_identifier', 'shop'),

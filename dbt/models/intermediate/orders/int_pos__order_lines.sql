@@ -11,15 +11,9 @@
 -- depends_on: {{ ref('base_pos__transactions') }}
 -- depends_on: {{ ref('stg_reference__fx_rates') }}
 
--- POS lines: one row per (transaction, SKU): the sale row with its refund rows folded in.
--- A line whose sale row is dated in the future of its delivery (a clock error) is left
--- out, refunds and all: no purchase, no recency; a refund without its sale has nothing to
--- reduce. Joining sales to the (few) refunds is much cheaper than grouping every row.
---
--- Incremental (delete + insert on transaction_id): a run re-stages only the transactions
--- with a row loaded after the newest `_loaded_at` held here, applying the staging logic
--- (macro pos_transactions_staged) to those rows alone; a filter on the staging view would
--- not reach below its deduplication. A full refresh yields the same rows.
+-- Changed rows are re-staged here (macro pos_transactions_staged): a filter on the staging
+-- view would not reach below its deduplication. Joining sales to the (few) refunds is much
+-- cheaper than grouping every row.
 with
 
 {% if is_incremental() %}
@@ -27,9 +21,7 @@ changed_transactions as (
 
     select distinct transaction_id
     from {{ ref('base_pos__transactions') }}
-    where _loaded_at > (
-        select coalesce(max(_loaded_at), cast('1900-01-01' as timestamp)) from {{ this }}
-    )
+    where {{ loaded_since_last_run() }}
 
 ),
 

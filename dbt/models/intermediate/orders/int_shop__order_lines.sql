@@ -11,14 +11,8 @@
 -- depends_on: {{ ref('base_shop__orders') }}
 -- depends_on: {{ ref('stg_reference__fx_rates') }}
 
--- Web order lines (latest order versions, refunds applied, discount allocated) with the
--- catalog's category. Materialized because both fact models read it and the staging view
--- re-picks every order's latest version on each read.
---
--- Incremental (delete + insert on order_id): a run re-stages only the orders with a
--- version loaded after the newest `_loaded_at` held here, applying the staging logic
--- (macros shop_orders_staged, shop_order_lines_staged) to those versions alone. A full
--- refresh yields the same rows.
+-- Changed orders are re-staged here (macros shop_orders_staged, shop_order_lines_staged):
+-- a filter on the staging view would not reach below its pick of the latest version.
 with
 
 {% if is_incremental() %}
@@ -26,9 +20,7 @@ changed_orders as (
 
     select distinct order_id
     from {{ ref('base_shop__orders') }}
-    where _loaded_at > (
-        select coalesce(max(_loaded_at), cast('1900-01-01' as timestamp)) from {{ this }}
-    )
+    where {{ loaded_since_last_run() }}
 
 ),
 

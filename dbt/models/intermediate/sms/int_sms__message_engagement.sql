@@ -1,7 +1,3 @@
--- What each sent message's recipient did: clicks, replies, an opt-out, and whether the
--- message shows it arrived. One row per message of int_sms__messages. Kept apart from the
--- segment columns so per-customer engagement (and any segment built on it) never depends
--- on the segment history.
 with messages as (
 
     select message_key, is_sent, delivery_status

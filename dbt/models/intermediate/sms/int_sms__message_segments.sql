@@ -1,7 +1,5 @@
--- The segments each planned message's customer was in on its plan day, one row per message
--- and segment, from the segment history (members of S on day D: entered_on <= D and
--- (left_on is null or left_on > D)). The ledger's customer id is the right one here: it is
--- the id the history held on the plan day, even if the customer was merged since.
+-- The ledger's customer id is the right one here: the id the history held on the plan
+-- day, even if the customer was merged since.
 with messages as (
 
     select message_key, planned_customer_id, plan_day
@@ -12,7 +10,7 @@ with messages as (
 history as (
 
     select customer_id, segment, entered_on, left_on
-    from {{ ref('customer_segment_history') }}
+    from {{ ref('fct_customer_segment_history') }}
 
 ),
 

@@ -1,10 +1,5 @@
--- Each message's delivery timeline from its receipts, one row per message with any.
---
--- Receipts arrive late, twice and out of order (a "sent" may come after "delivered").
--- A status only moves forward: queued 1 < sent 2 < delivered = undelivered = failed 3, and
--- among equals the earliest wins, so a late "sent" never overwrites "delivered" and a
--- later "failed" never overwrites "delivered". Each timeline column is the first time that
--- status was reported.
+-- Receipts arrive late, twice and out of order (a "sent" may come after "delivered"):
+-- hence the forward-only rank.
 with receipts as (
 
     select * from {{ ref('int_sms__status_events') }}

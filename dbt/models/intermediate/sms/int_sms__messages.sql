@@ -1,10 +1,5 @@
 {{ config(materialized='table') }}
 
--- Every planned message (ledger rows other than skipped), treated or held out, with its
--- send outcome and delivery timeline. The shared base of the SMS facts; customer segments
--- are added only in fct_sms_messages, so the customer segments themselves may read the
--- SMS facts (clicks_never_buys) without a cycle.
---
 -- A table: five models read it, and it ranks every receipt once instead of five times.
 with ledger as (
 

@@ -1,9 +1,3 @@
--- Delivery receipts, each resolved to the ledger message it reports on. A view, like the
--- suppression list that reads it: a hard failure counts as soon as it is loaded.
---
--- A receipt names its message by message_key (the `?key=` of the callback); when that is
--- missing or unknown to the ledger, by the provider's message id, if exactly one ledger
--- row carries it. The phone is the receipt's own (To), else the ledger's.
 with status_events as (
 
     select * from {{ ref('stg_sms__events') }}

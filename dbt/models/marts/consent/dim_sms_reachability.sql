@@ -1,6 +1,6 @@
 -- A view, not a table: read when used, so an opt-out, a bounce or a block loaded after the
--- last dbt build counts at the next plan, compliance gate and dispatch (sms_consent and
--- sms_suppression are views for the same reason). The one definition of "may this phone
+-- last dbt build counts at the next plan, compliance gate and dispatch (dim_sms_consent and
+-- dim_sms_suppression are views for the same reason). The one definition of "may this phone
 -- receive an SMS now"; the rule, its order and its reasons are in the .yml.
 {{ config(materialized='view') }}
 
@@ -28,14 +28,14 @@ consent as (
         opted_in_at,
         opt_in_text_version,
         is_shared_hub_phone
-    from {{ ref('sms_consent') }}
+    from {{ ref('dim_sms_consent') }}
 
 ),
 
 suppression_reasons as (
 
     select distinct phone_e164, suppression_reason
-    from {{ ref('sms_suppression') }}
+    from {{ ref('dim_sms_suppression') }}
     where phone_e164 is not null
 
 ),

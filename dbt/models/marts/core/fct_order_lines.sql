@@ -7,14 +7,8 @@
     )
 }}
 
--- Every purchased line from the POS and the web shop in one shape, refunds applied, with
--- the order's customer, time and status from fct_orders (built first).
---
--- Incremental: `unique_key` is the ORDER key, so a run deletes and rewrites every line of
--- each order it touches: the orders fct_orders wrote (`_built_at`) since this table's last
--- build, which are the orders with new source rows and the orders moved to another
--- customer. A run that failed in between is caught up by the next. A full refresh yields
--- the same rows.
+-- unique_key is the ORDER key: a run rewrites every line of each order fct_orders wrote
+-- since this table's last build, and a run that failed in between is caught up by the next.
 with
 
 orders as (

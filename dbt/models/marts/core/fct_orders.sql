@@ -10,23 +10,6 @@
 -- depends_on: {{ ref('base_pos__transactions') }}
 -- depends_on: {{ ref('base_shop__orders') }}
 -- depends_on: {{ ref('stg_reference__fx_rates') }}
-
--- One row per order: a POS transaction or a web order, refunds and cancellations applied,
--- resolved to a customer. Amounts are sums of the order's lines, each line converted to the
--- reporting currency and rounded to the cent, so fct_orders and fct_order_lines reconcile
--- to the cent.
---
--- The purchase day, ordered_on, is the day where the purchase happened: the store's local
--- day in store (the till's Date in its Time Zone), the shop's day online (its configured
--- zone, SMS_SHOP_TIME_ZONE). Every as-of comparison of the customer marts uses it.
---
--- Incremental: a daily run rewrites (delete + insert on order_key) every order that
--- (a) has a source row loaded after the newest `_loaded_at` this table holds for that
--- source (a new sale, a refund row, a new order version), or (b) resolves today to another
--- customer than the stored one (two customers merged, a hub identifier). For (b) only the
--- identifiers identity resolution rewrote since the newest load held here are compared
--- (int_identity__identifiers._built_at), not every order. Nothing depends on the run
--- date, so a full refresh yields the same rows.
 with
 
 {% if is_incremental() %}

@@ -1,7 +1,3 @@
--- One row: the day this build's customer marts describe (var as_of), the zones that
--- decide days, and how fresh the purchases behind it are. A caller warns from it when
--- the newest purchase lies far before the as_of day (a load that did not happen, or an
--- as_of typed ahead of the data), or when purchases after as_of were left out.
 with purchases as (
 
     select ordered_on

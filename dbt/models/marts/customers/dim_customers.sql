@@ -32,17 +32,17 @@ consent as (
     select
         customer_phones.customer_id,
         case
-            when bool_or(sms_consent.consent_state = 'opted_in') then 'opted_in'
-            when bool_or(sms_consent.consent_state = 'opted_out') then 'opted_out'
+            when bool_or(dim_sms_consent.consent_state = 'opted_in') then 'opted_in'
+            when bool_or(dim_sms_consent.consent_state = 'opted_out') then 'opted_out'
             else 'none'
         end as sms_consent_state,
-        max(case when sms_consent.consent_state = 'opted_in' then sms_consent.phone_e164 end)
+        max(case when dim_sms_consent.consent_state = 'opted_in' then dim_sms_consent.phone_e164 end)
             as sms_opted_in_phone_e164,
-        max(case when sms_consent.consent_state = 'opted_in' then sms_consent.opted_in_at end)
+        max(case when dim_sms_consent.consent_state = 'opted_in' then dim_sms_consent.opted_in_at end)
             as sms_opted_in_at
     from customer_phones
-    inner join {{ ref('sms_consent') }} as sms_consent
-        on sms_consent.phone_e164 = customer_phones.phone_e164
+    inner join {{ ref('dim_sms_consent') }} as dim_sms_consent
+        on dim_sms_consent.phone_e164 = customer_phones.phone_e164
     group by 1
 
 ),
@@ -112,9 +112,9 @@ final as (
     from customers
     left join profile on profile.customer_id = customers.customer_id
     left join summary on summary.customer_id = customers.customer_id
-    left join {{ ref('customer_lifecycle') }} as lifecycle
+    left join {{ ref('dim_customer_lifecycle') }} as lifecycle
         on lifecycle.customer_id = customers.customer_id
-    left join {{ ref('customer_rfm') }} as rfm on rfm.customer_id = customers.customer_id
+    left join {{ ref('dim_customer_rfm') }} as rfm on rfm.customer_id = customers.customer_id
     left join {{ ref('int_customers__value') }} as value on value.customer_id = customers.customer_id
     left join {{ ref('int_customers__open_tickets') }} as tickets
         on tickets.customer_id = customers.customer_id

@@ -1,18 +1,3 @@
--- Purchases credited to SMS: one row per order (any channel, POS included) that falls in
--- the window of a message to its buyer. Windows are half-open: touch < ordered_at <=
--- touch + window, so a purchase at the very moment of the touch is not credited to it.
---
---   delivery  a treated message that reached the phone (delivered, else sent with no
---             failure reported): var attribution_days_after_delivery from delivered_at,
---             else from sent_at;
---   click     a click on its link: var attribution_days_after_click from the click;
---   holdout   a held-out message: the delivery window from its scheduled time. The
---             holdout competes like any touch, so an order that the holdout would have
---             had anyway is not credited to another campaign's older message.
--- Last touch across campaigns: an order in several windows goes to the latest touch
--- (ties: click before delivery before holdout). A campaign's own discount code (seed
--- campaign_discount_codes) used within var attribution_discount_code_days of that
--- campaign's delivery beats last touch: the code names the message the buyer acted on.
 with orders as (
 
     select

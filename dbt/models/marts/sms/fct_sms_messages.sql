@@ -1,12 +1,3 @@
--- One row per planned message (every ledger row but the skipped ones), treated or held
--- out: what was planned, whether and when it was sent and delivered, what the recipient
--- did (clicks, replies, opt-out), the segments they were in on the plan day, and the two
--- purchase measures:
---   * has_purchase_in_window / revenue_in_window: ANY purchase in (anchor, anchor +
---     var attribution_days_after_delivery], anchor = sent_at (treated) or scheduled_at
---     (held out). The same rule for both arms: the experimental comparison (lift);
---   * attributed_orders / attributed_revenue: orders credited to this message by last touch
---     (fct_sms_conversions): the credit view.
 with messages as (
 
     select * from {{ ref('int_sms__messages') }}

@@ -1,7 +1,3 @@
--- One row per inbound SMS (keyword or free text), linked to the message it most likely
--- answers: the latest message sent to that phone at or before the reply, at most var
--- sms_reply_link_days earlier, that is not known to have failed (a reply can only answer a
--- message that reached the phone). Replies that answer nothing we sent stay, unlinked.
 with replies as (
 
     select * from {{ ref('stg_sms__events') }}

@@ -1,8 +1,3 @@
--- The campaign measures per segment the customer was in on the plan day: one row per
--- campaign, variant and segment. A message counts once in every segment its customer was
--- in (the rows of one campaign do not add up across segments); '(none)' holds messages
--- whose customer was in no recorded segment that day. Treated and holdout units are split
--- by the same rule, so each segment has its own lift.
 with messages as (
 
     select * from {{ ref('fct_sms_messages') }}

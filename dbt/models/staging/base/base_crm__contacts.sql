@@ -1,7 +1,3 @@
--- CRM contact rows exactly as delivered (a contact is re-exported on each day it is
--- modified), typed and renamed; invalid phones blanked, e-mails normalized.
--- stg_crm__contacts keeps the latest version; identity resolution reads every version, so
--- a phone or e-mail a contact once had keeps linking (links only grow).
 with source as (
 
     select * from {{ source('raw', 'crm_contacts') }}

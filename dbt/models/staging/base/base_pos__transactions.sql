@@ -1,7 +1,3 @@
--- POS item rows exactly as delivered (duplicates included), typed and renamed: the store
--- clock read in its zone and turned into UTC, invalid phones blanked. stg_pos__transactions
--- deduplicates; identity resolution reads this directly because which identifiers were seen
--- together does not depend on how often a line was delivered.
 with source as (
 
     select * from {{ source('raw', 'pos_transactions') }}

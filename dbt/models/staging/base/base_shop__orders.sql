@@ -1,8 +1,5 @@
--- Web order versions exactly as delivered (Shopify re-exports an order on each update;
--- duplicates included), typed and renamed: e-mails normalized, invalid phones blanked,
--- timestamps in UTC. `_row_id` locates the row so the latest version can be picked on
--- narrow columns and its nested line items fetched afterwards (much cheaper than ranking
--- whole rows with their lists).
+-- `_row_id` lets the latest version be picked on narrow columns and its nested line items
+-- fetched afterwards: much cheaper than ranking whole rows with their lists.
 with source as (
 
     select rowid as _row_id, * from {{ source('raw', 'shop_orders') }}

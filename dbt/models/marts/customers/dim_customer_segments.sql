@@ -1,13 +1,8 @@
--- Segment membership as of var as_of: one row per customer per segment (per category for
--- category_affinity), each with a human-readable reason. A customer can be in many
--- segments; campaigns pick segments, the dispatch plan applies consent and exclusions.
---
--- clicks_never_buys reads fct_sms_clicks, which is built on the ledger without segments:
--- the SMS facts that carry segments (fct_sms_messages, via customer_segment_history) are
--- downstream of this model, never upstream, so there is no cycle.
+-- clicks_never_buys reads fct_sms_clicks, built on the ledger without segments: the SMS
+-- facts that carry segments are downstream of this model, so there is no cycle.
 with lifecycle as (
 
-    select * from {{ ref('customer_lifecycle') }}
+    select * from {{ ref('dim_customer_lifecycle') }}
 
 ),
 

@@ -29,24 +29,3 @@
         {%- endif %}
     )
 {%- endmacro %}
-
-{#- The adapter's spelling of a portable type name (dbt's cross-database type macros). -#}
-{% macro portable_type(type) -%}
-    {%- if type == 'string' -%} {{ dbt.type_string() }}
-    {%- elif type == 'timestamp' -%} {{ dbt.type_timestamp() }}
-    {%- elif type == 'timestamptz' -%} timestamp with time zone
-    {%- elif type == 'integer' -%} {{ dbt.type_int() }}
-    {%- elif type == 'bigint' -%} {{ dbt.type_bigint() }}
-    {%- elif type == 'double' -%} {{ type_double() }}
-    {%- elif type in ('date', 'boolean') -%} {{ type }}
-    {%- else -%} {{ exceptions.raise_compiler_error("portable_type: unknown type " ~ type) }}
-    {%- endif -%}
-{%- endmacro %}
-
-{#- A 64-bit float. dbt.type_float() is `float`, which DuckDB reads as 32 bits: too coarse
-    for money and for confidence bounds. -#}
-{% macro type_double() -%}
-    {{ return(adapter.dispatch('type_double')()) }}
-{%- endmacro %}
-{% macro default__type_double() -%} double precision {%- endmacro %}
-{% macro bigquery__type_double() -%} float64 {%- endmacro %}

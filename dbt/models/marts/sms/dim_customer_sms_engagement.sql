@@ -1,10 +1,4 @@
--- One row per customer with any planned message (treated or held out): what they received,
--- how they engaged, what SMS was credited with, beside their lifetime purchases.
---
--- Built only from the SMS facts that carry no segments (int_sms__messages and
--- int_sms__message_engagement, clicks, replies, conversions) and dim_customers: the
--- segment history is not an ancestor, so a customer segment may one day read this table
--- without a cycle.
+-- No segment history among the ancestors, so a segment may one day read this table.
 with messages as (
 
     select

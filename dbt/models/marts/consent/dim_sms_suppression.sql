@@ -1,9 +1,9 @@
--- A view over views (sms_consent, the SMS events and the ledger) and the seeds: always
+-- A view over views (dim_sms_consent, the SMS events and the ledger) and the seeds: always
 -- current, like consent. A receipt or a ledger failure counts at the next read.
 {{ config(materialized='view') }}
 
 -- Phones that must not receive marketing SMS, one row per phone and reason. Four feeds:
---   opt_out          the phone's latest consent event is an opt-out (sms_consent);
+--   opt_out          the phone's latest consent event is an opt-out (dim_sms_consent);
 --   hard_bounce      the number cannot take SMS: its hard failures since its last delivered
 --                    message reach var sms_hard_failure_limit. A hard failure is a receipt
 --                    failed/undelivered with a code in var sms_hard_failure_codes, or a send
@@ -26,7 +26,7 @@ with opt_outs as (
         state_since as suppressed_at,
         latest_event_source as suppression_source,
         coalesce('keyword ' || opt_out_keyword, 'opt-out event ' || latest_event_id) as detail
-    from {{ ref('sms_consent') }}
+    from {{ ref('dim_sms_consent') }}
     where consent_state = 'opted_out'
 
 ),

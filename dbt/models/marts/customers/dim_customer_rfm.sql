@@ -1,11 +1,3 @@
--- Recency, frequency, monetary value per buying customer as of var as_of, scored 1-5
--- (5 = most recent / most frequent / highest spend) and named with the classic R x FM grid
--- (see the yml for the mapping). Two ways to score, var rfm_scoring:
---   quintile  ntile(5) over all buyers; customers who tie on a measure share one score,
---             the lowest quintile their value reaches, so the score never depends on row
---             order (on heavy ties a score is skipped: see the yml);
---   fixed     the thresholds of vars rfm_recency_max_days, rfm_frequency_min_orders and
---             rfm_monetary_min_amounts.
 {%- set scoring = var('rfm_scoring') %}
 {%- if scoring not in ['quintile', 'fixed'] %}
     {{ exceptions.raise_compiler_error("var rfm_scoring must be quintile or fixed, got: " ~ scoring) }}

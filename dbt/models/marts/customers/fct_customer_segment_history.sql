@@ -8,20 +8,12 @@
     )
 }}
 
--- When each customer entered and left each segment: one row per membership interval
--- [entered_on, left_on). Every run compares customer_segments (as of var as_of) with the
--- intervals still open and writes only the differences: a new membership opens an
--- interval on as_of, a membership that vanished closes its interval on as_of.
---
--- Members of a segment on day D:  entered_on <= D and (left_on is null or left_on > D).
---
--- History is made by running, not recomputed: `full_refresh: false` keeps
--- `dbt build --full-refresh` from wiping it, and a run whose as_of lies before the newest
--- recorded change writes nothing (replaying an old day would rewrite what is known).
+-- History is made by running, not recomputed: hence `full_refresh=false`, and a run whose
+-- as_of lies before the newest recorded change writes nothing.
 with current_members as (
 
     select customer_id, segment, segment_detail, reason, as_of_date
-    from {{ ref('customer_segments') }}
+    from {{ ref('dim_customer_segments') }}
 
 ),
 

@@ -40,7 +40,7 @@ reachable as (
 segments as (
 
     select customer_id, list(segment order by segment) as segments
-    from {{ ref('customer_segments') }}
+    from {{ ref('dim_customer_segments') }}
     group by 1
 
 ),

@@ -1,5 +1,5 @@
 {#- The day the customer marts describe, var `as_of` (YYYY-MM-DD): the state at the END of
-    that day in the business's zone (SMS_BUSINESS_TIME_ZONE, macros/time_zones.sql).
+    that day in the business's zone (SMS_BUSINESS_TIME_ZONE, macros/utils/time_zones.sql).
 
       * A purchase counts when its day (fct_orders.ordered_on: the store's local day in
         store, the shop's day online) is on or before as_of; days since a purchase are

@@ -1,12 +1,3 @@
--- Exactly one lifecycle stage per customer as of var as_of. Stages are tested in this
--- order; the first that applies wins:
---   prospect     never bought
---   lapsed       last purchase >= lapsed_after_days ago ("6 months or more")
---   at_risk      last purchase >= at_risk_after_days ago
---   new          first purchase < new_customer_days ago
---   reactivated  bought again after a gap >= lapsed_after_days, and that return was
---                < reactivated_window_days ago
---   active       everyone else who bought
 with summary as (
 
     select * from {{ ref('int_customers__order_summary') }}
