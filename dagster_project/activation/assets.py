@@ -87,7 +87,9 @@ def plan_key(campaign: Campaign | BrokenFile) -> AssetKey:
     return AssetKey([*PLAN_PREFIX, campaign.id])
 
 
-def _now(value: str | None, day: dt.date | None = None) -> dt.datetime:
+def configured_moment(value: str | None, day: dt.date | None = None) -> dt.datetime:
+    """The run's clock: ``value`` (ISO 8601, UTC when it names no zone), else now; for a
+    plan of another day than today, that day's 00:00 UTC (its window decides the rest)."""
     if value:
         moment = dt.datetime.fromisoformat(value)
         return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
@@ -157,7 +159,7 @@ def build_plan_asset(campaign: Campaign, higher: Campaign | None):
     ):
         require_passing_gates(context)
         day = dt.date.fromisoformat(context.partition_key)
-        now = _now(config.now, day)
+        now = configured_moment(config.now, day)
         book = campaigns.book
         current = book.get(campaign.id)  # as the file reads now, or its error
         with warehouse.get_connection() as conn:

@@ -27,7 +27,7 @@ from dagster_project.activation.assets import (
     LINKS_KEY,
     SMS_EVENTS_KEY,
     DispatchConfig,
-    _now,
+    configured_moment,
 )
 from dagster_project.activation.gateway.resource import GatewayResource
 from dagster_project.activation.resources import CampaignsResource
@@ -87,7 +87,7 @@ def build_dispatch_asset(planned: list[AssetKey]):
         config: DispatchConfig,
     ):
         require_passing_gates(context, [DISPATCH_KEY])
-        now = _now(config.now)
+        now = configured_moment(config.now)
         drift = abs((now - dt.datetime.now(dt.UTC)).total_seconds())
         if drift > CLOCK_TOLERANCE_S and gateway.kind != "sandbox":
             # Quiet hours are judged on this clock: a replayed clock may only reach the sandbox.

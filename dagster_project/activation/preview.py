@@ -65,7 +65,7 @@ def preview(a: argparse.Namespace) -> None:
     import duckdb
 
     from dagster_project.activation import eligibility, planner
-    from dagster_project.activation.assets import _now
+    from dagster_project.activation.assets import configured_moment
     from dagster_project.activation.resources import read_book
     from dagster_project.lib.phones import mask_phone
 
@@ -76,7 +76,7 @@ def preview(a: argparse.Namespace) -> None:
     path = a.warehouse or settings.published_path()
     if not path.exists():
         raise CommandError(f"{path} does not exist: run `make demo` (or the pipeline) first")
-    now = _now(a.now, a.day)
+    now = configured_moment(a.now, a.day)
     day = a.day or now.date()
     with duckdb.connect(str(path), read_only=True) as conn:
         plan = planner.build_plan(
