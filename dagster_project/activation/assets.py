@@ -79,8 +79,9 @@ DISPATCH_KEY = AssetKey(["activation", "dispatch"])
 LEDGER_KEY = AssetKey(["sms", "ledger"])
 LINKS_KEY = AssetKey(["sms", "links"])
 PLAN_PREFIX = ["activation", "plan"]
-# The compliance suite every plan is checked with (expectations/sms_audience.json).
-PLAN_GATE = "sms_audience"
+# The compliance suite a plan is checked with, by the campaign's kind (expectations/*.json):
+# marketing needs an explicit opt-in; transactional needs none, but STOP still holds.
+PLAN_GATES = {"marketing": "sms_audience", "transactional": "sms_transactional_audience"}
 
 
 def plan_key(campaign: Campaign | BrokenFile) -> AssetKey:
@@ -183,14 +184,21 @@ def build_plan_asset(campaign: Campaign, higher: Campaign | None):
     return _plan
 
 
+PLAN_GATE_RULES = {
+    "marketing": "no phone without an explicit, complete opt-in as its latest consent event",
+    "transactional": "no phone whose latest consent event is an opt-out",
+}
+
+
 def build_plan_check(campaign: Campaign):
     dataset = Dataset(
-        suite=PLAN_GATE,
+        suite=PLAN_GATES[campaign.kind],
         asset=tuple(plan_key(campaign).path),
         description=(
             "Compliance gate on the messages this plan is about to send (planned and deferred "
-            "rows), always blocking: no phone without an explicit opt-in as its latest consent "
-            "event, none suppressed, invalid or not mobile, no customer or phone twice."
+            f"rows), always blocking: {PLAN_GATE_RULES[campaign.kind]}, none suppressed, "
+            "invalid or not mobile, none the reachability rule refuses, no customer or phone "
+            "twice."
         ),
         partitioned=True,
         query=lambda start, end: audience_query(
@@ -199,7 +207,9 @@ def build_plan_check(campaign: Campaign):
             [campaign.id, end],
         ),
         phone_columns=("phone_e164",),
-        example_columns=AUDIENCE_EXAMPLE_COLUMNS,
+        example_columns=(*AUDIENCE_EXAMPLE_COLUMNS, "transactional_blocked_reason")
+        if campaign.kind == "transactional"
+        else AUDIENCE_EXAMPLE_COLUMNS,
         latest_sql=f"SELECT max(plan_day) FROM sms.ledger WHERE campaign_id = '{campaign.id}'",
     )
     return build_check(dataset)

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from dagster import AssetSelection, DagsterInstance
 
 from dagster_project import settings
-from dagster_project.activation import DISPATCH_KEY, DISPATCH_SELECTION, PLAN_GATE, PLAN_SELECTION
+from dagster_project.activation import DISPATCH_KEY, DISPATCH_SELECTION, PLAN_GATES, PLAN_SELECTION
 from dagster_project.activation.resources import read_book
 from dagster_project.definitions import defs, materialize_selection
 from dagster_project.ingest import loader
@@ -37,9 +37,9 @@ from dagster_project.transform import LIFECYCLE_KEY, dbt_models
 # Step events at DEBUG drown the story; the log file and the UI keep everything at INFO.
 _QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 # The Great Expectations gates (dbt's tests are checks too), for the closing summary.
-_GX_CHECKS = {spec.name for c in [*raw_checks, *mart_checks] for spec in c.check_specs} | {
-    PLAN_GATE
-}
+_GX_CHECKS = {spec.name for c in [*raw_checks, *mart_checks] for spec in c.check_specs} | set(
+    PLAN_GATES.values()
+)
 # Every data-quality check evaluated by this process's runs, for the closing summary.
 EVALUATIONS: list = []
 

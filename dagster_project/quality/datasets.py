@@ -287,7 +287,10 @@ AUDIENCE_CHECK = """
                 r.phone_type,
                 coalesce(r.may_receive_marketing, false) AS may_receive_marketing,
                 CASE WHEN r.phone_e164 IS NULL THEN 'no valid mobile number'
-                     ELSE r.marketing_blocked_reason END AS marketing_blocked_reason
+                     ELSE r.marketing_blocked_reason END AS marketing_blocked_reason,
+                coalesce(r.may_receive_transactional, false) AS may_receive_transactional,
+                CASE WHEN r.phone_e164 IS NULL THEN 'no valid mobile number'
+                     ELSE r.transactional_blocked_reason END AS transactional_blocked_reason
             FROM audience AS a
             LEFT JOIN marts.dim_sms_reachability AS r ON r.phone_e164 = a.phone_e164
 """

@@ -328,7 +328,8 @@ def test_a_plan_that_would_text_an_opted_out_phone_stops_the_dispatch(copy):
     base, instance = copy
     assert plan(instance).success
     [(victim,)] = query(
-        base, "SELECT phone_e164 FROM marts.dim_sms_consent WHERE consent_state = 'opted_out' LIMIT 1"
+        base,
+        "SELECT phone_e164 FROM marts.dim_sms_consent WHERE consent_state = 'opted_out' LIMIT 1",
     )
     [(campaign, key)] = query(
         base,
@@ -534,3 +535,40 @@ def test_a_broken_campaign_file_fails_its_own_check_and_nothing_else(copy, monke
     assert sent.success
     sent_for = {m["key"].split("|")[0] for m in outbox(base)}
     assert len(outbox(base)) > 50 and len(sent_for) >= 2 and sent_for <= planned
+
+
+def test_a_transactional_plan_needs_no_opt_in_but_never_reaches_an_opt_out(copy):
+    """The same audience as a transactional campaign: its own gate (no opt-in needed, STOP
+    and suppression still hold) passes, and it reaches phones the marketing rule refuses."""
+    from dagster_project.definitions import build
+
+    base, instance = copy
+    folder = base / "campaigns"
+    shutil.copytree(campaigns_dir(), folder)
+    path = folder / "newcomer-offer.yml"
+    path.write_text(path.read_text().replace("kind: marketing", "kind: transactional"))
+    location = build(folder)
+    ops = [location.get_assets_def(k).op.name for k in PLAN_SELECTION.resolve(
+        location.resolve_asset_graph())]  # fmt: skip
+    plans = materialize_selection(
+        PLAN_SELECTION,
+        code_location=location,
+        instance=instance,
+        run_config={**QUIET, "ops": {op: {"config": {"now": NOW.isoformat()}} for op in ops}},
+        partition_key=DAY.isoformat(),
+    )
+    assert plans.success
+    gates = {(e.asset_key.path[-1], e.check_name): e for e in plans.get_asset_check_evaluations()}
+    assert gates[("newcomer-offer", "sms_transactional_audience")].passed
+    assert ("newcomer-offer", "sms_audience") not in gates
+    assert gates[("vip-thank-you", "sms_audience")].passed  # the others stay marketing
+    [(sendable, without_opt_in, opted_out, refused)] = query(
+        base,
+        "SELECT count(*), count(*) FILTER (WHERE NOT r.may_receive_marketing), "
+        "count(*) FILTER (WHERE r.consent_state = 'opted_out'), "
+        "count(*) FILTER (WHERE NOT r.may_receive_transactional) "
+        "FROM sms.ledger AS l JOIN marts.dim_sms_reachability AS r USING (phone_e164) "
+        "WHERE l.campaign_id = 'newcomer-offer' AND l.state IN ('planned', 'deferred')",
+    )
+    assert sendable > 0 and without_opt_in > 0
+    assert opted_out == 0 and refused == 0

@@ -21,7 +21,9 @@ def suite(name):
 
 
 def test_every_dataset_has_its_suite_and_every_suite_is_used():
-    used = {d.suite for d in datasets.ALL_DATASETS}
+    from dagster_project.activation.assets import PLAN_GATES  # the plans' gates, by kind
+
+    used = {d.suite for d in datasets.ALL_DATASETS} | set(PLAN_GATES.values())
     assert used == set(SUITES)
 
 
@@ -37,8 +39,9 @@ def test_suite_files_load_with_gx_and_explain_every_expectation(name):
     assert validation.suite_is_blocking(s) != signal_only
 
 
-def test_the_compliance_gate_is_critical_throughout():
-    assert {validation._severity(e) for e in suite("sms_audience").expectations} == {"critical"}
+@pytest.mark.parametrize("name", ["sms_audience", "sms_transactional_audience"])
+def test_the_compliance_gates_are_critical_throughout(name):
+    assert {validation._severity(e) for e in suite(name).expectations} == {"critical"}
 
 
 @pytest.mark.parametrize(
@@ -313,3 +316,50 @@ def test_lifecycle_gate_needs_exactly_one_stage_per_customer():
     assert run(ok, "dim_customer_lifecycle", ()).passed
     out = run(ok.assign(stage_rows=[0, 2]), "dim_customer_lifecycle", ())
     assert [(o.column, o.unexpected_count) for o in out.failed] == [("stage_rows", 2)]
+
+
+def transactional_batch(**overrides):
+    frame = audience_batch(**overrides)
+    frame["may_receive_transactional"] = overrides.get("may_receive_transactional", [True] * 3)
+    return frame
+
+
+def run_transactional(frame):
+    return validation.validate(
+        frame,
+        suite("sms_transactional_audience"),
+        phone_columns=("phone_e164",),
+        example_columns=("customer_id", "phone_e164", "latest_consent_event"),
+    )
+
+
+def test_transactional_gate_needs_no_opt_in():
+    """A receipt or a payment reminder goes to a phone that never opted in to marketing."""
+    no_opt_in = {
+        "latest_consent_event": ["none", "opt_in", "none"],
+        "latest_consent_source": [None, "web_form", None],
+        "latest_consent_text_version": [None, "v2", None],
+        "may_receive_marketing": [False, True, False],
+    }
+    assert run_transactional(transactional_batch(**no_opt_in)).passed
+    # ... while the marketing gate refuses the same rows.
+    assert not run(audience_batch(**no_opt_in), "sms_audience", ("phone_e164",)).passed
+
+
+@pytest.mark.parametrize(
+    "broken, column",
+    [
+        # STOP holds for every kind of message
+        ({"latest_consent_event": ["opt_in", "opt_out", "none"]}, "latest_consent_event"),
+        ({"suppression_reasons": [None, "hard_bounce", None]}, "suppression_reasons"),
+        ({"phone_is_valid": [True, False, True]}, "phone_is_valid"),
+        ({"phone_type": ["mobile", "fixed_line", "mobile"]}, "phone_type"),
+        ({"may_receive_transactional": [True, False, True]}, "may_receive_transactional"),
+        ({"customer_id": ["c1", "c1", "c3"]}, "customer_id"),
+    ],
+)
+def test_transactional_gate_fails_on_any_unsendable_row(broken, column):
+    out = run_transactional(transactional_batch(**broken))
+    assert [o.column for o in out.failed] == [column]
+    assert out.severity == "ERROR"
+    assert "+447911123456" not in json.dumps([o.examples for o in out.outcomes])
