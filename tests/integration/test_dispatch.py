@@ -365,6 +365,18 @@ def test_a_plan_that_would_text_an_opted_out_phone_stops_the_dispatch(copy):
     # And a dispatch started on its own is refused while the gate's verdict stands.
     alone = dispatch_run(instance, raise_on_error=False)
     assert not alone.success and outbox(base) == []
+    # The plan feeds the ledger, which the attribution marts read: the analysts' copy is not
+    # refreshed while the plan's gate has failed, and the refusal names that gate.
+    publish = materialize_selection(
+        AssetSelection.assets(AssetKey("analytics_snapshot")),
+        instance=instance,
+        run_config=QUIET,
+        raise_on_error=False,
+    )
+    assert not publish.success
+    assert not (base / "published" / "warehouse.duckdb").exists()
+    [failure] = [e for e in publish.all_events if e.is_step_failure]
+    assert f"activation/plan/{campaign}:sms_audience" in str(failure.event_specific_data.error)
 
 
 DISPATCH_SCRIPT = """
