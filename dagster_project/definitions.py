@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dagster import Definitions, ExecuteInProcessResult, in_process_executor, materialize
 
-from dagster_project import activation, ingest, publish, quality, reporting, transform
+from dagster_project import activation, ingest, journeys, publish, quality, reporting, transform
 from dagster_project.quality import gates
 from dagster_project.warehouse import WarehouseResource
 
@@ -25,6 +25,7 @@ def build(campaigns_dir: Path | None = None) -> Definitions:
         transform.defs,
         quality.defs,
         activation.build_defs(campaigns_dir) if campaigns_dir else activation.defs,
+        journeys.defs,
         publish.defs,
         reporting.defs,
         Definitions(

@@ -159,6 +159,11 @@ def campaigns_dir() -> Path:
     return Path(os.environ.get("SMS_CAMPAIGNS_DIR", REPO_ROOT / "campaigns")).resolve()
 
 
+def journeys_dir() -> Path:
+    """Journey files (``SMS_JOURNEYS_DIR``, default ``journeys/`` in the repository)."""
+    return Path(os.environ.get("SMS_JOURNEYS_DIR", REPO_ROOT / "journeys")).resolve()
+
+
 def duckdb_memory_limit() -> str:
     """Memory DuckDB may use in the pipeline before spilling (``SMS_DUCKDB_MEMORY_LIMIT``).
 

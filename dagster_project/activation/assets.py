@@ -79,6 +79,8 @@ DISPATCH_KEY = AssetKey(["activation", "dispatch"])
 LEDGER_KEY = AssetKey(["sms", "ledger"])
 LINKS_KEY = AssetKey(["sms", "links"])
 PLAN_PREFIX = ["activation", "plan"]
+# The journeys' advance (``dagster_project.journeys``) writes ledger rows the dispatch sends.
+JOURNEYS_KEY = AssetKey(["activation", "journeys"])
 # The compliance suite a plan is checked with, by the campaign's kind (expectations/*.json):
 # marketing needs an explicit opt-in; transactional needs none, but STOP still holds.
 PLAN_GATES = {"marketing": "sms_audience", "transactional": "sms_transactional_audience"}

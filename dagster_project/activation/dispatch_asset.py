@@ -23,6 +23,7 @@ from dagster_project.activation.assets import (
     CLOCK_TOLERANCE_S,
     CONSENT_CATCH_UP_KEY,
     DISPATCH_KEY,
+    JOURNEYS_KEY,
     LEDGER_KEY,
     LINKS_KEY,
     SMS_EVENTS_KEY,
@@ -46,7 +47,7 @@ def build_dispatch_asset(planned: list[AssetKey]):
                 kinds={"duckdb"},
                 # Outcome events and landed consent files load first: an opt-out received
                 # before this run, by SMS reply or in the CRM, is honoured by it.
-                deps=[*planned, SMS_EVENTS_KEY, CONSENT_CATCH_UP_KEY],
+                deps=[*planned, JOURNEYS_KEY, SMS_EVENTS_KEY, CONSENT_CATCH_UP_KEY],
                 description=(
                     "Sends every due message through the gateway: re-checks consent, "
                     "suppression and the recipient's local window at send time, sends in "
@@ -101,7 +102,7 @@ def build_dispatch_asset(planned: list[AssetKey]):
             report = dispatching.dispatch(
                 conn,
                 gateway,
-                book.by_id,
+                book.programs,
                 now,
                 policy=book.policy,
                 run_id=context.run.run_id,

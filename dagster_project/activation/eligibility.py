@@ -237,34 +237,80 @@ def decide(
     if within and c.bought_promoted_on is not None and (today - c.bought_promoted_on).days < within:
         return skip("filters", f"bought {campaign.promoted_category} in the last {within} days")
 
-    verdict = c.verdict(campaign.kind)
+    def cadence(mine: list[Sent], tz: ZoneInfo, slot: dt.datetime) -> str | None:
+        if campaign.cadence == "once" and mine:
+            return "already received this campaign"
+        if campaign.cadence in ("daily", "segment_entry") and any(
+            _local_day(s.scheduled_at, tz) == _local_day(slot, tz) for s in mine
+        ):
+            return "already has this campaign that day"
+        return None
+
+    return deliver(
+        c,
+        Program(campaign.id, campaign.kind, campaign.send_window.bounds, campaign.cap),
+        now,
+        policy,
+        history,
+        held_out=in_holdout(campaign.id, c.customer_id, campaign.holdout_percent),
+        variant=pick_variant(campaign, c.customer_id),
+        own_rule=cadence,
+    )
+
+
+@dataclass(frozen=True)
+class Program:
+    """What delivery needs of a campaign or a journey's send step."""
+
+    id: str  # the campaign or journey id (the ledger's campaign_id)
+    kind: str  # marketing | transactional
+    window: tuple[dt.time, dt.time]
+    cap: Any = None  # a Cap (max per per_days) of this program's own, or None
+
+
+def deliver(
+    c: Candidate,
+    program: Program,
+    now: dt.datetime,
+    policy: Policy,
+    history: Sequence[Sent] = (),
+    *,
+    held_out: bool,
+    variant: str | None,
+    own_rule=None,
+) -> Decision:
+    """Steps 3-8 for a candidate already targeted: the view's verdict, the send window in
+    every zone, the caps (``own_rule(mine, tz, slot)`` adds the program's own, such as a
+    campaign's cadence), the holdout. Shared by campaigns and journeys, so a journey's
+    message obeys exactly the rules a campaign's does."""
+
+    def skip(step: str, reason: str) -> Decision:
+        return Decision(c.customer_id, "skipped", step, reason)
+
+    verdict = c.verdict(program.kind)
     if not verdict.may_receive:
         return skip(verdict.step, verdict.reason)
     if not c.phone_e164:  # a verdict on no phone at all is a caller's bug: never a send
         return skip("valid_mobile", "no valid mobile number")
-    marketing = campaign.kind == "marketing"
+    marketing = program.kind == "marketing"
 
     where = whereabouts_of(c)
-    window = campaign.send_window.bounds
-    found = policy.clock.slot(now, where, window, campaign.kind)
+    window = program.window
+    found = policy.clock.slot(now, where, window, program.kind)
     if found is None:
-        reason = policy.clock.why_none(where, window, campaign.kind)
+        reason = policy.clock.why_none(where, window, program.kind)
         return Decision(c.customer_id, "skipped", "send_window", reason, whereabouts=where)
     is_open, slot, tz = found.open_now, found.at, day_zone(where)
 
-    mine = [s for s in history if s.campaign_id == campaign.id]
-    if campaign.cadence == "once" and mine:
-        return skip("frequency_caps", "already received this campaign")
-    if campaign.cadence in ("daily", "segment_entry") and any(
-        _local_day(s.scheduled_at, tz) == _local_day(slot, tz) for s in mine
-    ):
-        return skip("frequency_caps", "already has this campaign that day")
-    if campaign.cap:
+    mine = [s for s in history if s.campaign_id == program.id]
+    if own_rule is not None and (why := own_rule(mine, tz, slot)):
+        return skip("frequency_caps", why)
+    if program.cap:
         mine_days = [_local_day(s.scheduled_at, tz) for s in mine]
-        if window_full(mine_days, _local_day(slot, tz), campaign.cap.per_days, campaign.cap.max):
+        if window_full(mine_days, _local_day(slot, tz), program.cap.per_days, program.cap.max):
             return skip(
                 "frequency_caps",
-                f"campaign cap {campaign.cap.max} per {campaign.cap.per_days} days",
+                f"campaign cap {program.cap.max} per {program.cap.per_days} days",
             )
     if marketing:
         slot_day = _local_day(slot, tz)
@@ -278,9 +324,8 @@ def decide(
                 "frequency_caps", f"global cap {policy.marketing_per_week} marketing per 7 days"
             )
 
-    variant = pick_variant(campaign, c.customer_id)
     timing = {"scheduled_at": slot, "window_ends_at": found.until, "whereabouts": where}
-    if in_holdout(campaign.id, c.customer_id, campaign.holdout_percent):
+    if held_out:
         return Decision(c.customer_id, "held_out", "holdout", "holdout group", variant, **timing)
     if is_open:
         return Decision(c.customer_id, "planned", "send_window", "window open", variant, **timing)

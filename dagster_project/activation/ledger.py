@@ -80,7 +80,7 @@ COLUMNS = [
     "step", "reason", "phone_e164", "time_zone", "country", "sender", "language", "body",
     "encoding", "segments", "cost_usd", "opt_in_event_id", "opt_in_source",
     "opt_in_text_version", "candidate_zones", "zone_source", "send_regions", "scheduled_at",
-    "window_ends_at", "planned_at", "run_id",
+    "window_ends_at", "planned_at", "run_id", "journey_entry", "journey_step",
 ]  # fmt: skip
 # Added after the first release: a ledger made before them gains them on ``ensure``.
 _ADDED_COLUMNS = {
@@ -89,6 +89,9 @@ _ADDED_COLUMNS = {
     "send_regions": "VARCHAR",
     "window_ends_at": "TIMESTAMP",
     "expires_at": "TIMESTAMP",
+    # A journey's message: the entry (its triggering event) and the step that sent it.
+    "journey_entry": "VARCHAR",
+    "journey_step": "VARCHAR",
 }
 # Zones and regions are stored as text joined by this (no IANA name or ISO code holds one).
 LIST_SEPARATOR = ","
@@ -102,6 +105,11 @@ def ensure(conn: duckdb.DuckDBPyConnection) -> None:
 
 def message_key(campaign_id: str, customer_id: str, day: dt.date, variant: str | None) -> str:
     return f"{campaign_id}|{customer_id}|{day.isoformat()}|{variant or '-'}"
+
+
+def journey_message_key(journey_id: str, customer_id: str, entry_key: str, step: str) -> str:
+    """One key per (journey, customer, entry, step): a step's message exists once, ever."""
+    return f"{journey_id}|{customer_id}|{entry_key}|{step}"
 
 
 def _exists(conn) -> bool:

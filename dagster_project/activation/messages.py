@@ -169,7 +169,7 @@ def _first_lineno(ast: nodes.Template, name: str) -> int | None:
     return None
 
 
-def _check_ast(ast: nodes.Template, name: str) -> None:
+def _check_ast(ast: nodes.Template, name: str, extra: frozenset[str] = frozenset()) -> None:
     def fail(message: str, node: nodes.Node) -> None:
         raise TemplateError(message, name=name, lineno=node.lineno)
 
@@ -184,9 +184,9 @@ def _check_ast(ast: nodes.Template, name: str) -> None:
         if isinstance(node.arg, nodes.Const) and str(node.arg.value).startswith("_"):
             fail(f"access to the internal attribute {node.arg.value!r} is not allowed", node)
 
-    unknown = sorted(meta.find_undeclared_variables(ast) - TOKENS)
+    unknown = sorted(meta.find_undeclared_variables(ast) - TOKENS - extra)
     if unknown:
-        allowed = ", ".join(sorted(TOKENS))
+        allowed = ", ".join(sorted(TOKENS | extra))
         token = unknown[0]
         raise TemplateError(
             f"unknown token {token!r} (allowed: {allowed})",
@@ -225,7 +225,7 @@ _TRIAL_CONTEXTS = [
 ]
 
 
-def _compile(text: str, name: str):
+def _compile(text: str, name: str, extra: frozenset[str] = frozenset()):
     if not isinstance(text, str):
         raise TemplateError("template must be text", name=name)
     try:
@@ -233,7 +233,7 @@ def _compile(text: str, name: str):
     except TemplateSyntaxError as exc:
         raise TemplateError(f"syntax error: {exc.message}", name=name, lineno=exc.lineno) from exc
     try:
-        _check_ast(ast, name)
+        _check_ast(ast, name, extra)
         template = _ENV.from_string(text)
     except TemplateSyntaxError as exc:  # raised when compiling: an unknown filter or test
         raise TemplateError(str(exc.message), name=name, lineno=exc.lineno) from exc
@@ -243,6 +243,7 @@ def _compile(text: str, name: str):
             "country": "",
             "greeting": greeting("en", trial["first_name"] or None, False),
             "link": lambda url: "https://t.example/c/" + "x" * TOKEN_LENGTH,
+            **{token: "X-1234" for token in extra},
             **trial,
         }
         try:
@@ -255,14 +256,17 @@ def _compile(text: str, name: str):
     return template
 
 
-def validate_template(text: str, *, name: str = "template") -> None:
+def validate_template(
+    text: str, *, name: str = "template", extra_tokens: frozenset[str] = frozenset()
+) -> None:
     """Raise ``TemplateError`` naming the line and problem: a syntax error, an unknown
     token, a link that is not a literal http(s) URL, an unsafe construct (includes,
     imports, internal attributes, ``**``), or a template that fails to render or
     renders empty for a sample recipient. ``name`` prefixes the message, for example
-    ``"campaigns/winback.yml: templates.de"``.
+    ``"campaigns/winback.yml: templates.de"``. ``extra_tokens`` are allowed besides
+    ``TOKENS`` (a journey's invoice reminders: ``invoice_number``, ``amount_due``, ...).
     """
-    _compile(text, name)
+    _compile(text, name, frozenset(extra_tokens))
 
 
 # --- rendering ----------------------------------------------------------------------
@@ -297,6 +301,7 @@ class MessageRenderer:
         link_secret: str,
         *,
         name: str = "template",
+        extra_tokens: frozenset[str] = frozenset(),
     ):
         if kind not in ("marketing", "transactional"):
             raise TemplateError(f"kind must be marketing or transactional, not {kind!r}", name=name)
@@ -313,7 +318,7 @@ class MessageRenderer:
                 )
             if language in compiled:
                 raise TemplateError(f"two templates for language {language!r}", name=name)
-            compiled[language] = _compile(text, f"{name}[{raw_language}]")
+            compiled[language] = _compile(text, f"{name}[{raw_language}]", extra_tokens)
         fallback = normalize_language(fallback_language)
         if fallback not in compiled:
             raise TemplateError(
@@ -334,6 +339,7 @@ class MessageRenderer:
         self._templates = compiled
         self._base_url = link_base_url.rstrip("/")
         self._secret = link_secret
+        self._extra = frozenset(extra_tokens)
 
     def language_for(self, recipient_language: object) -> str:
         """The template language used for a recipient's stated language."""
@@ -368,6 +374,8 @@ class MessageRenderer:
             "country": country.strip().upper() if isinstance(country, str) else "",
             "age_band": age_band if isinstance(age_band, str) and age_band else "unknown",
             "link": link,
+            # the extra tokens this renderer allows, from the recipient's ``extra`` mapping
+            **{t: str((recipient.get("extra") or {}).get(t, "")) for t in self._extra},
         }
         name = f"{self._name}[{language}]"
         try:

@@ -32,11 +32,8 @@ from dagster_project.activation.whereabouts import Whereabouts
 # Per-deployment secret for tracked-link tokens (tokens must not be guessable).
 LINK_SECRET_ENV = "SMS_LINK_SECRET"
 
-CANDIDATES_SQL = """
-WITH targeted AS (
-    SELECT DISTINCT customer_id FROM marts.dim_customer_segments
-    WHERE list_contains($segments, segment)
-),
+_CANDIDATES = """
+WITH targeted AS ({targeted}),
 segs AS (
     SELECT s.customer_id, list(DISTINCT s.segment) AS segments
     FROM marts.dim_customer_segments AS s JOIN targeted USING (customer_id)
@@ -60,7 +57,7 @@ bought AS (
 )
 SELECT
     c.customer_id,
-    segs.segments,
+    coalesce(segs.segments, []::VARCHAR[]) AS segments,
     c.send_phone AS phone_e164,
     r.phone_type,
     coalesce(r.consent_state, 'none') AS consent_state,
@@ -87,12 +84,20 @@ SELECT
     bought.bought_on AS bought_promoted_on,
     {attributes}
 FROM customers AS c
-JOIN segs USING (customer_id)
+LEFT JOIN segs USING (customer_id)
 LEFT JOIN entered USING (customer_id)
 LEFT JOIN marts.dim_sms_reachability AS r ON r.phone_e164 = c.send_phone
 LEFT JOIN bought USING (customer_id)
 ORDER BY c.customer_id
 """.replace("{attributes}", ", ".join(f"c.{f}" for f in FILTER_FIELDS))
+# A campaign's candidates: the customers in its target segments.
+CANDIDATES_SQL = _CANDIDATES.replace(
+    "{targeted}",
+    "SELECT DISTINCT customer_id FROM marts.dim_customer_segments "
+    "WHERE list_contains($segments, segment)",
+)
+# Named customers (a journey's entries), with the same facts a campaign's candidates have.
+CUSTOMERS_SQL = _CANDIDATES.replace("{targeted}", "SELECT DISTINCT customer_id FROM _wanted")
 
 
 def candidates(conn: duckdb.DuckDBPyConnection, campaign: Campaign) -> pd.DataFrame:
@@ -100,6 +105,15 @@ def candidates(conn: duckdb.DuckDBPyConnection, campaign: Campaign) -> pd.DataFr
         CANDIDATES_SQL,
         {"segments": campaign.segments, "category": campaign.promoted_category or ""},
     ).df()
+
+
+def candidates_for(conn: duckdb.DuckDBPyConnection, customer_ids) -> pd.DataFrame:
+    """The candidate rows of these customers (segments, phone, verdicts, zones, attributes)."""
+    conn.register("_wanted", pd.DataFrame({"customer_id": list(customer_ids)}, dtype=object))
+    try:
+        return conn.execute(CUSTOMERS_SQL, {"segments": ["-"], "category": ""}).df()
+    finally:
+        conn.unregister("_wanted")
 
 
 def _none(value):
@@ -114,9 +128,7 @@ def verdict(row: dict, kind: str) -> eligibility.Verdict:
     """The view's verdict on the candidate's phone for one kind of message."""
     if row[f"may_receive_{kind}"]:
         return eligibility.MAY_RECEIVE
-    return eligibility.Verdict(
-        False, row[f"{kind}_blocked_step"], row[f"{kind}_blocked_reason"]
-    )
+    return eligibility.Verdict(False, row[f"{kind}_blocked_step"], row[f"{kind}_blocked_reason"])
 
 
 def to_candidate(row: dict) -> eligibility.Candidate:
@@ -183,9 +195,6 @@ def build_plan(
     run_id: str | None = None,
 ) -> Plan:
     """Decide, render and cost one campaign's plan for ``day`` at ``now`` (writes nothing)."""
-    from dagster_project.activation import encoding as sms_encoding
-    from dagster_project.activation.pricing import estimate_cost
-
     frame = candidates(conn, campaign) if campaign.is_active(day) else pd.DataFrame()
     # A re-plan leaves messages already sending or sent alone (the ledger keeps them):
     # those customers are not candidates again.
@@ -210,72 +219,26 @@ def build_plan(
     for record in records:
         c = to_candidate(record)
         d = eligibility.decide(c, campaign, now, policy, sent[c.customer_id])
-        body = encoding = language = None
-        segments_n = cost = None
         key = ledger.message_key(campaign.id, c.customer_id, day, d.variant)
+        rendered = None
         if d.state in ("planned", "deferred", "held_out"):
-            recipient = {
-                "customer_id": c.customer_id,
-                "first_name": _none(record["first_name"]),
-                "language": _none(record["language"]),
-                "country": c.country,
-                "age_band": _none(record["age_band"]),
-            }
-            msg = renderers[d.variant].render(recipient, key)
-            size = sms_encoding.measure(msg.text)
-            body, encoding, language, segments_n = (
-                msg.text,
-                size.encoding,
-                msg.language,
-                size.segments,
-            )
-            cost = float(estimate_cost(size, c.country, prices))
+            rendered = render(renderers[d.variant], record, c, key, prices)
             if d.state != "held_out":
-                if campaign.budget_usd is not None and spent + cost > campaign.budget_usd:
+                if campaign.budget_usd is not None and spent + rendered.cost > campaign.budget_usd:
                     d = eligibility.Decision(
                         c.customer_id, "skipped", "frequency_caps", "campaign budget exhausted"
                     )
                     over_budget += 1
                 else:
-                    spent += cost
-                    links += [
-                        {"token": link.token, "message_key": key, "target_url": link.target_url}
-                        for link in msg.links
-                    ]
+                    spent += rendered.cost
+                    links += rendered.links(key)
         decisions.append(d)
-        sendable = d.state in ("planned", "deferred", "held_out")
         rows.append(
-            {
-                "message_key": key,
-                "campaign_id": campaign.id,
-                "plan_day": day,
-                "customer_id": c.customer_id,
-                "variant": d.variant,
-                "kind": campaign.kind,
-                "state": d.state,
-                "step": d.step,
-                "reason": d.reason,
-                "phone_e164": c.phone_e164,
-                "time_zone": c.time_zone,
-                "country": c.country,
-                "sender": campaign.sender_for(c.country) if sendable else None,
-                "language": language if sendable else None,
-                "body": body if sendable else None,
-                "encoding": encoding if sendable else None,
-                "segments": segments_n if sendable else None,
-                "cost_usd": cost if sendable else None,
-                "opt_in_event_id": c.opt_in_event_id,
-                "opt_in_source": c.opt_in_source,
-                "opt_in_text_version": c.opt_in_text_version,
-                **whereabouts_columns(d.whereabouts),
-                "scheduled_at": d.scheduled_at.replace(tzinfo=None) if d.scheduled_at else None,
-                "window_ends_at": (
-                    d.window_ends_at.replace(tzinfo=None) if d.window_ends_at else None
-                ),
-                "planned_at": planned_at,
-                "run_id": run_id,
-            }
-        )
+            ledger_row(
+                key, campaign.id, day, c, d, campaign.kind, campaign.sender_for(c.country),
+                rendered, planned_at, run_id,
+            )
+        )  # fmt: skip
     columns = ledger.COLUMNS
     return Plan(
         campaign=campaign,
@@ -286,6 +249,94 @@ def build_plan(
         over_budget=over_budget,
         already_sent=len(locked),
     )
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One recipient's message as the ledger stores it, and its tracked links."""
+
+    body: str
+    encoding: str
+    language: str
+    segments: int
+    cost: float
+    tracked: tuple = ()
+
+    def links(self, key: str) -> list[dict]:
+        return [
+            {"token": link.token, "message_key": key, "target_url": link.target_url}
+            for link in self.tracked
+        ]
+
+
+def render(renderer, record: dict, c: eligibility.Candidate, key: str, prices, extra=None):
+    """Render, measure and cost one message (``record``: the candidate's row)."""
+    from dagster_project.activation import encoding as sms_encoding
+    from dagster_project.activation.pricing import estimate_cost
+
+    recipient = {
+        "customer_id": c.customer_id,
+        "first_name": _none(record["first_name"]),
+        "language": _none(record["language"]),
+        "country": c.country,
+        "age_band": _none(record["age_band"]),
+        "extra": extra or {},
+    }
+    msg = renderer.render(recipient, key)
+    size = sms_encoding.measure(msg.text)
+    return Rendered(
+        msg.text, size.encoding, msg.language, size.segments,
+        float(estimate_cost(size, c.country, prices)), tuple(msg.links),
+    )  # fmt: skip
+
+
+def ledger_row(
+    key: str,
+    program_id: str,
+    day: dt.date,
+    c: eligibility.Candidate,
+    d: eligibility.Decision,
+    kind: str,
+    sender: str,
+    rendered: Rendered | None,
+    planned_at: dt.datetime,
+    run_id: str | None,
+    journey_entry: str | None = None,
+    journey_step: str | None = None,
+) -> dict:
+    """The ledger row of one decision: its state and reason, the message where one may go
+    out (or would have, in the holdout), the consent evidence and the zones honoured."""
+    sendable = rendered is not None and d.state in ("planned", "deferred", "held_out")
+    return {
+        "message_key": key,
+        "campaign_id": program_id,
+        "plan_day": day,
+        "customer_id": c.customer_id,
+        "variant": d.variant,
+        "kind": kind,
+        "state": d.state,
+        "step": d.step,
+        "reason": d.reason,
+        "phone_e164": c.phone_e164,
+        "time_zone": c.time_zone,
+        "country": c.country,
+        "sender": sender if sendable else None,
+        "language": rendered.language if sendable else None,
+        "body": rendered.body if sendable else None,
+        "encoding": rendered.encoding if sendable else None,
+        "segments": rendered.segments if sendable else None,
+        "cost_usd": rendered.cost if sendable else None,
+        "opt_in_event_id": c.opt_in_event_id,
+        "opt_in_source": c.opt_in_source,
+        "opt_in_text_version": c.opt_in_text_version,
+        **whereabouts_columns(d.whereabouts),
+        "scheduled_at": d.scheduled_at.replace(tzinfo=None) if d.scheduled_at else None,
+        "window_ends_at": d.window_ends_at.replace(tzinfo=None) if d.window_ends_at else None,
+        "planned_at": planned_at,
+        "run_id": run_id,
+        "journey_entry": journey_entry,
+        "journey_step": journey_step,
+    }
 
 
 def whereabouts_columns(where: Whereabouts | None) -> dict[str, str | None]:

@@ -1,4 +1,5 @@
-"""The campaigns resource: campaign files, the sending policy and prices, read once per run.
+"""The campaigns resource: campaign and journey files, the sending policy and prices, read
+once per run.
 
 Plans and the dispatch of one run see the same files: the resource reads the
 folder when the run starts and hands every step the same ``CampaignBook``. A
@@ -47,10 +48,18 @@ class CampaignBook:
     broken: tuple[BrokenFile, ...]
     policy: Policy
     prices: Prices
+    journeys: tuple = ()  # journeys.spec.Journey, highest priority first
+    broken_journeys: tuple[BrokenFile, ...] = ()
 
     @property
     def by_id(self) -> dict[str, Campaign]:
         return {c.id: c for c in self.campaigns}
+
+    @property
+    def programs(self) -> dict:
+        """Campaigns and journeys by id: what a ledger row's ``campaign_id`` may name (the
+        dispatch re-checks each message against its program's window)."""
+        return {**self.by_id, **{j.id: j for j in self.journeys}}
 
     def get(self, campaign_id: str) -> Campaign:
         """The campaign, or ``CampaignError`` saying why there is none (file broken or gone)."""
@@ -66,14 +75,29 @@ class CampaignBook:
         )
 
 
-def read_book(folder: Path) -> CampaignBook:
+def validate_journey_template(text: str, extra_tokens: frozenset[str]) -> None:
+    from dagster_project.activation.messages import validate_template as validate
+
+    validate(text, extra_tokens=extra_tokens)
+
+
+def read_book(folder: Path, journeys_folder: Path | None = None) -> CampaignBook:
+    from dagster_project.journeys.spec import scan_journeys
+
     campaigns, broken = scan(folder)
+    journeys, broken_journeys = scan_journeys(
+        journeys_folder or settings.journeys_dir(),
+        validate_journey_template,
+        frozenset(c.id for c in campaigns) | frozenset(b.id for b in broken),
+    )
     return CampaignBook(
         folder=folder,
         campaigns=tuple(campaigns),
         broken=tuple(broken),
         policy=load_policy(folder / "settings" / "policy.yml"),
         prices=load_prices(folder / "pricing" / "sms.yml"),
+        journeys=tuple(journeys),
+        broken_journeys=tuple(broken_journeys),
     )
 
 
@@ -84,16 +108,27 @@ class CampaignsResource(ConfigurableResource):
         default="",
         description="Folder of campaign files (default: SMS_CAMPAIGNS_DIR, else campaigns/).",
     )
+    journeys_folder: str = Field(
+        default="",
+        description="Folder of journey files (default: SMS_JOURNEYS_DIR, else journeys/).",
+    )
     _book: CampaignBook | None = PrivateAttr(default=None)
 
     def path(self) -> Path:
         return Path(self.folder).resolve() if self.folder else settings.campaigns_dir()
 
+    def journeys_path(self) -> Path:
+        return (
+            Path(self.journeys_folder).resolve()
+            if self.journeys_folder
+            else settings.journeys_dir()
+        )
+
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        self._book = read_book(self.path())
+        self._book = read_book(self.path(), self.journeys_path())
 
     @property
     def book(self) -> CampaignBook:
         if self._book is None:  # used outside a run (a test, the preview)
-            self._book = read_book(self.path())
+            self._book = read_book(self.path(), self.journeys_path())
         return self._book

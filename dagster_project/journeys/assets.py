@@ -1,0 +1,223 @@
+"""The journeys as Dagster definitions: the advance asset, its file check, job and sensor.
+
+Thin: the work is ``advance.advance_all``; the journey files come from the
+``campaigns`` resource (read once per run, beside the campaigns whose caps and
+priorities they share). A journey file that does not validate fails the
+``journey_files`` check with its file and field, and the other journeys advance.
+"""
+
+import datetime as dt
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSelection,
+    AssetSpec,
+    Config,
+    DefaultSensorStatus,
+    MaterializeResult,
+    MetadataValue,
+    RunRequest,
+    SensorEvaluationContext,
+    SkipReason,
+    define_asset_job,
+    multi_asset,
+    sensor,
+)
+from pydantic import Field
+
+from dagster_project.activation.assets import (
+    CONSENT_CATCH_UP_KEY,
+    DISPATCH_KEY,
+    JOURNEYS_KEY,
+    LEDGER_KEY,
+    LINKS_KEY,
+    SMS_EVENTS_KEY,
+    configured_moment,
+)
+from dagster_project.activation.resources import CampaignsResource
+from dagster_project.journeys import advance
+from dagster_project.lib.metadata import md_table
+from dagster_project.quality.gates import require_passing_gates
+from dagster_project.warehouse import WAREHOUSE_POOL, WarehouseResource
+
+# The marts a journey reads: its triggers, the facts of its exits and branches, the rule.
+JOURNEY_INPUTS = [
+    AssetKey(["marts", name])
+    for name in (
+        "fct_customer_events",
+        "fct_customer_segment_history",
+        "fct_invoices",
+        "dim_customers",
+        "dim_customer_segments",
+        "dim_sms_reachability",
+    )
+]
+# The models an intra-day advance rebuilds before it looks (the rest is the daily build's).
+INTRADAY_MODELS = [AssetKey(["marts", "fct_customer_events"]), AssetKey(["marts", "fct_invoices"])]
+
+
+class JourneysConfig(Config):
+    now: str | None = Field(default=None, description="The moment to advance at (default: now).")
+
+
+@multi_asset(
+    name="activation__journeys",
+    specs=[
+        AssetSpec(
+            JOURNEYS_KEY,
+            group_name="activation",
+            kinds={"duckdb"},
+            deps=[*JOURNEY_INPUTS, SMS_EVENTS_KEY, CONSENT_CATCH_UP_KEY],
+            description=(
+                "Advances every journey (`journeys/*.yml`): new entries from the warehouse's "
+                "events, exits, waits and branches, and the messages of the steps reached, "
+                "written to the send ledger (`sms.ledger`) with the entry state "
+                "(`sms.journey_entries`) in one transaction. The dispatch sends them."
+            ),
+        )
+    ],
+    check_specs=[
+        AssetCheckSpec(
+            "journey_files",
+            asset=JOURNEYS_KEY,
+            description="Every journey file loads; a broken one is named with its field.",
+        )
+    ],
+    pool=WAREHOUSE_POOL,
+)
+def activation_journeys(
+    context: AssetExecutionContext,
+    warehouse: WarehouseResource,
+    campaigns: CampaignsResource,
+    config: JourneysConfig,
+):
+    require_passing_gates(context, [JOURNEYS_KEY])
+    now = configured_moment(config.now)
+    book = campaigns.book
+    with warehouse.get_connection() as conn:
+        reports = advance.advance_all(
+            conn, book.journeys, now, book.policy, book.prices, run_id=context.run.run_id
+        )
+    for r in reports:
+        context.log.info(f"journey {r.journey_id} at {now:%Y-%m-%d %H:%M} UTC: {r}")
+    yield MaterializeResult(asset_key=JOURNEYS_KEY, metadata=journeys_metadata(reports))
+    broken = book.broken_journeys
+    yield AssetCheckResult(
+        check_name="journey_files",
+        asset_key=JOURNEYS_KEY,
+        passed=not broken,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "journeys": len(book.journeys),
+            "broken": len(broken),
+            "errors": MetadataValue.md(
+                md_table(["file", "error"], [(str(b.path), b.error) for b in broken])
+            ),
+        },
+    )
+
+
+def journeys_metadata(reports: list[advance.JourneyReport]) -> dict:
+    due = [r.next_due_at for r in reports if r.next_due_at is not None]
+    rows = [
+        (
+            r.journey_id, r.entered, sum(r.not_entered.values()), r.advanced,
+            sum(r.exited.values()), r.completed, r.written,
+            ", ".join(f"{k} {v}" for k, v in sorted(r.messages.items())),
+        )
+        for r in reports
+    ]  # fmt: skip
+    return {
+        "journeys": len(reports),
+        "entered": sum(r.entered for r in reports),
+        "messages_written": sum(r.written for r in reports),
+        # The sensor reads this to know when to look again without opening the warehouse.
+        "next_due_at": min(due).isoformat() if due else "",
+        "by_journey": MetadataValue.md(
+            md_table(
+                [
+                    "journey",
+                    "entered",
+                    "not entered",
+                    "advanced",
+                    "exited",
+                    "completed",
+                    "messages",
+                    "states",
+                ],
+                rows,
+            )  # fmt: skip
+        ),
+        "exit_reasons": MetadataValue.json({r.journey_id: r.exited for r in reports}),
+        "not_entered_reasons": MetadataValue.json({r.journey_id: r.not_entered for r in reports}),
+    }
+
+
+JOURNEYS_SELECTION = AssetSelection.assets(
+    SMS_EVENTS_KEY, CONSENT_CATCH_UP_KEY, *INTRADAY_MODELS, JOURNEYS_KEY
+) | AssetSelection.assets(DISPATCH_KEY, LEDGER_KEY, LINKS_KEY)
+journeys_job = define_asset_job(
+    "advance_journeys",
+    selection=JOURNEYS_SELECTION,
+    description="Load outcome events and consent files, rebuild the journey event stream, "
+    "advance every journey and send what is due: the intra-day loop.",
+)
+
+
+def due_for_a_look(
+    now: dt.datetime,
+    next_due: dt.datetime | None,
+    last_run: dt.datetime | None,
+    landed_since_run: bool,
+    every: dt.timedelta,
+) -> str | None:
+    """Why the sensor should start an advance now, or None. Pure, for the tests."""
+    if last_run is None:
+        return "no advance yet"
+    if landed_since_run:
+        return "new data landed since the last advance"
+    if next_due is not None and next_due <= now:
+        return f"a step fell due at {next_due:%H:%M}Z"
+    if now - last_run >= every:
+        return f"no advance for {every}"
+    return None
+
+
+# Raw tables whose new rows may start or end a journey within the hour.
+LANDING_KEYS = [
+    AssetKey(["raw", name])
+    for name in ("shop_checkouts", "shop_orders", "crm_consent", "pos_transactions")
+]
+
+
+@sensor(
+    job=journeys_job,
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.STOPPED,
+    description="Starts an advance when new shop, POS or consent data has been loaded, when "
+    "a journey step falls due, or at least every 15 minutes.",
+)
+def journeys_sensor(context: SensorEvaluationContext):
+    instance = context.instance
+    last = instance.get_latest_materialization_event(JOURNEYS_KEY)
+    last_run = dt.datetime.fromtimestamp(last.timestamp, dt.UTC) if last is not None else None
+    next_due = None
+    if last is not None and last.asset_materialization is not None:
+        value = last.asset_materialization.metadata.get("next_due_at")
+        text = getattr(value, "value", value)
+        next_due = dt.datetime.fromisoformat(text) if text else None
+    landed = False
+    if last is not None:
+        for key in LANDING_KEYS:
+            event = instance.get_latest_materialization_event(key)
+            if event is not None and event.timestamp > last.timestamp:
+                landed = True
+    now = dt.datetime.now(dt.UTC)
+    why = due_for_a_look(now, next_due, last_run, landed, dt.timedelta(minutes=15))
+    if why is None:
+        return SkipReason("nothing landed and nothing due")
+    return RunRequest(run_key=f"journeys-{now:%Y%m%dT%H%M}", tags={"reason": why})

@@ -1,0 +1,179 @@
+"""Durable journey state: one row per (journey, customer, entry) in ``sms.journey_entries``.
+
+The row holds where the entry stands (the next step, when it is due, a wait for an
+event in progress), its arm, how it ended, and the history of the steps taken. It
+lives in the same store as the send ledger, and an advance writes both in one
+transaction (``save``): after a crash at any moment either the new state and the
+ledger rows of the steps it reached are there together, or neither is, and a re-run
+recomputes the same (the ledger key of a step's message is fixed by journey,
+customer, entry and step, so it can never be written twice).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+
+import pandas as pd
+
+from dagster_project.activation import ledger
+from dagster_project.journeys.engine import ACTIVE, Entry, Visit
+
+DDL = """
+CREATE SCHEMA IF NOT EXISTS sms;
+CREATE TABLE IF NOT EXISTS sms.journey_entries (
+    journey_id VARCHAR NOT NULL,
+    customer_id VARCHAR NOT NULL,
+    entry_key VARCHAR NOT NULL,
+    entered_at TIMESTAMP NOT NULL,
+    arm VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    position INTEGER NOT NULL,
+    current_step VARCHAR,
+    due_at TIMESTAMP,
+    waiting_since TIMESTAMP,
+    exit_reason VARCHAR,
+    history VARCHAR NOT NULL,
+    anchor VARCHAR NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    run_id VARCHAR,
+    PRIMARY KEY (journey_id, customer_id, entry_key)
+);
+"""
+COLUMNS = [
+    "journey_id", "customer_id", "entry_key", "entered_at", "arm", "status", "position",
+    "current_step", "due_at", "waiting_since", "exit_reason", "history", "anchor",
+    "updated_at", "run_id",
+]  # fmt: skip
+
+
+def ensure(conn) -> None:
+    ledger.ensure(conn)
+    conn.execute(DDL)
+
+
+def _naive(moment: dt.datetime | None):
+    return None if moment is None else moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _aware(value) -> dt.datetime | None:
+    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    return value.replace(tzinfo=dt.UTC)
+
+
+def _json_default(value):
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return sorted(value)
+    return str(value)
+
+
+def to_row(entry: Entry, steps: Sequence[str], now: dt.datetime, run_id: str | None) -> dict:
+    return {
+        "journey_id": entry.journey_id,
+        "customer_id": entry.customer_id,
+        "entry_key": entry.entry_key,
+        "entered_at": _naive(entry.entered_at),
+        "arm": entry.arm,
+        "status": entry.status,
+        "position": entry.position,
+        "current_step": steps[entry.position] if entry.position < len(steps) else None,
+        "due_at": _naive(entry.due_at),
+        "waiting_since": _naive(entry.waiting_since),
+        "exit_reason": entry.exit_reason,
+        "history": json.dumps(
+            [{"step": v.step, "at": v.at.isoformat(), "outcome": v.outcome} for v in entry.history]
+        ),
+        "anchor": json.dumps(dict(entry.anchor), default=_json_default, sort_keys=True),
+        "updated_at": _naive(now),
+        "run_id": run_id,
+    }
+
+
+def from_row(row: dict) -> Entry:
+    return Entry(
+        journey_id=row["journey_id"],
+        customer_id=row["customer_id"],
+        entry_key=row["entry_key"],
+        entered_at=_aware(row["entered_at"]),
+        arm=row["arm"],
+        position=int(row["position"]),
+        due_at=_aware(row["due_at"]),
+        waiting_since=_aware(row["waiting_since"]),
+        status=row["status"],
+        exit_reason=row["exit_reason"],
+        history=tuple(
+            Visit(v["step"], dt.datetime.fromisoformat(v["at"]), v["outcome"])
+            for v in json.loads(row["history"])
+        ),
+        anchor=json.loads(row["anchor"]),
+    )
+
+
+def entries(conn, journey_id: str) -> list[Entry]:
+    """Every entry of the journey (the re-entry rule reads the ended ones too)."""
+    frame = conn.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM sms.journey_entries WHERE journey_id = ? "
+        "ORDER BY entered_at, customer_id, entry_key",
+        [journey_id],
+    ).df()
+    return [from_row(r) for r in frame.to_dict("records")]
+
+
+def active_customers(conn, journey_ids: Sequence[str]) -> set[tuple[str, str]]:
+    """(journey, customer) of the active entries of these journeys."""
+    if not journey_ids:
+        return set()
+    rows = conn.execute(
+        "SELECT DISTINCT journey_id, customer_id FROM sms.journey_entries "
+        "WHERE status = ? AND list_contains(?, journey_id)",
+        [ACTIVE, list(journey_ids)],
+    ).fetchall()
+    return {(j, c) for j, c in rows}
+
+
+def save(conn, changed: pd.DataFrame, rows: pd.DataFrame, links: pd.DataFrame) -> dict[str, int]:
+    """The changed entries, their new ledger rows and links, in one transaction.
+
+    A ledger row whose key exists already is kept as it is (``ON CONFLICT DO NOTHING``):
+    a step's message is written once, whatever re-runs.
+    """
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        if len(changed):
+            conn.register("_entries", changed[COLUMNS])
+            conn.execute(
+                "DELETE FROM sms.journey_entries AS e USING _entries AS n "
+                "WHERE e.journey_id = n.journey_id AND e.customer_id = n.customer_id "
+                "AND e.entry_key = n.entry_key"
+            )
+            conn.execute(
+                f"INSERT INTO sms.journey_entries ({', '.join(COLUMNS)}) SELECT * FROM _entries"
+            )
+            conn.unregister("_entries")
+        before = conn.execute("SELECT count(*) FROM sms.ledger").fetchone()[0]
+        if len(rows):
+            conn.register("_journey_rows", rows[ledger.COLUMNS])
+            conn.execute(
+                f"INSERT INTO sms.ledger ({', '.join(ledger.COLUMNS)}) "
+                "SELECT * FROM _journey_rows ON CONFLICT (message_key) DO NOTHING"
+            )
+            conn.unregister("_journey_rows")
+        if len(links):
+            conn.register("_journey_links", links)
+            conn.execute(
+                "INSERT INTO sms.links SELECT token, message_key, target_url, now() "
+                "FROM _journey_links ON CONFLICT (token) DO NOTHING"
+            )
+            conn.unregister("_journey_links")
+        written = conn.execute("SELECT count(*) FROM sms.ledger").fetchone()[0] - before
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+    return {"entries": len(changed), "messages": written}
