@@ -110,6 +110,11 @@ class Sent:
 
     campaign_id: str
     scheduled_at: dt.datetime  # UTC
+    # For a collision: the priority of its campaign or journey, its ledger key, and whether
+    # it may still give way (planned or deferred: not yet handed to a gateway).
+    priority: int = 0
+    key: str | None = None
+    movable: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,8 @@ class Decision:
     scheduled_at: dt.datetime | None = None  # UTC; planned: now, deferred: next opening
     window_ends_at: dt.datetime | None = None  # UTC; the stretch scheduled_at lies in ends
     whereabouts: Whereabouts | None = None  # the zones and regions the decision honoured
+    # Ledger keys of lower-priority messages not yet sent that give way to this one (caps).
+    displaces: tuple[str, ...] = ()
 
 
 def stable_fraction(*parts: str) -> float:
@@ -278,11 +285,16 @@ def deliver(
     held_out: bool,
     variant: str | None,
     own_rule=None,
+    priority: int | None = None,
 ) -> Decision:
     """Steps 3-8 for a candidate already targeted: the view's verdict, the send window in
     every zone, the caps (``own_rule(mine, tz, slot)`` adds the program's own, such as a
     campaign's cadence), the holdout. Shared by campaigns and journeys, so a journey's
-    message obeys exactly the rules a campaign's does."""
+    message obeys exactly the rules a campaign's does.
+
+    With ``priority``, a collision on the global caps is won by the higher priority: a
+    lower-priority message not yet sent (``Sent.movable``) does not block this one, and
+    those that no longer fit beside it are named in ``Decision.displaces``."""
 
     def skip(step: str, reason: str) -> Decision:
         return Decision(c.customer_id, "skipped", step, reason)
@@ -312,9 +324,11 @@ def deliver(
                 "frequency_caps",
                 f"campaign cap {program.cap.max} per {program.cap.per_days} days",
             )
+    soft = [s for s in history if priority is not None and s.movable and s.priority < priority]
+    firm = [s for s in history if s not in soft]
     if marketing:
         slot_day = _local_day(slot, tz)
-        days = [_local_day(s.scheduled_at, tz) for s in history]
+        days = [_local_day(s.scheduled_at, tz) for s in firm]
         if sum(d == slot_day for d in days) >= policy.marketing_per_day:
             return skip(
                 "frequency_caps", f"global cap {policy.marketing_per_day} marketing per day"
@@ -325,6 +339,17 @@ def deliver(
             )
 
     timing = {"scheduled_at": slot, "window_ends_at": found.until, "whereabouts": where}
+    if marketing and soft and not held_out:
+        slot_day = _local_day(slot, tz)
+        kept = [_local_day(s.scheduled_at, tz) for s in firm] + [slot_day]
+        gone = []
+        for s in sorted(soft, key=lambda s: -s.priority):  # the higher of them keep theirs
+            day = _local_day(s.scheduled_at, tz)
+            if caps_hold_around([*kept, day], slot_day, policy):
+                kept.append(day)
+            else:
+                gone.append(s.key)
+        timing["displaces"] = tuple(k for k in gone if k)
     if held_out:
         return Decision(c.customer_id, "held_out", "holdout", "holdout group", variant, **timing)
     if is_open:
@@ -337,6 +362,32 @@ def deliver(
         "deferred to the next moment it is open in all of them",
         variant,
         **timing,
+    )
+
+
+def caps_hold_around(days: Sequence[dt.date], day: dt.date, policy: Policy) -> bool:
+    """Whether messages on these local days keep the global marketing caps on ``day`` and in
+    every 7-day window holding it (the only windows one more message there can break)."""
+    if sum(d == day for d in days) > policy.marketing_per_day:
+        return False
+    for offset in range(7):
+        start = day - dt.timedelta(days=6 - offset)
+        if sum(start <= d <= start + dt.timedelta(days=6) for d in days) > policy.marketing_per_week:
+            return False
+    return True
+
+
+def caps_hold(days: Sequence[dt.date], policy: Policy) -> bool:
+    """Whether messages on these local days keep the global marketing caps."""
+    counts: dict[dt.date, int] = {}
+    for d in days:
+        counts[d] = counts.get(d, 0) + 1
+    if any(n > policy.marketing_per_day for n in counts.values()):
+        return False
+    return all(
+        sum(n for d, n in counts.items() if start <= d < start + dt.timedelta(days=7))
+        <= policy.marketing_per_week
+        for start in counts
     )
 
 

@@ -138,13 +138,22 @@ def history(
 ) -> pd.DataFrame:
     """Marketing messages already planned or sent to these customers (for the caps)."""
     if not _exists(conn):  # nothing sent yet (a preview on a fresh copy)
-        return pd.DataFrame(columns=["customer_id", "campaign_id", "scheduled_at", "plan_day"])
+        return pd.DataFrame(
+            columns=[
+                "customer_id",
+                "campaign_id",
+                "scheduled_at",
+                "plan_day",
+                "message_key",
+                "state",
+            ]
+        )
     frame = pd.DataFrame({"customer_id": list(customer_ids)})
     conn.register("_hist_customers", frame)
     try:
         return conn.execute(
             f"""
-            SELECT l.customer_id, l.campaign_id, l.scheduled_at, l.plan_day
+            SELECT l.customer_id, l.campaign_id, l.scheduled_at, l.plan_day, l.message_key, l.state
             FROM sms.ledger AS l
             JOIN _hist_customers USING (customer_id)
             WHERE l.kind = 'marketing'
@@ -196,6 +205,24 @@ def write_plan(
         conn.execute("ROLLBACK")
         raise
     return {"written": len(fresh), "kept_locked": len(locked)}
+
+
+def give_way(conn, keys: Sequence[str], winner: str) -> int:
+    """Messages not yet sent that a higher-priority one displaced (the caps): skipped, with
+    the winner named. Rows already handed to a gateway are left as they are."""
+    if not keys:
+        return 0
+    conn.register("_give_way", pd.DataFrame({"message_key": list(keys)}))
+    try:
+        return conn.execute(
+            "UPDATE sms.ledger SET state = 'skipped', step = 'frequency_caps', "
+            "reason = 'displaced by higher-priority ' || ? "
+            f"FROM _give_way AS g WHERE sms.ledger.message_key = g.message_key "
+            f"AND sms.ledger.state IN {SENDABLE}",
+            [winner],
+        ).fetchall()[0][0]
+    finally:
+        conn.unregister("_give_way")
 
 
 def links_for(conn, keys: Sequence[str]) -> list[tuple[str, str, str]]:

@@ -6,6 +6,16 @@ durable beside the ledger, ``advance`` ties them to the warehouse, ``assets`` to
 
 from dagster import Definitions
 
-from dagster_project.journeys.assets import activation_journeys, journeys_job, journeys_sensor
+from dagster_project.journeys.assets import (
+    activation_journeys,
+    journey_gates,
+    journeys_job,
+    journeys_sensor,
+)
 
-defs = Definitions(assets=[activation_journeys], jobs=[journeys_job], sensors=[journeys_sensor])
+defs = Definitions(
+    assets=[activation_journeys],
+    asset_checks=journey_gates,
+    jobs=[journeys_job],
+    sensors=[journeys_sensor],
+)

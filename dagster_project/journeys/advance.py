@@ -78,6 +78,7 @@ class JourneyReport:
     completed: int = 0
     messages: dict[str, int] = field(default_factory=dict)  # ledger state -> count
     written: int = 0
+    displaced: int = 0  # lower-priority messages not yet sent that gave way (caps)
     next_due_at: dt.datetime | None = None
 
 
@@ -181,9 +182,11 @@ def advance_journey(
     renderer_factory,
     run_id: str | None = None,
     higher_priority: tuple[str, ...] = (),
+    priorities: dict[str, int] | None = None,
 ) -> JourneyReport:
     """Enter, advance and save one journey at ``now`` (UTC, aware)."""
     report = JourneyReport(journey.id)
+    priorities = priorities or {journey.id: journey.priority}
     existing = state.entries(conn, journey.id)
     earlier: dict[str, list[Entry]] = defaultdict(list)
     for e in existing:
@@ -258,8 +261,8 @@ def advance_journey(
         elif moved.status == engine.COMPLETED:
             report.completed += 1
     report.advanced = len(changed)
-    rows, links = _messages(
-        conn, journey, intents, records, now, policy, prices, renderer_factory, run_id
+    rows, links, displaced = _messages(
+        conn, journey, intents, records, now, policy, prices, renderer_factory, run_id, priorities
     )
     for row in rows:
         report.messages[row["state"]] = report.messages.get(row["state"], 0) + 1
@@ -269,8 +272,11 @@ def advance_journey(
         pd.DataFrame([state.to_row(e, steps, now, run_id) for e in changed], columns=state.COLUMNS),
         pd.DataFrame(rows, columns=ledger.COLUMNS),
         pd.DataFrame(links, columns=["token", "message_key", "target_url"]),
+        displaced,
+        journey.id,
     )
     report.written = saved["messages"]
+    report.displaced = saved["displaced"]
     still = [
         e.next_due
         for e in (changed + [e for e in active if e not in changed])
@@ -280,20 +286,26 @@ def advance_journey(
     return report
 
 
-def _messages(conn, journey, intents, records, now, policy, prices, renderer_factory, run_id):
-    """Ledger rows (and links) of the sends reached, through the campaigns' delivery rules."""
+def _messages(
+    conn, journey, intents, records, now, policy, prices, renderer_factory, run_id, priorities
+):
+    """Ledger rows, links and displaced keys of the sends reached, through the campaigns'
+    delivery rules (a collision on the caps is won by the higher priority)."""
     if not intents:
-        return [], []
+        return [], [], []
     customers = sorted({e.customer_id for e, _ in intents})
     past = ledger.history(conn, customers, now.date())
     sent: dict[str, list[eligibility.Sent]] = defaultdict(list)
     for r in past.itertuples():
         sent[r.customer_id].append(
-            eligibility.Sent(r.campaign_id, r.scheduled_at.to_pydatetime().replace(tzinfo=dt.UTC))
-        )
+            eligibility.Sent(
+                r.campaign_id, r.scheduled_at.to_pydatetime().replace(tzinfo=dt.UTC),
+                priorities.get(r.campaign_id, 0), r.message_key, r.state in ledger.SENDABLE,
+            )
+        )  # fmt: skip
     program = eligibility.Program(journey.id, journey.kind, journey.send_window.bounds, journey.cap)
     renderers: dict[tuple[str, str], object] = {}
-    rows, links = [], []
+    rows, links, displaced = [], [], []
     planned_at = _naive(now)
     for entry, intent in intents:
         record = records[entry.customer_id]
@@ -302,7 +314,7 @@ def _messages(conn, journey, intents, records, now, policy, prices, renderer_fac
         moment = max(now, intent.due_at)
         d = eligibility.deliver(
             c, program, moment, policy, sent[c.customer_id],
-            held_out=entry.arm == HOLDOUT, variant=variant,
+            held_out=entry.arm == HOLDOUT, variant=variant, priority=journey.priority,
         )  # fmt: skip
         expires = journey.step(intent.step).send.expires_after
         if (
@@ -333,7 +345,12 @@ def _messages(conn, journey, intents, records, now, policy, prices, renderer_fac
             )
             if d.state != "held_out":
                 links += rendered.links(key)
-                sent[c.customer_id].append(eligibility.Sent(journey.id, d.scheduled_at))
+                gone = set(d.displaces)
+                displaced += d.displaces
+                sent[c.customer_id] = [s for s in sent[c.customer_id] if s.key not in gone]
+                sent[c.customer_id].append(
+                    eligibility.Sent(journey.id, d.scheduled_at, journey.priority, key, True)
+                )
         rows.append(
             planner.ledger_row(
                 key, journey.id, (d.scheduled_at or now).date(), c, d, journey.kind,
@@ -341,7 +358,7 @@ def _messages(conn, journey, intents, records, now, policy, prices, renderer_fac
                 journey_entry=entry.entry_key, journey_step=intent.step,
             )
         )  # fmt: skip
-    return rows, links
+    return rows, links, displaced
 
 
 def default_renderer_factory(journey: Journey, step_id: str, variant: str):
@@ -360,15 +377,26 @@ def default_renderer_factory(journey: Journey, step_id: str, variant: str):
 
 
 def advance_all(
-    conn, journeys, now, policy, prices, renderer_factory=default_renderer_factory, run_id=None
+    conn,
+    journeys,
+    now,
+    policy,
+    prices,
+    renderer_factory=default_renderer_factory,
+    run_id=None,
+    priorities: dict[str, int] | None = None,
 ):
-    """Every journey, highest priority first; one report per journey."""
+    """Every journey, highest priority first; one report per journey. ``priorities``: of
+    every campaign and journey by id (a collision on the caps is won by the higher)."""
     state.ensure(conn)
+    priorities = {**(priorities or {}), **{j.id: j.priority for j in journeys}}
     reports = []
     ordered = sorted(journeys, key=lambda j: (-j.priority, j.id))
     for journey in ordered:
         higher = tuple(j.id for j in ordered if j.priority > journey.priority)
         reports.append(
-            advance_journey(conn, journey, now, policy, prices, renderer_factory, run_id, higher)
+            advance_journey(
+                conn, journey, now, policy, prices, renderer_factory, run_id, higher, priorities
+            )
         )
     return reports

@@ -35,12 +35,16 @@ from dagster_project.activation.assets import (
     JOURNEYS_KEY,
     LEDGER_KEY,
     LINKS_KEY,
+    PLAN_GATE_RULES,
+    PLAN_GATES,
     SMS_EVENTS_KEY,
     configured_moment,
 )
 from dagster_project.activation.resources import CampaignsResource
 from dagster_project.journeys import advance
 from dagster_project.lib.metadata import md_table
+from dagster_project.quality.checks import build_check
+from dagster_project.quality.datasets import AUDIENCE_EXAMPLE_COLUMNS, Dataset, audience_query
 from dagster_project.quality.gates import require_passing_gates
 from dagster_project.warehouse import WAREHOUSE_POOL, WarehouseResource
 
@@ -100,7 +104,13 @@ def activation_journeys(
     book = campaigns.book
     with warehouse.get_connection() as conn:
         reports = advance.advance_all(
-            conn, book.journeys, now, book.policy, book.prices, run_id=context.run.run_id
+            conn,
+            book.journeys,
+            now,
+            book.policy,
+            book.prices,
+            run_id=context.run.run_id,
+            priorities={k: p.priority for k, p in book.programs.items()},
         )
     for r in reports:
         context.log.info(f"journey {r.journey_id} at {now:%Y-%m-%d %H:%M} UTC: {r}")
@@ -119,6 +129,36 @@ def activation_journeys(
             ),
         },
     )
+
+
+# The messages the latest advance is about to send (it stamps them all with its clock).
+LATEST_ADVANCE_SQL = """
+SELECT DISTINCT customer_id, phone_e164 FROM sms.ledger
+WHERE journey_entry IS NOT NULL AND kind = ? AND state IN ('planned', 'deferred')
+  AND planned_at = (SELECT max(planned_at) FROM sms.ledger WHERE journey_entry IS NOT NULL)
+"""
+
+
+def build_journey_gate(kind: str):
+    """The campaigns' compliance suite of ``kind``, on the messages of the latest advance:
+    blocking, so a failure stops the dispatch of that run and of the runs after it."""
+    return build_check(
+        Dataset(
+            suite=PLAN_GATES[kind],
+            asset=tuple(JOURNEYS_KEY.path),
+            description=(
+                f"Compliance gate on the {kind} journey messages the latest advance is about to "
+                f"send (planned and deferred rows): {PLAN_GATE_RULES[kind]}, none suppressed, "
+                "invalid or not mobile, none the reachability rule refuses."
+            ),
+            query=lambda start, end: audience_query(LATEST_ADVANCE_SQL, [kind]),
+            phone_columns=("phone_e164",),
+            example_columns=AUDIENCE_EXAMPLE_COLUMNS,
+        )
+    )
+
+
+journey_gates = [build_journey_gate(kind) for kind in ("marketing", "transactional")]
 
 
 def journeys_metadata(reports: list[advance.JourneyReport]) -> dict:

@@ -137,8 +137,16 @@ def active_customers(conn, journey_ids: Sequence[str]) -> set[tuple[str, str]]:
     return {(j, c) for j, c in rows}
 
 
-def save(conn, changed: pd.DataFrame, rows: pd.DataFrame, links: pd.DataFrame) -> dict[str, int]:
-    """The changed entries, their new ledger rows and links, in one transaction.
+def save(
+    conn,
+    changed: pd.DataFrame,
+    rows: pd.DataFrame,
+    links: pd.DataFrame,
+    displaced: Sequence[str] = (),
+    winner: str = "",
+) -> dict[str, int]:
+    """The changed entries, their new ledger rows and links, and the lower-priority messages
+    they displaced, in one transaction.
 
     A ledger row whose key exists already is kept as it is (``ON CONFLICT DO NOTHING``):
     a step's message is written once, whatever re-runs.
@@ -172,8 +180,9 @@ def save(conn, changed: pd.DataFrame, rows: pd.DataFrame, links: pd.DataFrame) -
             )
             conn.unregister("_journey_links")
         written = conn.execute("SELECT count(*) FROM sms.ledger").fetchone()[0] - before
+        gave_way = ledger.give_way(conn, displaced, f"journey {winner}")
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
         raise
-    return {"entries": len(changed), "messages": written}
+    return {"entries": len(changed), "messages": written, "displaced": gave_way}

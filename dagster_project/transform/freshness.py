@@ -93,9 +93,9 @@ def read_freshness(
     if "ordered_at" not in orders:
         return None
     if "as_of_date" in lifecycle:
-        built = conn.execute(
-            "SELECT max(as_of_date) FROM marts.dim_customer_lifecycle"
-        ).fetchone()[0]
+        built = conn.execute("SELECT max(as_of_date) FROM marts.dim_customer_lifecycle").fetchone()[
+            0
+        ]
         as_of = built or as_of  # the day dbt really used, when there is a customer
     as_of = as_of or dt.datetime.now(dt.UTC).date()
     purchase = "is_purchase" if "is_purchase" in orders else "true"
