@@ -16,6 +16,7 @@ from dagster_project import settings
 from dagster_project.contracts.webhook_urls import webhook_secret
 from dagster_project.pipeline.console import CommandError, say
 from dagster_project.pipeline.runs import (
+    advance_journeys,
     dispatch,
     ingest,
     landing_range,
@@ -55,8 +56,9 @@ def demo_loop(instance: DagsterInstance, send_day: date | None, behaviour) -> di
 
     History up to the day before ``send_day`` is loaded and modelled as of
     ``send_day``; the campaigns are planned that morning and sent by dispatch
-    runs through the day (sandbox gateway); recipients' receipts, replies, STOPs
-    and clicks go to a running webhook receiver while the sends go on (a STOP
+    runs through the day (sandbox gateway), the journeys advanced before each of
+    them; recipients' receipts, replies, STOPs and clicks go to a running webhook
+    receiver while the sends go on (a STOP
     before a dispatch run is honoured by it); their purchases land as POS files;
     then the rest of the days are loaded and the attribution marts built.
     """
@@ -85,6 +87,9 @@ def demo_loop(instance: DagsterInstance, send_day: date | None, behaviour) -> di
             pending = [c for c in pending if c.at > moment]
             delivered.update(loop.deliver(base, secret, due))
             before = loop.outbox_lines(outbox_dir)
+            # The journeys look at every dispatch hour, as their sensor would: new entries,
+            # steps fallen due, exits after a STOP or a purchase the receiver just took.
+            advance_journeys(instance, moment)
             report = dispatch(instance, moment)
             sent.update({k: report[k] for k in ("accepted", "failed", "unknown")})
             clock = loop.DispatchClock(before, loop.outbox_lines(outbox_dir), moment)

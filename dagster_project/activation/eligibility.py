@@ -372,7 +372,10 @@ def caps_hold_around(days: Sequence[dt.date], day: dt.date, policy: Policy) -> b
         return False
     for offset in range(7):
         start = day - dt.timedelta(days=6 - offset)
-        if sum(start <= d <= start + dt.timedelta(days=6) for d in days) > policy.marketing_per_week:
+        if (
+            sum(start <= d <= start + dt.timedelta(days=6) for d in days)
+            > policy.marketing_per_week
+        ):
             return False
     return True
 

@@ -119,6 +119,18 @@ def parser() -> argparse.ArgumentParser:
         help="plan and send as at this moment, e.g. 2026-11-22T07:00:00+00:00 (the UTC day "
         "of it is planned; a clock other than now sends only through the sandbox)",
     )
+    j = sub.add_parser(
+        "journeys",
+        parents=[common],
+        help="load new outcome events and consent files, rebuild the journey event stream, "
+        "advance every journey and SEND what is due (the intra-day loop; see docs/journeys.md)",
+    )
+    j.add_argument(
+        "--now",
+        type=moment,
+        metavar="ISO",
+        help="advance and send as at this moment (a clock other than now: the sandbox only)",
+    )
     pv = sub.add_parser(
         "preview",
         add_help=False,
@@ -148,6 +160,9 @@ def _execute(args: argparse.Namespace) -> None:
         runs.publish(dagster)
     if args.command == "activate":
         runs.activate(dagster, args.now)
+    if args.command == "journeys":
+        runs.advance_journeys(dagster, args.now, intraday=True)
+        runs.dispatch(dagster, args.now)
     output.print_checks(runs.EVALUATIONS)
     if console.log_path:
         say(f"log: {console.log_path}")

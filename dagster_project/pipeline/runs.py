@@ -28,6 +28,7 @@ from dagster_project.ingest.assets import (
 )
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.ingest.specs import DAILY_SPECS
+from dagster_project.journeys.assets import INTRADAY_MODELS, JOURNEYS_KEY
 from dagster_project.pipeline.console import CommandError, console, detail, say, warn
 from dagster_project.publish.assets import analytics_snapshot
 from dagster_project.quality import mart_checks, raw_checks
@@ -259,6 +260,42 @@ def dispatch(dagster: DagsterInstance, now: datetime | None = None) -> dict:
     return v
 
 
+def advance_journeys(
+    dagster: DagsterInstance,
+    now: datetime | None = None,
+    *,
+    intraday: bool = False,
+    as_of: date | None = None,
+) -> dict:
+    """Advance every journey (at ``now``: the sandbox only); with ``intraday``, first load
+    new outcome events and consent files and rebuild the journey event stream, as the
+    sensor's job does. Sends nothing: the dispatch does."""
+    selection = AssetSelection.assets(JOURNEYS_KEY)
+    ops: dict = {}
+    if now:
+        ops[_op(JOURNEYS_KEY)] = {"config": {"now": now.isoformat()}}
+    if intraday:
+        selection = selection | AssetSelection.assets(
+            sms_events, crm_consent_catch_up, *INTRADAY_MODELS
+        )
+        if now:
+            ops[crm_consent_catch_up.op.name] = {"config": {"now": now.isoformat()}}
+        if as_of:
+            ops[dbt_models.op.name] = {"config": {"as_of": str(as_of)}}
+    result = _run(
+        selection, dagster, "advancing the journeys", run_config={"ops": ops} if ops else {}
+    )
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == JOURNEYS_KEY]
+    v = {k: getattr(x, "value", x) for k, x in event.materialization.metadata.items()}
+    when = f" {now:%Y-%m-%d %H:%M} UTC" if now else ""
+    line = (
+        f"  journeys{when}: {v['entered']:,} entered, {v['messages_written']:,} messages written "
+        "to the ledger"
+    )
+    (say if v["entered"] or v["messages_written"] or not now else detail)(line)
+    return v
+
+
 def activation_day(now: datetime | None = None) -> date:
     """The UTC day to plan: of ``now`` (any zone), default the real clock; never the host's."""
     return (now or datetime.now(UTC)).astimezone(UTC).date()
@@ -268,8 +305,9 @@ def activate(dagster: DagsterInstance, now: datetime | None = None) -> None:
     """Plan every campaign for the UTC day of ``now`` (default: now), then send what is due."""
     day = activation_day(now)
     refuse_broken_campaign_files()
-    say(f"planning the campaigns for {day} (UTC) and sending what is due")
+    say(f"planning the campaigns for {day} (UTC), advancing the journeys, sending what is due")
     plan(dagster, day, now)
+    advance_journeys(dagster, now)
     dispatch(dagster, now)
     say("  messages waiting for their window go out in later dispatch runs (hourly schedule)")
 
