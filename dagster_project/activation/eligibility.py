@@ -115,6 +115,9 @@ class Sent:
     priority: int = 0
     key: str | None = None
     movable: bool = False
+    # False for a holdout's row: it takes no slot, but gives way like its treated twin
+    # would, so a collision leaves both arms of the lower campaign alike.
+    counts: bool = True
 
 
 @dataclass(frozen=True)
@@ -314,7 +317,7 @@ def deliver(
         return Decision(c.customer_id, "skipped", "send_window", reason, whereabouts=where)
     is_open, slot, tz = found.open_now, found.at, day_zone(where)
 
-    mine = [s for s in history if s.campaign_id == program.id]
+    mine = [s for s in history if s.campaign_id == program.id and s.counts]
     if own_rule is not None and (why := own_rule(mine, tz, slot)):
         return skip("frequency_caps", why)
     if program.cap:
@@ -325,7 +328,7 @@ def deliver(
                 f"campaign cap {program.cap.max} per {program.cap.per_days} days",
             )
     soft = [s for s in history if priority is not None and s.movable and s.priority < priority]
-    firm = [s for s in history if s not in soft]
+    firm = [s for s in history if s not in soft and s.counts]
     if marketing:
         slot_day = _local_day(slot, tz)
         days = [_local_day(s.scheduled_at, tz) for s in firm]

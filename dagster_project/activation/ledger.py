@@ -134,9 +134,14 @@ def locked_customers(conn, campaign_id: str, day: dt.date) -> set[str]:
 
 
 def history(
-    conn, customer_ids: Sequence[str], before_day: dt.date, days: int = 400
+    conn,
+    customer_ids: Sequence[str],
+    before_day: dt.date,
+    days: int = 400,
+    held_out: bool = False,
 ) -> pd.DataFrame:
-    """Marketing messages already planned or sent to these customers (for the caps)."""
+    """Marketing messages already planned or sent to these customers (for the caps); with
+    ``held_out``, the holdout's rows too (they take no slot, but give way in a collision)."""
     if not _exists(conn):  # nothing sent yet (a preview on a fresh copy)
         return pd.DataFrame(
             columns=[
@@ -157,7 +162,7 @@ def history(
             FROM sms.ledger AS l
             JOIN _hist_customers USING (customer_id)
             WHERE l.kind = 'marketing'
-              AND l.state IN {COUNTS_FOR_CAPS}
+              AND l.state IN {COUNTS_FOR_CAPS + (("held_out",) if held_out else ())}
               AND l.plan_day >= ?::DATE - INTERVAL {int(days)} DAY
             """,
             [before_day],
@@ -209,7 +214,9 @@ def write_plan(
 
 def give_way(conn, keys: Sequence[str], winner: str) -> int:
     """Messages not yet sent that a higher-priority one displaced (the caps): skipped, with
-    the winner named. Rows already handed to a gateway are left as they are."""
+    the winner named, and holdout rows that gave way like their treated twins would (so
+    both arms of the lower campaign lose the same kind of customer). Rows already handed
+    to a gateway are left as they are."""
     if not keys:
         return 0
     conn.register("_give_way", pd.DataFrame({"message_key": list(keys)}))
@@ -218,7 +225,7 @@ def give_way(conn, keys: Sequence[str], winner: str) -> int:
             "UPDATE sms.ledger SET state = 'skipped', step = 'frequency_caps', "
             "reason = 'displaced by higher-priority ' || ? "
             f"FROM _give_way AS g WHERE sms.ledger.message_key = g.message_key "
-            f"AND sms.ledger.state IN {SENDABLE}",
+            f"AND sms.ledger.state IN {(*SENDABLE, 'held_out')}",
             [winner],
         ).fetchall()[0][0]
     finally:

@@ -294,13 +294,15 @@ def _messages(
     if not intents:
         return [], [], []
     customers = sorted({e.customer_id for e, _ in intents})
-    past = ledger.history(conn, customers, now.date())
+    past = ledger.history(conn, customers, now.date(), held_out=True)
     sent: dict[str, list[eligibility.Sent]] = defaultdict(list)
     for r in past.itertuples():
+        held = r.state == "held_out"
         sent[r.customer_id].append(
             eligibility.Sent(
                 r.campaign_id, r.scheduled_at.to_pydatetime().replace(tzinfo=dt.UTC),
-                priorities.get(r.campaign_id, 0), r.message_key, r.state in ledger.SENDABLE,
+                priorities.get(r.campaign_id, 0), r.message_key,
+                held or r.state in ledger.SENDABLE, counts=not held,
             )
         )  # fmt: skip
     program = eligibility.Program(journey.id, journey.kind, journey.send_window.bounds, journey.cap)

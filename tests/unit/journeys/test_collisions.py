@@ -41,6 +41,17 @@ def test_a_lower_priority_message_not_yet_sent_gives_way():
     assert d.displaces == ("newcomer-offer",)
 
 
+def test_a_holdout_row_gives_way_like_its_treated_twin_and_blocks_nothing():
+    """A collision must leave both arms of the lower campaign alike: its holdout's row takes
+    no slot, but is displaced exactly when a treated row would be."""
+    held = el.Sent("newcomer-offer", NOW + dt.timedelta(hours=3), 10, "h", True, counts=False)
+    d = deliver([held])
+    assert d.state == "planned" and d.displaces == ("h",)
+    # without a priority it neither blocks nor moves
+    d = deliver([held], priority=None)
+    assert d.state == "planned" and d.displaces == ()
+
+
 def test_a_message_already_sent_keeps_its_slot():
     d = deliver([sent("newcomer-offer", -3, 10, movable=False)])
     assert d.state == "skipped" and "global cap 1 marketing per day" in d.reason
