@@ -1,6 +1,7 @@
 """The demo's command line, run from the repository root (``make demo`` uses both commands).
 
-    python -m demo generate [--customers N] [--days D] [--seed S] [--end DAY] ...
+    python -m demo generate [--customers N] [--days D] [--seed S] [--end DAY]
+                            [--intraday-days N] ...
     python -m demo run [--uplift U] [--send-day DAY] [--seed S] [--verbose] [--debug]
 
 ``generate`` writes the demo's POS, CRM and shop exports into the landing folder
@@ -24,6 +25,7 @@ from pathlib import Path
 from dagster_project import settings
 from dagster_project.pipeline import cli
 from demo.generator import generate
+from demo.params import DEFAULT_INTRADAY_DAYS
 
 PROG = "python -m demo"
 
@@ -89,6 +91,15 @@ def _generate_options(p: argparse.ArgumentParser) -> None:
         help="share of POS store-day files delivered 1-3 days late (default 0.02)",
     )
     p.add_argument("--stores", type=int, default=None, help="number of stores (default 12)")
+    p.add_argument(
+        "--intraday-days",
+        type=int,
+        default=DEFAULT_INTRADAY_DAYS,
+        help="the last this many delivery days get their shop orders and checkouts in one "
+        "file per hourly cut (orders-<day>-1100.jsonl: updated from 10:00 to before 11:00 "
+        f"UTC), as a shop exporting through the day delivers them; 0: one file per day "
+        f"(default {DEFAULT_INTRADAY_DAYS})",
+    )
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
@@ -139,6 +150,7 @@ def generate_main(args: argparse.Namespace) -> int:
             mess_rate=args.mess_rate,
             late_rate=args.late_rate,
             stores=args.stores,
+            intraday_days=args.intraday_days,
         )
     except ValueError as exc:
         print(f"{PROG} generate: {exc}", file=sys.stderr)

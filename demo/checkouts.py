@@ -181,7 +181,10 @@ def write_checkouts(
             }
         )
         out = duck.query_lines(con, _SQL, v=v, li=li)
-        files = daily_files("shop/checkouts", "jsonl", params, day[s])
+        # the version's own time (creation, or completion for the completed version) in its
+        # delivery day picks its intra-day file
+        day_start = params.start_epoch + day[s].astype(np.int64) * DAY_SECONDS
+        files = daily_files("shop/checkouts", "jsonl", params, day[s], seconds=stamp[s] - day_start)
         landing.write_chunk(
             "shop_checkouts",
             None,

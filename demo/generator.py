@@ -13,7 +13,7 @@ from .checkouts import make_checkouts, write_checkouts
 from .consent import write_consent
 from .crm import assign_contacts, write_contacts, write_tickets
 from .orders import make_orders
-from .params import DEFAULT_STORES, Params
+from .params import DEFAULT_INTRADAY_DAYS, DEFAULT_STORES, Params
 from .people import make_people
 from .pos import write_pos
 from .seasonality import DaySampler
@@ -67,6 +67,7 @@ def generate(
     mess_rate: float = 0.005,
     late_rate: float = 0.02,
     stores: int | None = None,
+    intraday_days: int = DEFAULT_INTRADAY_DAYS,
 ) -> GenerationSummary:
     started = time.perf_counter()
     params = Params(
@@ -77,6 +78,7 @@ def generate(
         mess_rate=mess_rate,
         late_rate=late_rate,
         stores=DEFAULT_STORES if stores is None else stores,
+        intraday_days=intraday_days,
     )
     out, truth_dir = Path(out), Path(truth_dir)
     landing = Landing(out)

@@ -16,6 +16,9 @@ import numpy as np
 DAY_SECONDS = 86_400
 DEFAULT_STORES = 12
 MAX_MESS_RATE = 0.05
+# The last this many delivery days get their shop orders and checkouts in several files
+# per day, as a shop exporting through the day delivers them (writers.daily_files).
+DEFAULT_INTRADAY_DAYS = 2
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Params:
     mess_rate: float = 0.005
     late_rate: float = 0.02
     stores: int = DEFAULT_STORES
+    intraday_days: int = DEFAULT_INTRADAY_DAYS
 
     def __post_init__(self) -> None:
         if self.customers < 1:
@@ -39,6 +43,8 @@ class Params:
             raise ValueError("late_rate must be within [0, 1]")
         if self.stores < 0:
             raise ValueError("stores must not be negative")
+        if self.intraday_days < 0:
+            raise ValueError("intraday_days must not be negative")
 
     @property
     def start(self) -> date:
@@ -52,6 +58,11 @@ class Params:
     @property
     def start_epoch_day(self) -> int:
         return self.start_epoch // DAY_SECONDS
+
+    @property
+    def first_intraday_day(self) -> int:
+        """Day number from which shop exports land in several files per day."""
+        return self.days - self.intraday_days
 
     def day_iso(self, day: int) -> str:
         return (self.start + timedelta(days=int(day))).isoformat()
@@ -71,4 +82,5 @@ class Params:
             "mess_rate": self.mess_rate,
             "late_rate": self.late_rate,
             "stores": self.stores,
+            "intraday_days": self.intraday_days,
         }

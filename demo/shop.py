@@ -227,7 +227,8 @@ def write_orders(
             }
         )
         out = duck.query_lines(con, _SQL, v=v, li=li)
-        files = daily_files("shop/orders", "jsonl", params, day[s])
+        # the version's own time of day (the un-corrupted one) picks its intra-day file
+        files = daily_files("shop/orders", "jsonl", params, day[s], seconds=clock[s])
         landing.write_chunk(
             "shop_orders",
             None,

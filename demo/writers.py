@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from .mess import COUNTED_KINDS, DUPLICATE, KIND_NAMES, Insertions, RowMess
-from .params import Params
+from .params import DAY_SECONDS, Params
 
 ENTITIES = (
     "pos_stores",
@@ -32,6 +32,9 @@ ENTITIES = (
     "shop_checkouts",
 )
 OWNED_FOLDERS = ("pos", "crm", "shop")
+# Intra-day deliveries are cut every hour: a cart left at 10:05 lands at 11:00, in time
+# for a journey that texts an hour after the cart was left.
+INTRADAY_CUT_SECONDS = 3600
 
 
 @dataclass
@@ -57,21 +60,51 @@ def row_chunks(day: np.ndarray, days: int, max_rows: int) -> Iterator[tuple[int,
         d0 = d1
 
 
-def daily_files(folder: str, ext: str, params: Params, day: np.ndarray) -> list[OutFile]:
-    """One file per delivery day for chunk rows sorted by ``day``.
+def daily_files(
+    folder: str, ext: str, params: Params, day: np.ndarray, seconds: np.ndarray | None = None
+) -> list[OutFile]:
+    """The files of chunk rows sorted by delivery ``day``: one per day, or several.
 
-    The file is ``<folder>/<day>/<last folder name>-<day>.<ext>``.
+    A day's file is ``<folder>/<day>/<last folder name>-<day>.<ext>``. Given ``seconds``
+    (each row's time in seconds after 00:00 UTC of its delivery day, ascending within a
+    day), the last ``params.intraday_days`` days are delivered as a shop exporting through
+    the day delivers them: one file per cut (``intraday_slices``).
     """
     stem = folder.rsplit("/", 1)[-1]
     starts, stops = group_bounds(day)
-    return [
-        OutFile(
-            f"{folder}/{params.day_iso(day[a])}/{stem}-{params.day_iso(day[a])}.{ext}",
-            int(a),
-            int(b),
-        )
-        for a, b in zip(starts, stops, strict=True)
-    ]
+    out: list[OutFile] = []
+    for a, b in zip(starts, stops, strict=True):
+        iso = params.day_iso(day[a])
+        base = f"{folder}/{iso}/{stem}-{iso}"
+        if seconds is None or day[a] < params.first_intraday_day:
+            out.append(OutFile(f"{base}.{ext}", int(a), int(b)))
+            continue
+        for cut, lo, hi in intraday_slices(seconds[a:b]):
+            out.append(OutFile(f"{base}-{cut_name(cut)}.{ext}", int(a + lo), int(a + hi)))
+    return out
+
+
+def intraday_slices(seconds: np.ndarray) -> list[tuple[int, int, int]]:
+    """``(cut, start, stop)`` per intra-day file of one day's rows (``seconds`` ascending).
+
+    Cuts fall every ``INTRADAY_CUT_SECONDS`` from 00:00; a file holds the rows at or after
+    the previous cut and before its own (a cart left at 10:05 is in the 11:00 file), so
+    the files partition the day. Cuts with no row write no file (an export with nothing
+    new sends nothing, rather than an empty file the loader would warn about).
+    """
+    # A time outside its delivery day cannot occur for these rows; clipping keeps a
+    # malformed one in the day's first or last file rather than in no file.
+    clipped = np.clip(seconds, 0, DAY_SECONDS - 1)
+    cut = (clipped // INTRADAY_CUT_SECONDS + 1) * INTRADAY_CUT_SECONDS
+    if len(cut) and np.any(np.diff(cut) < 0):
+        raise ValueError("intraday_slices: rows must be sorted by their time in the day")
+    starts, stops = group_bounds(cut)
+    return [(int(cut[a]), int(a), int(b)) for a, b in zip(starts, stops, strict=True)]
+
+
+def cut_name(cut: int) -> str:
+    """``HHMM`` of a cut in seconds after 00:00 (the day's end is ``2400``)."""
+    return f"{cut // 3600:02d}{cut % 3600 // 60:02d}"
 
 
 def group_bounds(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

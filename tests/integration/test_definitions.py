@@ -183,6 +183,9 @@ def test_only_the_declared_feedback_edges_are_cut():
         == declared
         == {
             ("dim_customer_segments", "fct_sms_clicks"),
+            ("fct_customer_events", "fct_sms_clicks"),
+            ("fct_customer_events", "fct_sms_replies"),
+            ("fct_customer_events", "int_sms__messages"),
             ("dim_sms_suppression", "int_sms__message_status"),
             ("dim_sms_suppression", "int_sms__status_events"),
             ("dim_sms_suppression", "stg_sms__ledger"),

@@ -191,6 +191,48 @@ def test_cli_writes_files_and_prints_a_summary(tmp_path, capsys):
     assert main(["generate", "--customers", "0", *paths]) == 2
 
 
+def test_intraday_files_partition_the_days_records(tmp_path):
+    """The last ``intraday_days`` days deliver shop orders and checkouts in one file per
+    hourly cut: read in name order they are exactly the day's one file (no record lost,
+    doubled or reordered), each record updated before its file's cut and at or after the
+    previous one; every other file is byte for byte what one file per day gives."""
+    small = dict(customers=600, days=30, mess_rate=0.01, late_rate=0.0)
+    _, split, split_truth = run(tmp_path / "split", intraday_days=3, **small)
+    _, whole, _ = run(tmp_path / "whole", intraday_days=0, **small)
+    on_record = rejected(split_truth)
+    intraday = {(END - timedelta(days=k)).isoformat() for k in range(3)}
+    split_files, whole_files = hashes(split), hashes(whole)
+    for entity in ("shop_orders", "shop_checkouts"):
+        folder = ENTITY_FOLDERS[entity]
+        stem = folder.rsplit("/", 1)[-1]
+        for day in sorted(intraday):
+            parts = sorted((split / folder / day).glob("*.jsonl"))
+            assert len(parts) > 1, (entity, day)
+            assert not (split / folder / day / f"{stem}-{day}.jsonl").exists()
+            one = read_lines(whole / folder / day / f"{stem}-{day}.jsonl")
+            assert [line for f in parts for line in read_lines(f)] == one
+            start = previous = datetime.fromisoformat(f"{day}T00:00:00+00:00")
+            for f in parts:
+                cut = re.fullmatch(rf"{stem}-{day}-(\d{{2}})00\.jsonl", f.name)
+                assert cut, f.name
+                end = start + timedelta(hours=int(cut.group(1)))
+                for n, line in enumerate(read_lines(f), start=1):
+                    if (rel(split, f), n) in on_record:  # corrupted on purpose, logged
+                        continue
+                    updated = datetime.fromisoformat(json.loads(line)["updated_at"])
+                    assert previous <= updated < end, (f.name, n)
+                previous = end
+
+    # Outside the split days' shop folders, nothing moved.
+    def outside(files: dict[str, str]) -> dict[str, str]:
+        return {
+            k: v for k, v in files.items()
+            if not k.startswith(("shop/orders/", "shop/checkouts/")) or k.split("/")[2] not in intraday
+        }  # fmt: skip
+
+    assert outside(split_files) == outside(whole_files)
+
+
 # --- the contract ------------------------------------------------------------------------------
 
 

@@ -237,10 +237,12 @@ def test_landing_files_as_shops_send_them_end_as_warnings_with_counts(world, tmp
     row = "R-DE,Jürgen,Müller,j@x.de,,,,de,DE,,,2026-11-20 10:00:00,2026-11-21 10:00:00,Straße €"
     (contacts / "excel.csv").write_bytes(f"{contact_header}\n{row}\n".encode("cp1252"))
     (contacts / "broken.csv").write_bytes(f"{contact_header}\nR-?,\x81\n".encode("latin-1"))
-    # Yesterday's orders export sent again with today's.
+    # Yesterday's orders export sent again with today's (yesterday came in intra-day cuts:
+    # all of them, in one file).
     yesterday = (END - timedelta(days=1)).isoformat()
     resent = landing / "shop/orders" / day / "orders-resent.jsonl"
-    shutil.copy(landing / "shop/orders" / yesterday / f"orders-{yesterday}.jsonl", resent)
+    cuts = sorted((landing / "shop/orders" / yesterday).glob("*.jsonl"))
+    resent.write_bytes(b"".join(f.read_bytes() for f in cuts))
 
     with pytest.MonkeyPatch.context() as mp, DagsterInstance.ephemeral() as instance:
         mp.setenv("SMS_LANDING_DIR", str(landing))

@@ -404,3 +404,51 @@ def test_reachability_is_one_verdict_per_phone_that_the_audience_and_consent_agr
 
     audience = conn.execute("SELECT phone_e164 FROM marts.dim_sms_audience").df().phone_e164
     assert len(audience) > 0 and view.may_receive_marketing[audience].all()
+
+
+def test_the_journey_event_stream_agrees_with_the_marts(built):
+    """fct_customer_events says what the marts say: every purchase with a customer is an
+    order event and each buyer has exactly one first order, their earliest; every checkout
+    the abandoned-checkout mart holds is a checkout event; each phone's latest consent event
+    is the state dim_sms_consent gives it (phones with a customer)."""
+    conn = built["conn"]
+    purchases, orders, buyers, firsts, wrong_first = conn.execute(
+        """
+        WITH firsts AS (
+            SELECT customer_id, event_at FROM marts.fct_customer_events
+            WHERE event_type = 'order' AND is_first_order)
+        SELECT
+            (SELECT count(*) FROM marts.fct_orders WHERE is_purchase AND customer_id IS NOT NULL),
+            (SELECT count(*) FROM marts.fct_customer_events WHERE event_type = 'order'),
+            (SELECT count(DISTINCT customer_id) FROM marts.fct_orders
+             WHERE is_purchase AND customer_id IS NOT NULL),
+            (SELECT count(*) FROM firsts),
+            (SELECT count(*) FROM firsts JOIN (
+                SELECT customer_id, min(ordered_at) AS first_at FROM marts.fct_orders
+                WHERE is_purchase GROUP BY 1) AS o USING (customer_id)
+             WHERE firsts.event_at <> o.first_at)
+        """
+    ).fetchone()
+    assert orders == purchases > 0
+    assert firsts == buyers and wrong_first == 0
+    missing_checkouts = conn.execute(
+        """SELECT count(*) FROM intermediate.int_customers__abandoned_checkouts
+           WHERE 'checkout:' || checkout_id NOT IN (
+               SELECT event_id FROM marts.fct_customer_events)"""
+    ).fetchone()[0]
+    assert missing_checkouts == 0
+    disagree, compared = conn.execute(
+        """
+        WITH latest AS (
+            SELECT phone_e164, event_type FROM marts.fct_customer_events
+            WHERE event_type IN ('opt_in', 'opt_out')
+            QUALIFY row_number() OVER (
+                PARTITION BY phone_e164
+                ORDER BY event_at DESC, (event_type = 'opt_out') DESC, event_id DESC) = 1)
+        SELECT count(*) FILTER (WHERE c.consent_state <> CASE latest.event_type
+                   WHEN 'opt_in' THEN 'opted_in' ELSE 'opted_out' END),
+               count(*)
+        FROM latest JOIN marts.dim_sms_consent AS c USING (phone_e164)
+        """
+    ).fetchone()
+    assert compared > 0 and disagree == 0

@@ -83,3 +83,21 @@ def test_sensor_survives_folders_that_are_no_delivery_day(landing):
         ("ingest_daily", "2026-03-01")
     ]
     assert list(json.loads(result.cursor)["crm_tickets"]) == ["2026-03-01"]
+
+
+def test_sensor_reloads_a_day_when_its_next_intraday_cut_lands(landing):
+    """Shop exports land through the day (orders-<day>-1100.jsonl, then -1200, ...): each
+    new cut changes the day's files, so the day is loaded again, whole (the loader replaces
+    exactly that day), and only that day."""
+    for day in ("2026-03-01", "2026-03-02"):
+        _drop(landing, f"shop/orders/{day}/orders-{day}-1100.jsonl", "{}\n")
+    with DagsterInstance.ephemeral() as instance:
+        first = landing_sensor(build_sensor_context(instance=instance))
+        assert len(first.run_requests) == 1  # both days, one range
+        time.sleep(0.01)
+        _drop(landing, "shop/orders/2026-03-02/orders-2026-03-02-1200.jsonl", "{}\n")
+        later = landing_sensor(build_sensor_context(instance=instance, cursor=first.cursor))
+        assert [(r.job_name, r.partition_key) for r in later.run_requests] == [
+            ("ingest_daily", "2026-03-02")
+        ]
+        assert later.run_requests[0].asset_selection[0].to_user_string() == "raw/shop_orders"
