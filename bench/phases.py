@@ -97,6 +97,7 @@ def floor(base: Path) -> dict:
         ("shop_products", "shop/products.csv", "read_csv"),
         ("pos_transactions", "pos/transactions/*/*.csv", "read_csv"),
         ("crm_contacts", "crm/contacts/*/*.csv", "read_csv"),
+        ("pos_invoices", "pos/invoices/*/*.csv", "read_csv"),
         ("crm_tickets", "crm/tickets/*/*.csv", "read_csv"),
         ("crm_consent", "crm/consent/*/*.jsonl", "read_json"),
         ("shop_orders", "shop/orders/*/*.jsonl", "read_json"),

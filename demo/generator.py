@@ -12,6 +12,7 @@ from .catalog import make_catalog
 from .checkouts import make_checkouts, write_checkouts
 from .consent import write_consent
 from .crm import assign_contacts, write_contacts, write_tickets
+from .invoices import write_invoices
 from .orders import make_orders
 from .params import DEFAULT_INTRADAY_DAYS, DEFAULT_STORES, Params
 from .people import make_people
@@ -19,7 +20,7 @@ from .pos import write_pos
 from .seasonality import DaySampler
 from .shop import open_accounts, write_orders, write_products
 from .stores import make_stores
-from .truth import clear_truth, write_truth
+from .truth import clear_truth, write_invoice_truth, write_truth
 from .writers import Landing
 
 
@@ -95,6 +96,7 @@ def generate(
         sampler = DaySampler(params)
         orders = make_orders(params, people, catalog, estate, sampler)
         write_pos(params, con, landing, people, catalog, estate, orders)
+        invoices = write_invoices(params, con, landing, people, estate)
         write_products(landing, catalog)
         carts = make_checkouts(params, people, catalog, orders, sampler)
         accounts = open_accounts(params, people, orders, carts.person, carts.utc)
@@ -107,6 +109,7 @@ def generate(
         details = write_truth(
             truth_dir, params, people, orders, crm.record_id, consent, accounts, landing
         )
+        details["invoices"] = write_invoice_truth(truth_dir, params, people, estate, invoices)
     finally:
         con.close()
     return GenerationSummary(

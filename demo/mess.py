@@ -12,6 +12,8 @@ junk sign-ups with invalid phones are extra events tied to nobody. A row with a
 future timestamp (and an exact copy of it) is also logged, as ``future_dated``
 with its line and timestamp column, because the loader quarantines it; a
 consent opt-out is not (the loader keeps it: a STOP counts from its delivery day).
+A ``missing_required`` line (invoices) is a copy with a required value left empty;
+the loader quarantines it naming the column.
 """
 
 from __future__ import annotations
@@ -26,17 +28,25 @@ import numpy as np
 
 from .phones import JUNK_PHONES
 
-MALFORMED, WRONG_TYPE, DUPLICATE = 1, 2, 3
-KIND_NAMES = {MALFORMED: "malformed", WRONG_TYPE: "wrong_type", DUPLICATE: "duplicate"}
+MALFORMED, WRONG_TYPE, DUPLICATE, MISSING_REQUIRED = 1, 2, 3, 4
+KIND_NAMES = {
+    MALFORMED: "malformed",
+    WRONG_TYPE: "wrong_type",
+    DUPLICATE: "duplicate",
+    MISSING_REQUIRED: "missing_required",
+}
 COUNTED_KINDS = (
     "malformed",
     "wrong_type",
     "duplicate",
+    "missing_required",
     "invalid_phone",
     "future_timestamp",
     "future_dated",
     "late_file",
     "late_file_rows",
+    "unknown_currency",
+    "paid_before_issue",
 )
 FUTURE_MIN_DAYS, FUTURE_MAX_DAYS = 365, 730
 
@@ -138,6 +148,19 @@ def decimal_comma(value: str, u: float) -> str:
 def day_first_date(value: str, u: float) -> str:
     y, m, d = value[:10].split("-")
     return f"{d}/{m}/{y}"
+
+
+def with_separators(value: str, u: float) -> str:
+    """An amount as a spreadsheet prints it: 1,234.50 or 1.234,50 (a comma decimal below 1000).
+
+    Never a plain number: the copy must fail a strict DECIMAL cast.
+    """
+    whole, cents = value.lstrip("-").split(".")
+    sign = "-" if value.startswith("-") else ""
+    groups = f"{int(whole):,}"
+    if u < 0.5 and len(whole) > 3:
+        return f"{sign}{groups}.{cents}"
+    return f"{sign}{groups.replace(',', '.')},{cents}"
 
 
 def day_first_timestamp(value: str, u: float) -> str:

@@ -7,6 +7,11 @@ late files do not change the truth: they are data errors, not events.
 ``mess.jsonl`` lists every injected line a loader must reject,
 ``mess_summary.json`` counts every kind of mess per entity, and
 ``summary.json`` holds the parameters and the rows written per entity.
+``invoices.parquet`` has one row per customer invoice in its final state as meant
+(the real paid day where the export shows a slip, the currency as typed and whether
+it is a known code), ``invoice_balances.parquet`` one row per person with open
+invoices at the end (open balance in USD over known currencies, per invoice rounded
+half-up to the cent, then summed).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .consent import STATES
+from .invoices import Invoices, balance_truth, invoice_truth
 from .orders import Orders
 from .params import DAY_SECONDS, Params
 from .people import ARCHETYPES, BIG, CHANNELS, FIRST_NAMES, LAST_NAMES, People
@@ -33,9 +39,17 @@ from .reference import (
 )
 from .seasonality import ONLINE, STORE
 from .shop import ShopAccounts
+from .stores import Stores
 from .writers import Landing
 
-TRUTH_FILES = ("people.parquet", "summary.json", "mess.jsonl", "mess_summary.json")
+TRUTH_FILES = (
+    "people.parquet",
+    "summary.json",
+    "mess.jsonl",
+    "mess_summary.json",
+    "invoices.parquet",
+    "invoice_balances.parquet",
+)
 BIG_SPENDER_MULTIPLE = 10.0
 
 
@@ -140,3 +154,24 @@ def write_truth(
 def clear_truth(truth_dir: Path) -> None:
     for name in TRUTH_FILES:
         (truth_dir / name).unlink(missing_ok=True)
+
+
+def write_invoice_truth(
+    truth_dir: Path, params: Params, people: People, stores: Stores, invoices: Invoices
+) -> dict:
+    """Write the invoice truth files; return their counts, which summary.json also keeps."""
+    table = invoice_truth(params, people, stores, invoices)
+    balances = balance_truth(params, invoices)
+    pq.write_table(table, truth_dir / "invoices.parquet", compression="zstd")
+    pq.write_table(balances, truth_dir / "invoice_balances.parquet", compression="zstd")
+    status = table.column("status").to_pylist()
+    counts = {
+        "invoices": table.num_rows,
+        "by_status": {s: status.count(s) for s in sorted(set(status))},
+        "customers_with_open_invoices": balances.num_rows,
+    }
+    path = truth_dir / "summary.json"
+    summary = json.loads(path.read_text())
+    summary["invoices"] = counts
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+    return counts

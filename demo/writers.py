@@ -24,6 +24,7 @@ from .params import DAY_SECONDS, Params
 ENTITIES = (
     "pos_stores",
     "pos_transactions",
+    "pos_invoices",
     "crm_contacts",
     "crm_tickets",
     "crm_consent",

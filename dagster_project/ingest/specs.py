@@ -152,6 +152,39 @@ POS_TRANSACTIONS = SourceSpec(
     ),
 )
 
+POS_INVOICES = SourceSpec(
+    entity="pos_invoices",
+    source="pos",
+    path="pos/invoices",
+    format="csv",
+    description=(
+        "Customer invoices on account (POS/accounting A/R export), re-delivered on the day "
+        "they are issued, partly paid, paid or voided."
+    ),
+    key=("invoice_id", "status"),
+    event_times=("issued_on",),
+    needs=("pos_stores",),
+    columns=(
+        Column("Invoice No", "invoice_id", "VARCHAR", True),
+        Column("Customer Phone", "customer_phone", "VARCHAR", False, "Typed at the till."),
+        Column("Loyalty ID", "loyalty_id", "VARCHAR"),
+        Column("Location ID", "location_id", "VARCHAR", True, "Store that issued it."),
+        Column("Amount", "amount", _MONEY, True, "Invoice total, in its currency."),
+        Column("Balance", "balance", _MONEY, True, "Still owed at export time."),
+        Column("Currency", "currency", "VARCHAR", True, "As typed; ISO 4217 expected."),
+        Column("Issue Date", "issued_on", "DATE", True),
+        Column("Due Date", "due_on", "DATE", True, "Without it no reminder can be timed."),
+        Column("Paid Date", "paid_on", "DATE", False, "Day paid in full."),
+        Column("Status", "status", "VARCHAR", True, "open, partially paid, paid or void."),
+    ),
+    phones=(
+        PhoneField(
+            "customer_phone",
+            "(SELECT st.country FROM raw.pos_stores st WHERE st.location_id = s.location_id)",
+        ),
+    ),
+)
+
 CRM_CONTACTS = SourceSpec(
     entity="crm_contacts",
     source="crm",
@@ -368,6 +401,7 @@ SHOP_CHECKOUTS = SourceSpec(
 REFERENCE_SPECS: tuple[SourceSpec, ...] = (POS_STORES, SHOP_PRODUCTS)
 DAILY_SPECS: tuple[SourceSpec, ...] = (
     POS_TRANSACTIONS,
+    POS_INVOICES,
     CRM_CONTACTS,
     CRM_TICKETS,
     CRM_CONSENT,

@@ -28,6 +28,8 @@ HEADERS = {
     "pos/transactions": "Date,Time,Time Zone,Transaction ID,Location ID,Event Type,Item,SKU,"
     "Category,Qty,Unit Price,Gross Sales,Discounts,Discount Code,Net Sales,Currency,"
     "Payment Method,Customer Phone,Loyalty ID",
+    "pos/invoices": "Invoice No,Customer Phone,Loyalty ID,Location ID,Amount,Balance,Currency,"
+    "Issue Date,Due Date,Paid Date,Status",
     "crm/contacts": "Record ID,First Name,Last Name,Email,Phone Number,Date of Birth,Gender,"
     "Preferred Language,Country/Region,State/Region,Time Zone,Create Date,Last Modified Date,"
     "Lead Status",
@@ -36,13 +38,14 @@ HEADERS = {
 }
 ENTITY_FOLDERS = {
     "pos_transactions": "pos/transactions",
+    "pos_invoices": "pos/invoices",
     "crm_contacts": "crm/contacts",
     "crm_tickets": "crm/tickets",
     "crm_consent": "crm/consent",
     "shop_orders": "shop/orders",
     "shop_checkouts": "shop/checkouts",
 }
-CSV_ENTITIES = ("pos_transactions", "crm_contacts", "crm_tickets")
+CSV_ENTITIES = ("pos_transactions", "crm_contacts", "crm_tickets", "pos_invoices")
 JSON_ENTITIES = ("crm_consent", "shop_orders", "shop_checkouts")
 # Every field the contract lists, and no other.
 # fmt: off
@@ -279,13 +282,18 @@ PARSERS = {
     "Net Sales": _money,
     "Date": date.fromisoformat,
     "Date of Birth": date.fromisoformat,
+    "Amount": _money,
+    "Balance": _money,
+    "Issue Date": date.fromisoformat,
+    "Due Date": date.fromisoformat,
+    "Paid Date": date.fromisoformat,
     "Time": lambda v: datetime.strptime(v, "%H:%M:%S"),
     **{
         c: lambda v: datetime.strptime(v, "%Y-%m-%d %H:%M:%S")
         for c in ("Create Date", "Last Modified Date", "Created At", "Closed At")
     },
 }
-OPTIONAL = {"Date of Birth", "Closed At"}
+OPTIONAL = {"Date of Birth", "Closed At", "Paid Date"}
 
 
 def _check_csv_value(column: str, value: str) -> None:
@@ -299,6 +307,7 @@ TYPED = {
     "pos_transactions": POS_TYPED,
     "crm_contacts": ("Date of Birth", "Create Date", "Last Modified Date"),
     "crm_tickets": ("Created At", "Closed At"),
+    "pos_invoices": ("Amount", "Balance", "Issue Date", "Due Date", "Paid Date"),
 }
 NESTED = {
     "customer": {"id", "email", "phone", "first_name", "last_name"},
@@ -466,6 +475,37 @@ def test_crm_contacts_reappear_when_modified(clean):
 # --- people, phones, identity ------------------------------------------------------------------
 
 
+def test_invoices_are_redelivered_when_they_change_and_match_the_truth(clean):
+    summary, out, truth = clean
+    header = HEADERS["pos/invoices"].split(",")
+    versions = defaultdict(list)
+    for f in files_of(out, "pos_invoices"):
+        assert f.name == f"invoices-{f.parent.name}.csv"
+        for row in csv_rows(f)[1:]:
+            r = dict(zip(header, row, strict=True))
+            versions[r["Invoice No"]].append((f.parent.name, r))
+    final = pq.read_table(truth / "invoices.parquet").to_pandas().set_index("invoice_id")
+    assert set(versions) == set(final.index)
+    people = pq.read_table(truth / "people.parquet").num_rows
+    # A minority buys on account: a few percent of the customers.
+    assert 0.01 * people <= final.person_id.nunique() <= 0.06 * people
+    for number, rows in versions.items():
+        days = [d for d, _ in rows]
+        assert days == sorted(days) and len(set(days)) == len(days), number  # one per day
+        first, last = rows[0][1], rows[-1][1]
+        assert first["Status"] == "open" and first["Issue Date"] == days[0]
+        assert last["Status"] == final.loc[number, "status"]
+        assert Decimal(last["Balance"]) * 100 == int(final.loc[number, "balance_cents"])
+        assert last["Due Date"] > last["Issue Date"]
+        if last["Status"] == "paid":
+            assert last["Paid Date"] == days[-1] and len(rows) >= 2
+    assert set(final.status) == {"open", "partially paid", "paid", "void"}
+    # Some rows carry the card only, no phone: identity must come from the loyalty id.
+    rows = [r for rs in versions.values() for _, r in rs]
+    assert any(not r["Customer Phone"] and r["Loyalty ID"] for r in rows)
+    assert summary.details["invoices"]["invoices"] == len(final)
+
+
 def test_truth_people_shape(messy):
     _, _, truth = messy
     p = people(truth)
@@ -631,6 +671,9 @@ CSV_CASTS = {
     "Create Date": "TIMESTAMP",
     "Last Modified Date": "TIMESTAMP",
     "Created At": "TIMESTAMP",
+    "Amount": "DECIMAL(18,2)",
+    "Issue Date": "DATE",
+    "Due Date": "DATE",
 }
 
 
@@ -667,6 +710,8 @@ def test_mess_log_points_at_lines_a_loader_must_reject(messy):
             row = next(csv.reader([line]))
             if m["kind"] == "malformed":
                 assert len(row) != len(header) and m["column"] is None
+            elif m["kind"] == "missing_required":
+                assert len(row) == len(header) and row[header.index(m["column"])] == ""
             else:
                 assert len(row) == len(header)
                 value = row[header.index(m["column"])]

@@ -71,7 +71,7 @@ def test_a_small_shop_whose_every_export_shrank_together_gets_a_warning(tmp_path
     shrunk = {"pos_transactions": 5, "shop_orders": 0, "shop_checkouts": 0}
     conn = volume_warehouse(tmp_path / "w.duckdb", shrunk, usual)
     # Each source is below the volume band's floor, and they moved together: no band fires.
-    assert all(volume(conn, t).passed for t in datasets.DAILY_TABLES)
+    assert all(volume(conn, t).passed for t in datasets.VOLUME_TABLES)
     for table in ("pos_transactions", "shop_orders", "shop_checkouts"):
         out = demand(conn, table)
         assert not out.passed and not out.gate_failed and out.severity == "WARN"
@@ -88,3 +88,13 @@ def test_a_small_shop_whose_every_export_shrank_together_gets_a_warning(tmp_path
 def test_a_large_drop_of_every_source_within_the_band_is_no_demand_warning(tmp_path):
     conn = volume_warehouse(tmp_path / "w.duckdb", {t: 120 for t in datasets.DAILY_TABLES})
     assert demand(conn, "pos_transactions").passed  # 0.4 of usual
+
+
+def test_a_low_volume_source_has_no_volume_band_but_its_quarantine_is_gated():
+    # A few invoices a day, none on many days: a weekday median of two would flag every
+    # quiet day. The exclusion is explicit, and the quarantine share still applies.
+    volume_tables = {d.asset[1] for d in datasets.VOLUME_DATASETS}
+    quarantine_tables = {d.asset[1] for d in datasets.QUARANTINE_DATASETS}
+    assert "pos_invoices" not in volume_tables
+    assert "pos_invoices" in quarantine_tables
+    assert volume_tables == set(datasets.DAILY_TABLES) - set(datasets.LOW_VOLUME_TABLES)
