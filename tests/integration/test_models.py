@@ -407,8 +407,8 @@ def test_reachability_is_one_verdict_per_phone_that_the_audience_and_consent_agr
 
 
 def test_the_journey_event_stream_agrees_with_the_marts(built):
-    """fct_customer_events says what the marts say: every purchase with a customer is an
-    order event and each buyer has exactly one first order, their earliest; every checkout
+    """fct_customer_events says what the marts say: every event's customer is in
+    dim_customers; every purchase with a customer is an order event and each buyer has exactly one first order, their earliest; every checkout
     the abandoned-checkout mart holds is a checkout event; each phone's latest consent event
     is the state dim_sms_consent gives it (phones with a customer)."""
     conn = built["conn"]
@@ -431,6 +431,11 @@ def test_the_journey_event_stream_agrees_with_the_marts(built):
     ).fetchone()
     assert orders == purchases > 0
     assert firsts == buyers and wrong_first == 0
+    strangers = conn.execute(
+        """SELECT count(*) FROM marts.fct_customer_events
+           WHERE customer_id NOT IN (SELECT customer_id FROM marts.dim_customers)"""
+    ).fetchone()[0]
+    assert strangers == 0
     missing_checkouts = conn.execute(
         """SELECT count(*) FROM intermediate.int_customers__abandoned_checkouts
            WHERE 'checkout:' || checkout_id NOT IN (
