@@ -61,7 +61,7 @@ TRIGGER_SQL = {
     "invoice_open": """
         SELECT customer_id, 'invoice:' || invoice_id AS entry_key,
                issued_on::TIMESTAMP AS event_at, NULL::VARCHAR[] AS skus,
-               invoice_id, amount, currency, due_on
+               invoice_id, open_amount AS amount, currency, due_on
         FROM marts.fct_invoices
         WHERE is_open AND customer_id IS NOT NULL
           AND issued_on::TIMESTAMP > $since AND issued_on::TIMESTAMP <= $now""",
@@ -119,8 +119,8 @@ def events_of(conn, customer_ids, since: dt.datetime) -> dict[str, list[Event]]:
         conn.unregister("_journey_customers")
     out: dict[str, list[Event]] = defaultdict(list)
     for r in frame.itertuples():
-        skus = r.skus if isinstance(r.skus, (list, tuple)) or hasattr(r.skus, "__len__") else ()
-        out[r.customer_id].append(Event(r.event_type, _aware(r.event_at), frozenset(skus or ())))
+        skus = _strings(r.skus)
+        out[r.customer_id].append(Event(r.event_type, _aware(r.event_at), frozenset(skus)))
     return out
 
 
@@ -147,12 +147,18 @@ def pick_variant(journey: Journey, step_id: str, customer_id: str) -> str:
     return variants[-1].id
 
 
+def _strings(value) -> list[str]:
+    """A list column's value (a numpy array, a list, or NULL) as a list of strings."""
+    if value is None or isinstance(value, float) or value is pd.NA:
+        return []
+    return [str(v) for v in value]
+
+
 def _anchor(record: dict) -> dict:
-    skus = record.get("skus")
-    anchor = {"skus": sorted(skus) if skus is not None and len(skus) else []}
+    anchor = {"skus": sorted(_strings(record.get("skus")))}
     for f in ("invoice_id", "amount", "currency", "due_on"):
-        if f in record and record[f] is not None:
-            value = record[f]
+        value = record.get(f)
+        if value is not None and not (pd.api.types.is_scalar(value) and pd.isna(value)):
             anchor[f] = value.date().isoformat() if isinstance(value, pd.Timestamp) else str(value)
     return anchor
 
@@ -168,7 +174,7 @@ def _facts(journey, record, events, higher, settled, entry) -> Facts:
         may_receive=verdict.may_receive,
         blocked_reason=verdict.reason,
         zone=zone,
-        higher_priority_active=entry.customer_id in higher,
+        higher_priority_entered_at=higher.get(entry.customer_id),
         invoice_settled=str(entry.anchor.get("invoice_id")) in settled,
     )
 
@@ -237,7 +243,7 @@ def advance_journey(
     running = active + new
     since = min((e.entered_at for e in running), default=now)
     events = events_of(conn, {e.customer_id for e in running}, since) if running else {}
-    higher = {c for _, c in state.active_customers(conn, higher_priority)}
+    higher = state.latest_active_entry(conn, higher_priority)
     settled = settled_invoices(conn, running) if journey.entry.event == "invoice_open" else set()
 
     changed, intents = [], []

@@ -27,6 +27,7 @@ from dagster import (
     multi_asset,
     sensor,
 )
+from dagster_dbt import build_dbt_asset_selection
 from pydantic import Field
 
 from dagster_project.activation.assets import (
@@ -46,6 +47,7 @@ from dagster_project.lib.metadata import md_table
 from dagster_project.quality.checks import build_check
 from dagster_project.quality.datasets import AUDIENCE_EXAMPLE_COLUMNS, Dataset, audience_query
 from dagster_project.quality.gates import require_passing_gates
+from dagster_project.transform import dbt_models
 from dagster_project.warehouse import WAREHOUSE_POOL, WarehouseResource
 
 # The marts a journey reads: its triggers, the facts of its exits and branches, the rule.
@@ -60,8 +62,13 @@ JOURNEY_INPUTS = [
         "dim_sms_reachability",
     )
 ]
-# The models an intra-day advance rebuilds before it looks (the rest is the daily build's).
-INTRADAY_MODELS = [AssetKey(["marts", "fct_customer_events"]), AssetKey(["marts", "fct_invoices"])]
+# What an intra-day advance rebuilds before it looks: the event stream and the invoices, with
+# the dbt models they read in dbt's own graph (replies and clicks reach the stream over
+# feedback edges the asset graph cuts); incremental ones take only what landed. The customer
+# marts (segments, RFM, lifecycle) stay as the daily build left them.
+INTRADAY_SELECTION = build_dbt_asset_selection(
+    [dbt_models], dbt_select="+fct_customer_events +fct_invoices"
+)
 
 
 class JourneysConfig(Config):
@@ -197,9 +204,11 @@ def journeys_metadata(reports: list[advance.JourneyReport]) -> dict:
     }
 
 
-JOURNEYS_SELECTION = AssetSelection.assets(
-    SMS_EVENTS_KEY, CONSENT_CATCH_UP_KEY, *INTRADAY_MODELS, JOURNEYS_KEY
-) | AssetSelection.assets(DISPATCH_KEY, LEDGER_KEY, LINKS_KEY)
+JOURNEYS_SELECTION = (
+    AssetSelection.assets(SMS_EVENTS_KEY, CONSENT_CATCH_UP_KEY, JOURNEYS_KEY)
+    | INTRADAY_SELECTION
+    | AssetSelection.assets(DISPATCH_KEY, LEDGER_KEY, LINKS_KEY)
+)
 journeys_job = define_asset_job(
     "advance_journeys",
     selection=JOURNEYS_SELECTION,

@@ -53,7 +53,8 @@ class Facts:
     may_receive: bool = True  # the reachability verdict for the journey's kind
     blocked_reason: str | None = None
     zone: str = "UTC"  # the zone whose clock "local time of day" means (the first candidate)
-    higher_priority_active: bool = False  # in an active entry of a higher-priority journey
+    # When the customer last entered a higher-priority journey they are still in, if ever
+    higher_priority_entered_at: dt.datetime | None = None
     invoice_settled: bool = False  # the entry's invoice is paid or void
 
 
@@ -173,8 +174,11 @@ def exit_reason(journey: Journey, entry: Entry, facts: Facts, now: dt.datetime) 
             return "invoice_paid: the invoice is paid or void"
         elif name == "left_segment" and journey.entry.segment not in facts.segments:
             return f"left_segment: no longer in {journey.entry.segment}"
-        elif name == "higher_priority_journey" and facts.higher_priority_active:
-            return "higher_priority_journey: in a journey of higher priority"
+        elif name == "higher_priority_journey" and (
+            facts.higher_priority_entered_at is not None
+            and facts.higher_priority_entered_at > entry.entered_at
+        ):
+            return "higher_priority_journey: entered a journey of higher priority since"
     return None
 
 

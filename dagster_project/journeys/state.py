@@ -1,6 +1,6 @@
 """Durable journey state: one row per (journey, customer, entry) in ``sms.journey_entries``.
 
-The row holds where the entry stands (the next step, when it is due, a wait for an
+The row holds where the entry stands (the next step to run, when it is due, a wait for an
 event in progress), its arm, how it ended, and the history of the steps taken. It
 lives in the same store as the send ledger, and an advance writes both in one
 transaction (``save``): after a crash at any moment either the new state and the
@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS sms.journey_entries (
     arm VARCHAR NOT NULL,
     status VARCHAR NOT NULL,
     position INTEGER NOT NULL,
-    current_step VARCHAR,
+    next_step VARCHAR,
     due_at TIMESTAMP,
     waiting_since TIMESTAMP,
     exit_reason VARCHAR,
@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS sms.journey_entries (
 """
 COLUMNS = [
     "journey_id", "customer_id", "entry_key", "entered_at", "arm", "status", "position",
-    "current_step", "due_at", "waiting_since", "exit_reason", "history", "anchor",
+    "next_step", "due_at", "waiting_since", "exit_reason", "history", "anchor",
     "updated_at", "run_id",
 ]  # fmt: skip
 
@@ -82,7 +82,7 @@ def to_row(entry: Entry, steps: Sequence[str], now: dt.datetime, run_id: str | N
         "arm": entry.arm,
         "status": entry.status,
         "position": entry.position,
-        "current_step": steps[entry.position] if entry.position < len(steps) else None,
+        "next_step": steps[entry.position] if entry.position < len(steps) else None,
         "due_at": _naive(entry.due_at),
         "waiting_since": _naive(entry.waiting_since),
         "exit_reason": entry.exit_reason,
@@ -125,16 +125,16 @@ def entries(conn, journey_id: str) -> list[Entry]:
     return [from_row(r) for r in frame.to_dict("records")]
 
 
-def active_customers(conn, journey_ids: Sequence[str]) -> set[tuple[str, str]]:
-    """(journey, customer) of the active entries of these journeys."""
+def latest_active_entry(conn, journey_ids: Sequence[str]) -> dict[str, dt.datetime]:
+    """Per customer, when they last entered one of these journeys they are still in."""
     if not journey_ids:
-        return set()
+        return {}
     rows = conn.execute(
-        "SELECT DISTINCT journey_id, customer_id FROM sms.journey_entries "
-        "WHERE status = ? AND list_contains(?, journey_id)",
+        "SELECT customer_id, max(entered_at) FROM sms.journey_entries "
+        "WHERE status = ? AND list_contains(?, journey_id) GROUP BY 1",
         [ACTIVE, list(journey_ids)],
     ).fetchall()
-    return {(j, c) for j, c in rows}
+    return {c: at.replace(tzinfo=dt.UTC) for c, at in rows}
 
 
 def save(
@@ -164,7 +164,7 @@ def save(
                 f"INSERT INTO sms.journey_entries ({', '.join(COLUMNS)}) SELECT * FROM _entries"
             )
             conn.unregister("_entries")
-        before = conn.execute("SELECT count(*) FROM sms.ledger").fetchone()[0]
+        before = conn.execute("SELECT count(*) FROM sms.ledger").fetchall()[0][0]
         if len(rows):
             conn.register("_journey_rows", rows[ledger.COLUMNS])
             conn.execute(
@@ -179,7 +179,7 @@ def save(
                 "FROM _journey_links ON CONFLICT (token) DO NOTHING"
             )
             conn.unregister("_journey_links")
-        written = conn.execute("SELECT count(*) FROM sms.ledger").fetchone()[0] - before
+        written = conn.execute("SELECT count(*) FROM sms.ledger").fetchall()[0][0] - before
         gave_way = ledger.give_way(conn, displaced, f"journey {winner}")
         conn.execute("COMMIT")
     except Exception:

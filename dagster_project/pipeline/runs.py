@@ -28,7 +28,7 @@ from dagster_project.ingest.assets import (
 )
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.ingest.specs import DAILY_SPECS
-from dagster_project.journeys.assets import INTRADAY_MODELS, JOURNEYS_KEY
+from dagster_project.journeys.assets import INTRADAY_SELECTION, JOURNEYS_KEY
 from dagster_project.pipeline.console import CommandError, console, detail, say, warn
 from dagster_project.publish.assets import analytics_snapshot
 from dagster_project.quality import mart_checks, raw_checks
@@ -275,8 +275,8 @@ def advance_journeys(
     if now:
         ops[_op(JOURNEYS_KEY)] = {"config": {"now": now.isoformat()}}
     if intraday:
-        selection = selection | AssetSelection.assets(
-            sms_events, crm_consent_catch_up, *INTRADAY_MODELS
+        selection = (
+            selection | AssetSelection.assets(sms_events, crm_consent_catch_up) | INTRADAY_SELECTION
         )
         if now:
             ops[crm_consent_catch_up.op.name] = {"config": {"now": now.isoformat()}}

@@ -74,9 +74,14 @@ def test_an_opt_out_or_a_lost_verdict_ends_every_journey():
     assert sends == [] and "carrier" in e.exit_reason
 
 
-def test_a_higher_priority_journey_takes_the_customer():
-    e, sends = run(CHECKOUT, entry(), Facts(higher_priority_active=True), [at(hours=1)])
+def test_entering_a_higher_priority_journey_since_takes_the_customer():
+    later = Facts(higher_priority_entered_at=at(minutes=30))
+    e, sends = run(CHECKOUT, entry(), later, [at(hours=1)])
     assert sends == [] and e.exit_reason.startswith("higher_priority_journey")
+    # one they were already in when this entry began does not end it
+    before = Facts(higher_priority_entered_at=at(days=-1))
+    e, sends = run(CHECKOUT, entry(), before, [at(hours=1)])
+    assert [s.step for s in sends] == ["first-reminder"] and e.status == engine.ACTIVE
 
 
 def test_wait_until_a_local_time_uses_the_recipients_zone():
