@@ -363,3 +363,15 @@ def test_transactional_gate_fails_on_any_unsendable_row(broken, column):
     assert [o.column for o in out.failed] == [column]
     assert out.severity == "ERROR"
     assert "+447911123456" not in json.dumps([o.examples for o in out.outcomes])
+
+
+def test_a_volume_check_never_judges_the_day_still_landing():
+    """Intra-day cuts: today's files are half there at 11:00; the last complete day is
+    judged instead, and a day in the past is judged as loaded."""
+    from datetime import date
+
+    from dagster_project.quality.checks import day_to_judge
+
+    today = date(2026, 12, 7)
+    assert day_to_judge(today, today) == date(2026, 12, 6)
+    assert day_to_judge(date(2026, 12, 5), today) == date(2026, 12, 5)
