@@ -17,10 +17,12 @@ from dagster import (
     AssetSelection,
     AssetSpec,
     Config,
+    DagsterRunStatus,
     DefaultSensorStatus,
     MaterializeResult,
     MetadataValue,
     RunRequest,
+    RunsFilter,
     SensorEvaluationContext,
     SkipReason,
     define_asset_job,
@@ -252,6 +254,19 @@ LANDING_KEYS = [
 )
 def journeys_sensor(context: SensorEvaluationContext):
     instance = context.instance
+    running = instance.get_runs(
+        filters=RunsFilter(
+            job_name=journeys_job.name,
+            statuses=[
+                DagsterRunStatus.QUEUED,
+                DagsterRunStatus.NOT_STARTED,
+                DagsterRunStatus.STARTED,
+            ],
+        ),
+        limit=1,
+    )
+    if running:
+        return SkipReason(f"an advance is already under way (run {running[0].run_id})")
     last = instance.get_latest_materialization_event(JOURNEYS_KEY)
     last_run = dt.datetime.fromtimestamp(last.timestamp, dt.UTC) if last is not None else None
     next_due = None

@@ -324,7 +324,8 @@ def test_stop_opts_out_and_suppresses(built):
     ).fetchone()
     assert state == ("opted_out", "sms_reply", "STOP")
     reasons = conn.execute(
-        "SELECT list(suppression_reason) FROM marts.dim_sms_suppression WHERE phone_e164 = ?", [phone]
+        "SELECT list(suppression_reason) FROM marts.dim_sms_suppression WHERE phone_e164 = ?",
+        [phone],
     ).fetchone()[0]
     assert reasons == ["opt_out"]
     assert conn.execute(

@@ -53,7 +53,13 @@ def _ledger(conn, n: int) -> list[str]:
     import pandas as pd
 
     frame = pd.DataFrame(rows, columns=ledger.COLUMNS)
-    ledger.write_plan(conn, "edge", NOW.date(), frame, pd.DataFrame(columns=["token", "message_key", "target_url"]))
+    ledger.write_plan(
+        conn,
+        "edge",
+        NOW.date(),
+        frame,
+        pd.DataFrame(columns=["token", "message_key", "target_url"]),
+    )
     # every phone opted in and unsuppressed, through the view dispatch reads
     conn.execute("CREATE SCHEMA IF NOT EXISTS marts")
     conn.execute(
@@ -87,7 +93,7 @@ def test_what_cannot_leave_before_the_window_closes_is_deferred_not_sent_late(co
     assert {m["key"] for m in box} == sent  # nothing deferred reached the gateway
     assert all(1 <= m["valid_for_s"] <= 3 for m in box)
     # Deferred to 09:00 Berlin the next morning, with that window's end kept.
-    for (scheduled, ends) in conn.execute(
+    for scheduled, ends in conn.execute(
         "SELECT scheduled_at, window_ends_at FROM sms.ledger WHERE state = 'deferred'"
     ).fetchall():
         assert scheduled == dt.datetime(2026, 11, 24, 8, 0)

@@ -73,7 +73,9 @@ def test_the_purchase_day_column_is_preferred_to_the_utc_date():
         "CREATE TABLE marts.fct_orders AS SELECT TIMESTAMP '2026-11-23 02:00' AS ordered_at, "
         "DATE '2026-11-22' AS ordered_on, true AS is_purchase"
     )  # 21:00 in New York on the 22nd: after the as-of day in UTC, on it locally
-    conn.execute("CREATE TABLE marts.dim_customer_lifecycle AS SELECT DATE '2026-11-22' AS as_of_date")
+    conn.execute(
+        "CREATE TABLE marts.dim_customer_lifecycle AS SELECT DATE '2026-11-22' AS as_of_date"
+    )
     freshness = read_freshness(conn, stale_after_days=30)
     assert freshness.newest_purchase_on == AS_OF and freshness.days_behind == 0
     assert freshness.newest_purchase_at == dt.datetime(2026, 11, 23, 2)

@@ -408,7 +408,9 @@ def test_request_urls_with_secrets_and_phones_are_not_logged(caplog):
     import dagster_project.activation.gateway.sender  # noqa: F401  (sets the levels)
 
     with caplog.at_level(logging.DEBUG):  # a root logger that takes everything
-        logging.getLogger("httpx").info("HTTP Request: GET http://k/cgi-bin/sendsms?password=s3cret")
+        logging.getLogger("httpx").info(
+            "HTTP Request: GET http://k/cgi-bin/sendsms?password=s3cret"
+        )
         logging.getLogger("httpx").warning("a warning still shows")
     assert "s3cret" not in caplog.text
     assert "a warning still shows" in caplog.text
@@ -465,5 +467,7 @@ def test_sandbox_files_are_private_and_an_expired_message_is_reported(tmp_path):
     [receipt] = [json.loads(x) for x in (tmp_path / "receipts.jsonl").read_text().splitlines()]
     # every simulated delivery takes at least 2 s: with 1 s of validity it expires
     assert (receipt["status"], receipt["outcome"], receipt["error_code"]) == (
-        "failed", "expired", "30036"
+        "failed",
+        "expired",
+        "30036",
     )

@@ -112,9 +112,7 @@ def outbox(base) -> list[dict]:
 
 
 def metadata(result) -> dict:
-    [event] = [
-        e for e in result.get_asset_materialization_events() if e.asset_key == JOURNEYS_KEY
-    ]
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == JOURNEYS_KEY]
     return {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
 
 

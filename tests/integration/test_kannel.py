@@ -112,9 +112,7 @@ def test_kannel_rate_limit_and_no_duplicates(kannel, dlr_server):
     assert sorted(g.to for g in got) == sorted(m.to for m in msgs)  # each exactly once
 
 
-def test_kannel_is_told_the_validity_and_a_message_without_a_minute_left_stays(
-    kannel, dlr_server
-):
+def test_kannel_is_told_the_validity_and_a_message_without_a_minute_left_stays(kannel, dlr_server):
     from dataclasses import replace
     from datetime import UTC, datetime, timedelta
 

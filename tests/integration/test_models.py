@@ -279,7 +279,9 @@ def test_known_people_land_in_their_stage_and_segments(built):
     mapped = customer_of(conn, built["people"])
     mapped = mapped[mapped.resolved].copy()
     stage = dict(
-        conn.execute("SELECT customer_id, lifecycle_stage FROM marts.dim_customer_lifecycle").fetchall()
+        conn.execute(
+            "SELECT customer_id, lifecycle_stage FROM marts.dim_customer_lifecycle"
+        ).fetchall()
     )
     segments = (
         conn.execute("SELECT customer_id, segment FROM marts.dim_customer_segments")
@@ -331,7 +333,9 @@ def test_revenue_matches_what_online_buyers_spent(built):
 def test_consent_state_per_phone_matches_the_last_event(built):
     conn = built["conn"]
     people = built["people"]
-    state = dict(conn.execute("SELECT phone_e164, consent_state FROM marts.dim_sms_consent").fetchall())
+    state = dict(
+        conn.execute("SELECT phone_e164, consent_state FROM marts.dim_sms_consent").fetchall()
+    )
     for truth, expected in [("opted_in", "opted_in"), ("opted_out", "opted_out")]:
         group = people[people.consent_state_at_end == truth]
         assert len(group) > 0

@@ -54,7 +54,9 @@ def _campaign_files(folder: Path) -> None:
         spec = {
             "id": cid,
             "kind": "marketing",
-            "templates": {"en": "{{ greeting }}, news for you: {{ link('https://shop.example/n') }}"},
+            "templates": {
+                "en": "{{ greeting }}, news for you: {{ link('https://shop.example/n') }}"
+            },
             "fallback_language": "en",
             "holdout_percent": 50,
             "start_date": "2026-01-01",
@@ -79,9 +81,7 @@ def loop(tmp_path_factory, generated):
         }.items():
             mp.setenv(name, str(value))
         generated(customers=4000, days=150, seed=5, end=END).copy_to(base)
-        behaviour = Behaviour(
-            uplift={LIFT: UPLIFT, NULL: 0.0}, default_uplift=0.0, seed=7
-        )
+        behaviour = Behaviour(uplift={LIFT: UPLIFT, NULL: 0.0}, default_uplift=0.0, seed=7)
         with DagsterInstance.ephemeral() as instance:
             truth = demo_loop(instance, SEND_DAY, behaviour)
         conn = duckdb.connect(str(settings.warehouse_path()), read_only=True)

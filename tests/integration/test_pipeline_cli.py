@@ -56,7 +56,9 @@ def stages(base: Path, published: bool = False) -> dict[str, int]:
 
 def as_of_days(base: Path) -> list:
     with duckdb.connect(str(base / "warehouse.duckdb"), read_only=True) as conn:
-        return conn.execute("SELECT DISTINCT as_of_date FROM marts.dim_customer_lifecycle").fetchall()
+        return conn.execute(
+            "SELECT DISTINCT as_of_date FROM marts.dim_customer_lifecycle"
+        ).fetchall()
 
 
 @pytest.fixture(scope="module")

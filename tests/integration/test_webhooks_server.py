@@ -178,9 +178,12 @@ def test_a_client_that_leaves_mid_body_is_an_ordinary_4xx_line(receiver):
         )
         time.sleep(0.2)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and "/sandbox/***/status 400" not in receiver.log_path.read_text():
+    while (
+        time.monotonic() < deadline
+        and "/sandbox/***/status 400" not in receiver.log_path.read_text()
+    ):
         time.sleep(0.05)
-    new = receiver.log_path.read_text()[len(log_before):]
+    new = receiver.log_path.read_text()[len(log_before) :]
     assert "POST /sandbox/***/status 400" in new
     assert "client disconnected before the body was complete" in new
     assert "Traceback" not in new and "ERROR" not in new, new

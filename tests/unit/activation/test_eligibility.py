@@ -86,6 +86,8 @@ def zones_to_honour(c: el.Candidate) -> set[str]:
     if c.time_zone and c.time_zone in ZONES[:7]:
         zones.add(c.time_zone)
     return zones
+
+
 SEGMENTS = [
     "lapsed",
     "vip",

@@ -145,9 +145,17 @@ def _phone_zones(phone: str) -> set[str]:
     return set(phone_timezones.time_zones_for_number(number)) - {"Etc/Unknown"}
 
 
-ONE_CLOCK_COUNTRIES = {"GB": "Europe/London", "IE": "Europe/Dublin", "DE": "Europe/Berlin",
-                       "AT": "Europe/Vienna", "CH": "Europe/Zurich", "FR": "Europe/Paris",
-                       "NL": "Europe/Amsterdam", "IT": "Europe/Rome", "TR": "Europe/Istanbul"}
+ONE_CLOCK_COUNTRIES = {
+    "GB": "Europe/London",
+    "IE": "Europe/Dublin",
+    "DE": "Europe/Berlin",
+    "AT": "Europe/Vienna",
+    "CH": "Europe/Zurich",
+    "FR": "Europe/Paris",
+    "NL": "Europe/Amsterdam",
+    "IT": "Europe/Rome",
+    "TR": "Europe/Istanbul",
+}
 
 
 def oracle_zones(r: dict) -> set[str]:
@@ -196,8 +204,15 @@ def oracle_us_state_hours(r: dict) -> tuple[int, int] | None:
 
 
 def campaign(**kw) -> Campaign:
-    base = dict(id="camp", name="camp", segments=["lapsed"], templates={"en": "hi"},
-                start_date=dt.date(2026, 1, 1), sender_ids={"default": "S"}, holdout_percent=0)
+    base = dict(
+        id="camp",
+        name="camp",
+        segments=["lapsed"],
+        templates={"en": "hi"},
+        start_date=dt.date(2026, 1, 1),
+        sender_ids={"default": "S"},
+        holdout_percent=0,
+    )
     return Campaign.model_validate({**base, **kw})  # fmt: skip
 
 
@@ -219,8 +234,12 @@ POLICY = Policy(send_rules=RULES, marketing_per_week=7)
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(r=recipients(), window=windows(), now=moments, kind=st.sampled_from(["marketing",
-                                                                             "transactional"]))
+@given(
+    r=recipients(),
+    window=windows(),
+    now=moments,
+    kind=st.sampled_from(["marketing", "transactional"]),
+)
 def test_no_message_leaves_outside_the_window_in_any_zone_or_rule(r, window, now, kind):
     camp = campaign(send_window=window, kind=kind)
     d = el.decide(candidate(r), camp, now, POLICY)
@@ -344,8 +363,9 @@ def test_a_us_number_whose_state_is_unknown_gets_every_state_rule():
     where = locate(None, profile_country="US")
     slot = clock.slot(dt.datetime(2026, 6, 10, 12, tzinfo=dt.UTC), where,
                       (dt.time(8), dt.time(21)), "marketing")  # fmt: skip
-    ny, honolulu = (slot.at.astimezone(ZoneInfo(z)).time() for z in ("America/New_York",
-                                                                       "Pacific/Honolulu"))
+    ny, honolulu = (
+        slot.at.astimezone(ZoneInfo(z)).time() for z in ("America/New_York", "Pacific/Honolulu")
+    )
     assert ny >= dt.time(9) and honolulu >= dt.time(9)
     assert slot.until.astimezone(ZoneInfo("America/New_York")).time() <= dt.time(20)
 

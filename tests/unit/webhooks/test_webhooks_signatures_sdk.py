@@ -100,4 +100,8 @@ def test_the_receiver_accepts_what_the_sdk_signed_with_a_repeated_value(tmp_path
     })  # fmt: skip
     assert r.status_code == 200
     [event] = events(settings_)
-    assert (event["source"], event["action"], event["phone"]) == ("twilio", "opt_out", "+14155552671")
+    assert (event["source"], event["action"], event["phone"]) == (
+        "twilio",
+        "opt_out",
+        "+14155552671",
+    )

@@ -1,0 +1,40 @@
+"""The journeys sensor on a real Dagster instance: it reads the last advance's metadata and
+the ingest materializations, never the warehouse."""
+
+import datetime as dt
+
+from dagster import AssetKey, AssetMaterialization, DagsterInstance, build_sensor_context
+
+from dagster_project.journeys.assets import JOURNEYS_KEY, journeys_sensor
+
+
+def evaluate(instance):
+    return journeys_sensor.evaluate_tick(build_sensor_context(instance=instance))
+
+
+def test_the_sensor_follows_landings_and_due_steps():
+    with DagsterInstance.ephemeral() as instance:
+        first = evaluate(instance)
+        assert len(first.run_requests) == 1
+        assert first.run_requests[0].tags["reason"] == "no advance yet"
+
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+        instance.report_runless_asset_event(
+            AssetMaterialization(JOURNEYS_KEY, metadata={"next_due_at": later.isoformat()})
+        )
+        quiet = evaluate(instance)
+        assert quiet.run_requests == [] and "nothing landed" in quiet.skip_message
+
+        instance.report_runless_asset_event(
+            AssetMaterialization(AssetKey(["raw", "shop_checkouts"]))
+        )
+        landed = evaluate(instance)
+        assert len(landed.run_requests) == 1
+        assert landed.run_requests[0].tags["reason"].startswith("new data landed")
+
+        past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+        instance.report_runless_asset_event(
+            AssetMaterialization(JOURNEYS_KEY, metadata={"next_due_at": past.isoformat()})
+        )
+        due = evaluate(instance)
+        assert due.run_requests[0].tags["reason"].startswith("a step fell due")
