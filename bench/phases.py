@@ -2,8 +2,8 @@
 
     python -m bench.phases PHASE --dir DIR [--customers N --days D]
 
-PHASE is generate, ingest, floor, dbt_full, dbt_daily, checks, dbt_floor or
-dispatch (independent of the data size: see bench/dispatch.py).
+PHASE is generate, ingest, floor, dbt_full, dbt_daily, checks, dbt_floor,
+journey_latency or dispatch (independent of the data size: see bench/dispatch.py).
 
 Prints one JSON line with the phase's figures on stdout.
 """
@@ -214,6 +214,123 @@ def dbt_floor(base: Path) -> dict:
     return {"seconds": time.perf_counter() - t, "customers": customers}
 
 
+# The checkouts the latency phase leaves at 10:05 on the day after the data, and the moment
+# their hourly cut has landed: the journey's hour is up at 11:05.
+LEFT_AT = "10:05:00"
+LANDED_AT = "11:05:00"
+
+
+def journey_latency(base: Path, carts: int = 20) -> dict:
+    """From a landed intra-day checkouts file to the reminders accepted by the gateway.
+
+    On a copy of the built warehouse: ``carts`` abandoned checkouts of opted-in customers
+    in European zones (their window is open at 11:05 UTC) are written as the 11:00 cut of
+    the day after the data, as the shop's hourly export would land them. Timed, as the
+    landing sensor and the journeys sensor would run it: the day's ingest of that source,
+    then the journeys job (outcome events, consent files, the event stream's dbt models,
+    the advance, its gates and the dispatch through the sandbox). The seconds are the
+    pipeline's share of the delay; the rest is the journey's own hour and the export's cut.
+    """
+    import shutil
+
+    scratch = base / "latency"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    shutil.copy(base / "warehouse.duckdb", scratch / "warehouse.duckdb")
+    shutil.copytree(base / "landing", scratch / "landing", symlinks=True)
+    os.environ["SMS_DATA_DIR"] = str(scratch)
+    os.environ["SMS_LANDING_DIR"] = str(scratch / "landing")
+    os.environ["SMS_WAREHOUSE_PATH"] = str(scratch / "warehouse.duckdb")
+    os.environ.setdefault("SMS_PARTITION_START", "2020-01-01")
+    from dagster import AssetSelection, DagsterInstance
+
+    from dagster_project.activation.gateway.resource import GatewayResource
+    from dagster_project.definitions import materialize_selection
+    from dagster_project.ingest.assets import raw_key
+    from dagster_project.journeys.assets import JOURNEYS_SELECTION
+    from dagster_project.transform import dbt_models
+    from dagster_project.warehouse import connection
+
+    day = END + timedelta(days=1)
+    with connection(scratch / "warehouse.duckdb") as conn:
+        people = conn.execute(
+            """
+            SELECT c.customer_id, r.phone_e164
+            FROM marts.dim_customers AS c
+            JOIN marts.dim_sms_reachability AS r ON r.phone_e164 = c.phone_e164
+            WHERE r.may_receive_marketing
+              AND (r.phone_e164 LIKE '+49%' OR r.phone_e164 LIKE '+44%')
+              AND c.time_zone LIKE 'Europe/%'
+            ORDER BY c.customer_id LIMIT ?
+            """,
+            [carts],
+        ).fetchall()
+        product = conn.execute("SELECT sku, product_id FROM raw.shop_products LIMIT 1").fetchall()
+    sku, product_id = product[0]
+    folder = scratch / "landing" / "shop" / "checkouts" / day.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / f"checkouts-{day}-1100.jsonl").open("w") as f:
+        for i, (_, phone) in enumerate(people):
+            at = f"{day}T{LEFT_AT}+00:00"
+            f.write(json.dumps({
+                "id": 39_000_000_000_000 + i, "token": f"latency{i}", "email": None,
+                "phone": phone, "created_at": at, "updated_at": at, "completed_at": None,
+                "currency": "EUR", "total_price": "49.00", "customer": None,
+                "shipping_address": {"country_code": "DE" if phone.startswith("+49") else "GB"},
+                "line_items": [{"sku": sku, "product_id": product_id, "title": "Bench item",
+                                "quantity": 1, "price": "49.00"}],
+            }) + "\n")  # fmt: skip
+    now = f"{day}T{LANDED_AT}+00:00"
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    ops = {
+        "activation__journeys": {"config": {"now": now}},
+        "activation__dispatch": {"config": {"now": now}},
+        "ingest__crm_consent_catch_up": {"config": {"now": now}},
+        dbt_models.op.name: {"config": {"as_of": day.isoformat()}},
+    }
+    with DagsterInstance.ephemeral() as instance:
+        t = time.perf_counter()
+        assert materialize_selection(
+            AssetSelection.assets(raw_key("shop_checkouts")),
+            instance=instance,
+            partition_key=day.isoformat(),
+            run_config=quiet,
+        ).success
+        loaded = time.perf_counter() - t
+        result = materialize_selection(
+            JOURNEYS_SELECTION,
+            instance=instance,
+            resources={"gateway": GatewayResource(kind="sandbox")},
+            run_config={**quiet, "ops": ops},
+        )
+        seconds = time.perf_counter() - t
+    assert result.success
+    steps = {
+        e.step_key: e.event_specific_data.duration_ms / 1000
+        for e in result.all_events
+        if e.event_type_value == "STEP_SUCCESS" and e.event_specific_data
+    }
+    outbox = scratch / "sandbox_gateway" / "outbox.jsonl"
+    sent = [json.loads(x) for x in outbox.read_text().splitlines()] if outbox.exists() else []
+    reminders = [m for m in sent if m["key"].startswith("abandoned-checkout-series|")]
+    with connection(scratch / "warehouse.duckdb", read_only=True) as conn:
+        held = conn.execute(
+            "SELECT count(*) FROM sms.ledger WHERE campaign_id = 'abandoned-checkout-series' "
+            "AND journey_entry LIKE 'checkout:39%' AND state = 'held_out'"
+        ).fetchall()[0][0]
+    return {
+        "seconds": seconds,
+        "ingest_seconds": loaded,
+        "advance_job_seconds": seconds - loaded,
+        "steps": steps,
+        "carts": len(people),
+        "reminders_accepted": len(reminders),
+        "held_out": held,
+        "left_at": LEFT_AT,
+        "landed_at": LANDED_AT,
+    }
+
+
 def dispatch(base: Path, messages: int) -> dict:
     """The gateway sender against a local gateway, beside a bare httpx loop (bench/dispatch.py)."""
     from bench import dispatch as bench_dispatch
@@ -241,6 +358,7 @@ def main() -> None:
             "dbt_daily",
             "checks",
             "dbt_floor",
+            "journey_latency",
             "dispatch",
         ],  # fmt: skip
     )
@@ -258,6 +376,8 @@ def main() -> None:
         out = ingest(a.dir)
     elif a.phase == "floor":
         out = floor(a.dir)
+    elif a.phase == "journey_latency":
+        out = journey_latency(a.dir)
     elif a.phase == "dispatch":
         out = dispatch(a.dir, a.messages)
     else:
