@@ -192,3 +192,15 @@ def test_nothing_is_due_after_an_exit_event_the_run_had_seen(journey, looks, sto
     if exits:
         assert all(now < stop for now, _ in seen)
         assert all(s.due_at <= now for now, s in seen)
+
+
+def test_an_entry_survives_its_row_unchanged():
+    """What state.save writes, state.entries reads back: the same entry, history and all."""
+    from dagster_project.journeys import state
+
+    e = Entry(REMINDERS.id, "c1", "invoice:7", T0, engine.TREATMENT,
+              anchor={"invoice_id": "7", "due_on": "2026-03-20", "skus": []})  # fmt: skip
+    moved, _ = run(REMINDERS, e, Facts(zone="Europe/Istanbul"), [at(days=8)])
+    row = state.to_row(moved, [s.id for s in REMINDERS.steps], at(days=8), "run-1")
+    assert row["next_step"] == "due-today" and row["status"] == engine.ACTIVE
+    assert state.from_row(row) == moved
