@@ -37,6 +37,13 @@ from dagster_project.activation.resources import CampaignsResource, scan
 
 PLAN_SELECTION = AssetSelection.key_prefixes(PLAN_PREFIX)
 DISPATCH_SELECTION = AssetSelection.assets(DISPATCH_KEY, LEDGER_KEY, LINKS_KEY)
+# Started by the hourly schedule, and by the journeys' sensor after each advance.
+dispatch_job = define_asset_job(
+    "dispatch",
+    selection=AssetSelection.assets(SMS_EVENTS_KEY, CONSENT_CATCH_UP_KEY) | DISPATCH_SELECTION,
+    description="Load new outcome events and every landed CRM consent file not loaded yet "
+    "(an opt-out counts at once), then send what is due in each recipient's window.",
+)
 
 
 def build_defs(folder: Path | None = None) -> Definitions:
@@ -49,12 +56,6 @@ def build_defs(folder: Path | None = None) -> Definitions:
         selection=PLAN_SELECTION,
         partitions_def=plan_partitions,
         description="Plan every active campaign for the day, in priority order.",
-    )
-    dispatch_job = define_asset_job(
-        "dispatch",
-        selection=AssetSelection.assets(SMS_EVENTS_KEY, CONSENT_CATCH_UP_KEY) | DISPATCH_SELECTION,
-        description="Load new outcome events and every landed CRM consent file not loaded yet "
-        "(an opt-out counts at once), then send what is due in each recipient's window.",
     )
     return Definitions(
         assets=[

@@ -11,11 +11,12 @@ from dagster_project.journeys.assets import (
     journey_gates,
     journeys_job,
     journeys_sensor,
+    journeys_then_dispatch,
 )
 
 defs = Definitions(
     assets=[activation_journeys],
     asset_checks=journey_gates,
     jobs=[journeys_job],
-    sensors=[journeys_sensor],
+    sensors=[journeys_sensor, journeys_then_dispatch],
 )

@@ -23,10 +23,12 @@ from dagster import (
     MetadataValue,
     RunRequest,
     RunsFilter,
+    RunStatusSensorContext,
     SensorEvaluationContext,
     SkipReason,
     define_asset_job,
     multi_asset,
+    run_status_sensor,
     sensor,
 )
 from dagster_dbt import build_dbt_asset_selection
@@ -34,15 +36,13 @@ from pydantic import Field
 
 from dagster_project.activation.assets import (
     CONSENT_CATCH_UP_KEY,
-    DISPATCH_KEY,
     JOURNEYS_KEY,
-    LEDGER_KEY,
-    LINKS_KEY,
     PLAN_GATE_RULES,
     PLAN_GATES,
     SMS_EVENTS_KEY,
     configured_moment,
 )
+from dagster_project.activation.jobs import dispatch_job
 from dagster_project.activation.resources import CampaignsResource
 from dagster_project.journeys import advance
 from dagster_project.lib.metadata import md_table
@@ -206,16 +206,17 @@ def journeys_metadata(reports: list[advance.JourneyReport]) -> dict:
     }
 
 
+# The dispatch is a run of its own, started when an advance succeeds: in one run with the
+# advance, the dbt models that read the ledger would have to wait for it, and dbt would be
+# started once before and once after (many seconds each).
 JOURNEYS_SELECTION = (
-    AssetSelection.assets(SMS_EVENTS_KEY, CONSENT_CATCH_UP_KEY, JOURNEYS_KEY)
-    | INTRADAY_SELECTION
-    | AssetSelection.assets(DISPATCH_KEY, LEDGER_KEY, LINKS_KEY)
+    AssetSelection.assets(SMS_EVENTS_KEY, CONSENT_CATCH_UP_KEY, JOURNEYS_KEY) | INTRADAY_SELECTION
 )
 journeys_job = define_asset_job(
     "advance_journeys",
     selection=JOURNEYS_SELECTION,
-    description="Load outcome events and consent files, rebuild the journey event stream, "
-    "advance every journey and send what is due: the intra-day loop.",
+    description="Load outcome events and consent files, rebuild the journey event stream and "
+    "advance every journey; the dispatch job follows (journeys_then_dispatch).",
 )
 
 
@@ -243,6 +244,18 @@ LANDING_KEYS = [
     AssetKey(["raw", name])
     for name in ("shop_checkouts", "shop_orders", "crm_consent", "pos_transactions")
 ]
+
+
+@run_status_sensor(
+    run_status=DagsterRunStatus.SUCCESS,
+    monitored_jobs=[journeys_job],
+    request_job=dispatch_job,
+    default_status=DefaultSensorStatus.STOPPED,
+    minimum_interval_seconds=30,
+    description="Sends what an advance made due: the dispatch job after each advance.",
+)
+def journeys_then_dispatch(context: RunStatusSensorContext):
+    return RunRequest(run_key=f"dispatch-after-{context.dagster_run.run_id}")
 
 
 @sensor(
