@@ -328,7 +328,7 @@ def balance_truth(params: Params, inv: Invoices) -> pa.Table:
         {
             "person_id": people_open,
             "open_invoices": np.bincount(pos, minlength=len(people_open)),
-            "unpriced_open_invoices": np.bincount(
+            "unconverted_open_invoices": np.bincount(
                 pos, weights=~priced, minlength=len(people_open)
             ).astype(np.int64),
             "open_amount_usd": np.round(open_usd / 100.0, 2),

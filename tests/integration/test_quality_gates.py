@@ -57,9 +57,10 @@ def world(tmp_path_factory, generated):
             evaluations = [
                 e for e in result.get_asset_check_evaluations() if e.check_name in gx_checks
             ]
-            # 6 raw suites + 6 quarantine shares + 6 volume bands + 3 demand signals + 3 mart
-            # gates, all passing on clean data.
-            assert len(evaluations) == 24
+            # 7 raw suites + 7 quarantine shares + 6 volume bands (customer invoices have
+            # none: datasets.LOW_VOLUME_TABLES) + 3 demand signals + 3 mart gates, all
+            # passing on clean data.
+            assert len(evaluations) == 26
             assert [e for e in evaluations if not e.passed] == []
     return base
 

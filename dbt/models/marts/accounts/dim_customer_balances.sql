@@ -14,7 +14,7 @@ final as (
         customer_id,
         count(*) as open_invoices,
         count(case when is_overdue then 1 end) as overdue_invoices,
-        count(case when not is_known_currency then 1 end) as unpriced_open_invoices,
+        count(case when not is_known_currency then 1 end) as unconverted_open_invoices,
         cast(coalesce(sum(open_amount_reporting), 0) as decimal(18, 2)) as open_amount,
         cast(coalesce(sum(case when is_overdue then open_amount_reporting end), 0)
             as decimal(18, 2)) as overdue_amount,
