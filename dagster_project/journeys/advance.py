@@ -193,13 +193,13 @@ def advance_journey(
     """Enter, advance and save one journey at ``now`` (UTC, aware)."""
     report = JourneyReport(journey.id)
     priorities = priorities or {journey.id: journey.priority}
-    existing = state.entries(conn, journey.id)
-    earlier: dict[str, list[Entry]] = defaultdict(list)
-    for e in existing:
-        earlier[e.customer_id].append(e)
-    active = [e for e in existing if e.status == ACTIVE]
+    active = state.entries(conn, journey.id)
     fresh = triggered(conn, journey, now) if journey.is_active(now.date()) else pd.DataFrame()
-    wanted = {e.customer_id for e in active} | set(fresh.get("customer_id", []))
+    triggered_customers = sorted(set(fresh.get("customer_id", [])))
+    earlier: dict[str, list[Entry]] = defaultdict(list)
+    for e in state.entries(conn, journey.id, customers=triggered_customers):
+        earlier[e.customer_id].append(e)
+    wanted = {e.customer_id for e in active} | set(triggered_customers)
     records = {r["customer_id"]: r for r in planner.candidates_for(conn, wanted).to_dict("records")}
 
     def refuse(reason: str) -> None:
@@ -246,7 +246,7 @@ def advance_journey(
     higher = state.latest_active_entry(conn, higher_priority)
     settled = settled_invoices(conn, running) if journey.entry.event == "invoice_open" else set()
 
-    changed, intents = [], []
+    changed, intents, after = [], [], []
     for entry in running:
         record = records.get(entry.customer_id)
         if record is None:  # the customer is gone from the marts (merged, deleted): end it
@@ -259,6 +259,7 @@ def advance_journey(
             )
             moved, sends = engine.advance(journey, entry, facts, now)
             intents += [(moved, s) for s in sends]
+        after.append(moved)
         if moved != entry or entry in new:
             changed.append(moved)
         if moved.status == engine.EXITED:
@@ -283,12 +284,7 @@ def advance_journey(
     )
     report.written = saved["messages"]
     report.displaced = saved["displaced"]
-    still = [
-        e.next_due
-        for e in (changed + [e for e in active if e not in changed])
-        if e.status == ACTIVE
-    ]
-    report.next_due_at = min(still, default=None)
+    report.next_due_at = min((e.next_due for e in after if e.status == ACTIVE), default=None)
     return report
 
 

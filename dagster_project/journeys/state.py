@@ -115,13 +115,26 @@ def from_row(row: dict) -> Entry:
     )
 
 
-def entries(conn, journey_id: str) -> list[Entry]:
-    """Every entry of the journey (the re-entry rule reads the ended ones too)."""
-    frame = conn.execute(
-        f"SELECT {', '.join(COLUMNS)} FROM sms.journey_entries WHERE journey_id = ? "
-        "ORDER BY entered_at, customer_id, entry_key",
-        [journey_id],
-    ).df()
+def entries(conn, journey_id: str, *, customers: Sequence[str] | None = None) -> list[Entry]:
+    """The journey's active entries; with ``customers``, every entry of those customers,
+    ended ones included (the re-entry rule reads them). Ended entries of everyone else are
+    not read: they pile up over the months and no run needs them."""
+    if customers is None:
+        where, params = "status = ?", [ACTIVE]
+    else:
+        conn.register(
+            "_entry_customers", pd.DataFrame({"customer_id": list(customers)}, dtype=object)
+        )
+        where, params = "customer_id IN (SELECT customer_id FROM _entry_customers)", []
+    try:
+        frame = conn.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM sms.journey_entries "
+            f"WHERE journey_id = ? AND {where} ORDER BY entered_at, customer_id, entry_key",
+            [journey_id, *params],
+        ).df()
+    finally:
+        if customers is not None:
+            conn.unregister("_entry_customers")
     return [from_row(r) for r in frame.to_dict("records")]
 
 

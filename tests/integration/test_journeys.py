@@ -160,6 +160,8 @@ def test_journeys_enter_write_their_messages_once_and_send_through_the_dispatch(
     assert first.success
     md = metadata(first)
     assert md["entered"] > 20
+    # the sensor's next look: the earliest step still waiting, after this advance
+    assert datetime.fromisoformat(md["next_due_at"]) > NOW
     by_journey = Counter(j for j, *_ in entries(base))
     # the triggers the generated world has in the day before NOW
     assert by_journey["abandoned-checkout-series"] > 0
