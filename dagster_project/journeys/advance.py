@@ -79,6 +79,7 @@ class JourneyReport:
     messages: dict[str, int] = field(default_factory=dict)  # ledger state -> count
     written: int = 0
     displaced: int = 0  # lower-priority messages not yet sent that gave way (caps)
+    withdrawn: int = 0  # messages not yet sent of entries that exited
     next_due_at: dt.datetime | None = None
 
 
@@ -284,6 +285,7 @@ def advance_journey(
     )
     report.written = saved["messages"]
     report.displaced = saved["displaced"]
+    report.withdrawn = saved["withdrawn"]
     report.next_due_at = min((e.next_due for e in after if e.status == ACTIVE), default=None)
     return report
 

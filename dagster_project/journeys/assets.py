@@ -184,6 +184,8 @@ def journeys_metadata(reports: list[advance.JourneyReport]) -> dict:
         "journeys": len(reports),
         "entered": sum(r.entered for r in reports),
         "messages_written": sum(r.written for r in reports),
+        "messages_withdrawn_at_exit": sum(r.withdrawn for r in reports),
+        "messages_displaced": sum(r.displaced for r in reports),
         # The sensor reads this to know when to look again without opening the warehouse.
         "next_due_at": min(due).isoformat() if due else "",
         "by_journey": MetadataValue.md(

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from dagster_project.activation import ledger
-from dagster_project.journeys.engine import ACTIVE, Entry, Visit
+from dagster_project.journeys.engine import ACTIVE, EXITED, Entry, Visit
 
 DDL = """
 CREATE SCHEMA IF NOT EXISTS sms;
@@ -159,7 +159,9 @@ def save(
     winner: str = "",
 ) -> dict[str, int]:
     """The changed entries, their new ledger rows and links, and the lower-priority messages
-    they displaced, in one transaction.
+    they displaced, in one transaction. An entry that ended by an exit takes its messages
+    not yet sent with it (a reminder waiting for the window is not sent once the invoice
+    is paid or the cart bought): they are skipped with the exit's reason.
 
     A ledger row whose key exists already is kept as it is (``ON CONFLICT DO NOTHING``):
     a step's message is written once, whatever re-runs.
@@ -194,8 +196,32 @@ def save(
             conn.unregister("_journey_links")
         written = conn.execute("SELECT count(*) FROM sms.ledger").fetchall()[0][0] - before
         gave_way = ledger.give_way(conn, displaced, f"journey {winner}")
+        withdrawn = _withdraw(conn, changed)
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
         raise
-    return {"entries": len(changed), "messages": written, "displaced": gave_way}
+    return {
+        "entries": len(changed),
+        "messages": written,
+        "displaced": gave_way,
+        "withdrawn": withdrawn,
+    }
+
+
+def _withdraw(conn, changed: pd.DataFrame) -> int:
+    """Messages not yet sent of the entries that exited: skipped, step journey_exit."""
+    exited = changed[changed["status"] == EXITED] if len(changed) else changed
+    if not len(exited):
+        return 0
+    conn.register("_exited", exited[["journey_id", "customer_id", "entry_key", "exit_reason"]])
+    try:
+        return conn.execute(
+            "UPDATE sms.ledger SET state = 'skipped', step = 'journey_exit', "
+            "reason = 'journey exit: ' || x.exit_reason FROM _exited AS x "
+            "WHERE sms.ledger.campaign_id = x.journey_id "
+            "AND sms.ledger.customer_id = x.customer_id "
+            f"AND sms.ledger.journey_entry = x.entry_key AND sms.ledger.state IN {ledger.SENDABLE}"
+        ).fetchall()[0][0]
+    finally:
+        conn.unregister("_exited")
