@@ -26,6 +26,7 @@ def test_definitions_load_with_every_ingest_asset():
         "plan_campaigns",
         "dispatch",
         "ingest_sms_events",
+        "advance_journeys",
     }
     assert {s.name for s in repo.schedule_defs} == {
         "ingest_daily_morning",
@@ -38,6 +39,8 @@ def test_definitions_load_with_every_ingest_asset():
         "marts_after_load",
         "publish_after_load",
         "sms_events_sensor",
+        "journeys_sensor",
+        "journeys_then_dispatch",
     }
 
 

@@ -505,7 +505,9 @@ def test_a_broken_campaign_file_fails_its_own_check_and_nothing_else(copy, monke
     reads = []
     real_read = campaign_resources.read_book
     monkeypatch.setattr(
-        campaign_resources, "read_book", lambda folder: reads.append(folder) or real_read(folder)
+        campaign_resources,
+        "read_book",
+        lambda folder, *more: reads.append(folder) or real_read(folder, *more),
     )
     location = build(broken_campaigns(base))
 
