@@ -73,8 +73,9 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends chromium; }
 
 # Kannel and Chromium were just made sure of, so their tests fail rather than skip if missing.
+# Two workers, a test module per worker at a time (module fixtures build their world once).
 test: install kannel chromium
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 # The fast lane: pure functions in tests/unit, no warehouse file, no Dagster instance, no
 # server process; tests/integration holds the rest and runs only under `make test`.

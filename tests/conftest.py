@@ -9,3 +9,10 @@ imported as ``support.<module>``.
 from dagster_project import settings
 
 settings.disable_telemetry()
+
+
+def pytest_configure(config):
+    """Under ``pytest -n``, the dbt manifest is written here, once, before the workers start
+    (each would otherwise run ``dbt parse`` into the same dbt/target on import)."""
+    if not hasattr(config, "workerinput"):
+        import dagster_project.transform  # noqa: F401  (writes the manifest when stale)

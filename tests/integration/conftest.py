@@ -46,3 +46,56 @@ def generated(tmp_path_factory):
         return made[key]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory, generated):
+    """``built(as_of=DAY, customers=..., days=..., seed=..., end=...)``: a folder holding the
+    generated landing files and a warehouse with every delivery day loaded and the dbt
+    models built as of ``as_of`` (real Dagster runs, an ephemeral instance). Made on first
+    use and shared after: read only; a module copies the warehouse before writing to it."""
+    from datetime import timedelta
+
+    from dagster import AssetSelection, DagsterInstance
+
+    from dagster_project.activation.gateway.resource import GatewayResource
+    from dagster_project.definitions import materialize_selection
+    from dagster_project.ingest.assets import daily_assets, reference_assets
+    from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
+    from dagster_project.transform import dbt_models
+
+    made: dict[tuple, Path] = {}
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+    def make(as_of, **params) -> Path:
+        key = (as_of, *sorted(params.items()))
+        if key in made:
+            return made[key]
+        base = tmp_path_factory.mktemp("built")
+        generated(**params).copy_to(base)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("SMS_DATA_DIR", str(base))
+            mp.setenv("SMS_LANDING_DIR", str(base / "landing"))
+            mp.setenv("SMS_WAREHOUSE_PATH", str(base / "warehouse.duckdb"))
+            with DagsterInstance.ephemeral() as instance:
+
+                def run(selection, **kw):
+                    return materialize_selection(
+                        selection, instance=instance, resources={"gateway": GatewayResource()}, **kw
+                    )
+
+                assert run(AssetSelection.assets(*reference_assets), run_config=quiet).success
+                end = params["end"]
+                start = end - timedelta(days=params["days"] - 1)
+                assert run(
+                    AssetSelection.assets(*daily_assets, dbt_models),
+                    run_config={
+                        **quiet,
+                        "ops": {"dbt_models": {"config": {"as_of": as_of.isoformat()}}},
+                    },
+                    tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
+                ).success
+        made[key] = base
+        return base
+
+    return make

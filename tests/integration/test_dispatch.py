@@ -30,13 +30,10 @@ from dagster_project.activation.resources import read_book
 from dagster_project.definitions import defs, materialize_selection
 from dagster_project.ingest.assets import (
     crm_consent_catch_up,
-    daily_assets,
     reference_assets,
     sms_events,
 )
-from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.settings import campaigns_dir
-from dagster_project.transform import dbt_models
 
 END = date(2026, 11, 21)
 DAY = END + timedelta(days=1)
@@ -62,23 +59,9 @@ def resources(**gateway):
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, generated):
-    base = tmp_path_factory.mktemp("dispatch")
-    generated(customers=2500, days=DAYS, seed=8, end=END).copy_to(base)
-    with pytest.MonkeyPatch.context() as mp:
-        env(mp, base)
-        with DagsterInstance.ephemeral() as instance:
-            run = lambda sel, **kw: materialize_selection(  # noqa: E731
-                sel, instance=instance, resources=resources(), **kw
-            )
-            assert run(AssetSelection.assets(*reference_assets), run_config=QUIET).success
-            start = (END - timedelta(days=DAYS - 1)).isoformat()
-            assert run(
-                AssetSelection.assets(*daily_assets, dbt_models),
-                run_config={**QUIET, "ops": {"dbt_models": {"config": {"as_of": DAY.isoformat()}}}},
-                tags={RANGE_START_TAG: start, RANGE_END_TAG: END.isoformat()},
-            ).success
-    return base
+def world(built):
+    # the same world as the other module that sends (test_dispatch / test_journeys): built once
+    return built(DAY, customers=2500, days=DAYS, seed=8, end=END)
 
 
 @pytest.fixture
