@@ -3,7 +3,7 @@
 For each journey, highest priority first (so a collision on the shared caps is won by
 the higher priority, as with campaigns):
 
-1. **entries**: the trigger's events of the last ``within_hours`` (``TRIGGER_SQL``),
+1. **entries**: the trigger's events of the last ``within_hours`` (``facts.TRIGGER_SQL``),
    kept when the customer may receive the journey's kind now (the one reachability
    rule, ``marts.dim_sms_reachability``), passes the trigger's filters and the re-entry
    rule; the arm is drawn from a hash of journey and customer;
@@ -28,44 +28,16 @@ import pandas as pd
 from dagster_project.activation import eligibility, ledger, planner
 from dagster_project.activation.campaigns import Policy
 from dagster_project.journeys import engine, state
-from dagster_project.journeys.engine import ACTIVE, HOLDOUT, Entry, Event, Facts
+from dagster_project.journeys.engine import ACTIVE, HOLDOUT, Entry, Facts
+from dagster_project.journeys.facts import (
+    aware,
+    events_of,
+    naive,
+    settled_invoices,
+    strings,
+    triggered,
+)
 from dagster_project.journeys.spec import INVOICE_TOKENS, Journey
-
-_EVENTS = "marts.fct_customer_events"
-# Per trigger: (customer_id, entry_key, event_at, skus, invoice fields) of events in
-# ($since, $now]. Times are UTC without a zone, as the marts keep them.
-TRIGGER_SQL = {
-    "checkout_abandoned": f"""
-        SELECT customer_id, event_id AS entry_key, event_at, skus FROM {_EVENTS}
-        WHERE event_type = 'checkout_abandoned' AND event_at > $since AND event_at <= $now""",
-    "first_order": f"""
-        SELECT customer_id, event_id AS entry_key, event_at, skus FROM {_EVENTS}
-        WHERE event_type = 'order' AND is_first_order AND event_at > $since AND event_at <= $now""",
-    "order": f"""
-        SELECT customer_id, event_id AS entry_key, event_at, skus FROM {_EVENTS}
-        WHERE event_type = 'order' AND ($category = '' OR list_contains(categories, $category))
-          AND event_at > $since AND event_at <= $now""",
-    "opt_in": f"""
-        SELECT customer_id, event_id AS entry_key, event_at, NULL::VARCHAR[] AS skus FROM {_EVENTS}
-        WHERE event_type = 'opt_in' AND event_at > $since AND event_at <= $now""",
-    "reply_keyword": f"""
-        SELECT customer_id, event_id AS entry_key, event_at, NULL::VARCHAR[] AS skus FROM {_EVENTS}
-        WHERE event_type = 'reply' AND list_contains($keywords, upper(keyword))
-          AND event_at > $since AND event_at <= $now""",
-    "segment_entered": """
-        SELECT customer_id, 'segment:' || segment || ':' || entered_on AS entry_key,
-               entered_on::TIMESTAMP AS event_at, NULL::VARCHAR[] AS skus
-        FROM marts.fct_customer_segment_history
-        WHERE segment = $segment AND left_on IS NULL
-          AND entered_on::TIMESTAMP > $since AND entered_on::TIMESTAMP <= $now""",
-    "invoice_open": """
-        SELECT customer_id, 'invoice:' || invoice_id AS entry_key,
-               issued_on::TIMESTAMP AS event_at, NULL::VARCHAR[] AS skus,
-               invoice_id, open_amount AS amount, currency, due_on
-        FROM marts.fct_invoices
-        WHERE is_open AND customer_id IS NOT NULL
-          AND issued_on::TIMESTAMP > $since AND issued_on::TIMESTAMP <= $now""",
-}
 
 
 @dataclass
@@ -83,60 +55,6 @@ class JourneyReport:
     next_due_at: dt.datetime | None = None
 
 
-def _naive(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def _aware(value) -> dt.datetime:
-    return pd.Timestamp(value).to_pydatetime().replace(tzinfo=dt.UTC)
-
-
-def triggered(conn, journey: Journey, now: dt.datetime) -> pd.DataFrame:
-    t = journey.entry
-    params = {
-        "since": _naive(now - dt.timedelta(hours=t.within_hours)),
-        "now": _naive(now),
-    }
-    if t.event == "order":
-        params["category"] = t.category or ""
-    if t.event == "reply_keyword":
-        params["keywords"] = list(t.keywords or [])
-    if t.event == "segment_entered":
-        params["segment"] = t.segment
-    return conn.execute(TRIGGER_SQL[t.event], params).df().sort_values(["event_at", "entry_key"])
-
-
-def events_of(conn, customer_ids, since: dt.datetime) -> dict[str, list[Event]]:
-    conn.register(
-        "_journey_customers", pd.DataFrame({"customer_id": list(customer_ids)}, dtype=object)
-    )
-    try:
-        frame = conn.execute(
-            f"SELECT customer_id, event_type, event_at, skus FROM {_EVENTS} "
-            "JOIN _journey_customers USING (customer_id) WHERE event_at > ?",
-            [_naive(since)],
-        ).df()
-    finally:
-        conn.unregister("_journey_customers")
-    out: dict[str, list[Event]] = defaultdict(list)
-    for r in frame.itertuples():
-        skus = _strings(r.skus)
-        out[r.customer_id].append(Event(r.event_type, _aware(r.event_at), frozenset(skus)))
-    return out
-
-
-def settled_invoices(conn, entries: list[Entry]) -> set[str]:
-    ids = [str(e.anchor.get("invoice_id")) for e in entries if e.anchor.get("invoice_id")]
-    if not ids:
-        return set()
-    rows = conn.execute(
-        "SELECT invoice_id::VARCHAR FROM marts.fct_invoices "
-        "WHERE NOT is_open AND list_contains(?, invoice_id::VARCHAR)",
-        [ids],
-    ).fetchall()
-    return {r[0] for r in rows}
-
-
 def pick_variant(journey: Journey, step_id: str, customer_id: str) -> str:
     variants = journey.step(step_id).send.variants
     point = eligibility.stable_fraction("variant", journey.id, step_id, customer_id)
@@ -148,15 +66,8 @@ def pick_variant(journey: Journey, step_id: str, customer_id: str) -> str:
     return variants[-1].id
 
 
-def _strings(value) -> list[str]:
-    """A list column's value (a numpy array, a list, or NULL) as a list of strings."""
-    if value is None or isinstance(value, float) or value is pd.NA:
-        return []
-    return [str(v) for v in value]
-
-
 def _anchor(record: dict) -> dict:
-    anchor = {"skus": sorted(_strings(record.get("skus")))}
+    anchor = {"skus": sorted(strings(record.get("skus")))}
     for f in ("invoice_id", "amount", "currency", "due_on"):
         value = record.get(f)
         if value is not None and not (pd.api.types.is_scalar(value) and pd.isna(value)):
@@ -228,7 +139,7 @@ def advance_journey(
         if failed is not None:
             refuse(f"filter {failed.field} {failed.op} {failed.value}")
             continue
-        at = _aware(r["event_at"])
+        at = aware(r["event_at"])
         why = engine.may_enter(journey, earlier[c.customer_id], str(r["entry_key"]), at)
         if why:
             refuse(why)
@@ -312,7 +223,7 @@ def _messages(
     program = eligibility.Program(journey.id, journey.kind, journey.send_window.bounds, journey.cap)
     renderers: dict[tuple[str, str], object] = {}
     rows, links, displaced = [], [], []
-    planned_at = _naive(now)
+    planned_at = naive(now)
     for entry, intent in intents:
         record = records[entry.customer_id]
         c = planner.to_candidate(record)

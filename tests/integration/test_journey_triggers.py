@@ -5,7 +5,7 @@ import datetime as dt
 import duckdb
 import pytest
 
-from dagster_project.journeys.advance import triggered
+from dagster_project.journeys.facts import triggered
 from dagster_project.journeys.spec import Journey
 
 NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)

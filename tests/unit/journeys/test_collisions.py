@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from dagster_project.activation import eligibility as el
 from dagster_project.activation.campaigns import Policy
+from dagster_project.activation.caps import caps_hold
 
 POLICY = Policy(marketing_per_day=1, marketing_per_week=3)
 NOW = dt.datetime(2026, 3, 10, 14, 0, tzinfo=dt.UTC)  # 15:00 in Berlin: the window is open
@@ -89,7 +90,7 @@ def day(s):
 )
 def test_what_is_left_keeps_the_caps_and_only_lower_movable_messages_give_way(rows, priority):
     history = [sent(f"p{i}", h, p, m, key=f"k{i}") for i, (h, p, m) in enumerate(rows)]
-    assume(el.caps_hold([day(s) for s in history], POLICY))  # as admitted under the caps
+    assume(caps_hold([day(s) for s in history], POLICY))  # as admitted under the caps
     d = deliver(history, priority)
     by_key = {s.key: s for s in history}
     for key in d.displaces:
@@ -97,11 +98,11 @@ def test_what_is_left_keeps_the_caps_and_only_lower_movable_messages_give_way(ro
     left = [s for s in history if s.key not in d.displaces]
     if d.state in ("planned", "deferred"):
         # what stays, with the new message, keeps every cap
-        assert el.caps_hold([*map(day, left), d.scheduled_at.astimezone(BERLIN).date()], POLICY)
+        assert caps_hold([*map(day, left), d.scheduled_at.astimezone(BERLIN).date()], POLICY)
         # a message that could stay beside it was not displaced
         for key in d.displaces:
             gone = by_key[key]
-            assert not el.caps_hold(
+            assert not caps_hold(
                 [*map(day, left), d.scheduled_at.astimezone(BERLIN).date(), day(gone)], POLICY
             )
     else:
@@ -110,4 +111,4 @@ def test_what_is_left_keeps_the_caps_and_only_lower_movable_messages_give_way(ro
         firm = [s for s in history if not (s.movable and s.priority < priority)]
         if d.reason.startswith("global cap"):
             today = NOW.astimezone(BERLIN).date()  # the window is open: the slot is now
-            assert not el.caps_hold([*map(day, firm), today], POLICY)
+            assert not caps_hold([*map(day, firm), today], POLICY)
