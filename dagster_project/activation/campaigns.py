@@ -184,12 +184,7 @@ class Campaign(_Strict):
     @field_validator("templates")
     @classmethod
     def _known_languages(cls, v: dict[str, str]) -> dict[str, str]:
-        unknown = set(v) - LANGUAGES
-        if unknown:
-            raise ValueError(
-                f"unknown language(s) {sorted(unknown)}; supported: {sorted(LANGUAGES)}"
-            )
-        return v
+        return check_languages(v)
 
     @field_validator("sender_ids")
     @classmethod
@@ -245,6 +240,14 @@ class Policy(_Strict):
         if self._clock is None:
             self._clock = SendClock(self.send_rules)
         return self._clock
+
+
+def check_languages(templates: dict[str, str]) -> dict[str, str]:
+    """Templates keyed by supported languages only (the greetings and footers exist)."""
+    unknown = set(templates) - LANGUAGES
+    if unknown:
+        raise ValueError(f"unknown language(s) {sorted(unknown)}; supported: {sorted(LANGUAGES)}")
+    return templates
 
 
 def _check_segments(v: list[str]) -> list[str]:

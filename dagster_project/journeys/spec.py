@@ -24,7 +24,6 @@ from pydantic import Field, field_validator, model_validator
 
 from dagster_project.activation.campaigns import (
     CAMPAIGN_SUFFIXES,
-    LANGUAGES,
     BrokenFile,
     CampaignError,
     Cap,
@@ -33,6 +32,7 @@ from dagster_project.activation.campaigns import (
     Window,
     _check_segments,
     _Strict,
+    check_languages,
 )
 from dagster_project.lib.yaml_files import read_mapping, validate
 
@@ -144,12 +144,7 @@ class Send(_Strict):
     @field_validator("templates")
     @classmethod
     def _languages(cls, v: dict[str, str]) -> dict[str, str]:
-        unknown = set(v) - LANGUAGES
-        if unknown:
-            raise ValueError(
-                f"unknown language(s) {sorted(unknown)}; supported: {sorted(LANGUAGES)}"
-            )
-        return v
+        return check_languages(v)
 
     @model_validator(mode="after")
     def _variants(self) -> Send:
@@ -160,6 +155,14 @@ class Send(_Strict):
     def templates_for(self, variant: str) -> dict[str, str]:
         v = next(x for x in self.variants if x.id == variant)
         return v.templates or self.templates
+
+    def template_sets(self) -> list[tuple[str, dict[str, str]]]:
+        """(field, templates) of the step and of each variant with its own templates."""
+        return [("templates", self.templates)] + [
+            (f"variants[{j}].templates", v.templates)
+            for j, v in enumerate(self.variants)
+            if v.templates
+        ]
 
 
 class WaitUntil(_Strict):
@@ -289,11 +292,7 @@ class Journey(_Strict):
                         "forward, so every entry ends"
                     )
             if step.send is not None:
-                for where, templates in [("templates", step.send.templates)] + [
-                    (f"variants[{j}].templates", v.templates)
-                    for j, v in enumerate(step.send.variants)
-                    if v.templates
-                ]:
+                for where, templates in step.send.template_sets():
                     if self.fallback_language not in templates:
                         raise ValueError(
                             f"steps[{i}].send.{where} lacks the fallback language "
@@ -349,12 +348,7 @@ def load_journey(path: Path, validate_template=None) -> Journey:
         for i, step in enumerate(journey.steps):
             if step.send is None:
                 continue
-            sets = [("templates", step.send.templates)] + [
-                (f"variants[{j}].templates", v.templates)
-                for j, v in enumerate(step.send.variants)
-                if v.templates
-            ]
-            for where, templates in sets:
+            for where, templates in step.send.template_sets():
                 for language, text in templates.items():
                     try:
                         validate_template(text, tokens)
