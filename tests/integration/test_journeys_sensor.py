@@ -38,3 +38,17 @@ def test_the_sensor_follows_landings_and_due_steps():
         )
         due = evaluate(instance)
         assert due.run_requests[0].tags["reason"].startswith("a step fell due")
+
+
+def test_the_sensor_waits_while_an_advance_is_under_way():
+    from dagster import DagsterRunStatus
+    from dagster._core.test_utils import create_run_for_test
+
+    with DagsterInstance.ephemeral() as instance:
+        run = create_run_for_test(
+            instance, job_name="advance_journeys", status=DagsterRunStatus.STARTED
+        )
+        busy = evaluate(instance)
+        assert busy.run_requests == [] and run.run_id in busy.skip_message
+        instance.report_run_failed(run)
+        assert len(evaluate(instance).run_requests) == 1
