@@ -16,12 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import duckdb
 import pandas as pd
 import pytest
-from dagster import AssetSelection, DagsterInstance
 
-from dagster_project.definitions import materialize_selection
-from dagster_project.ingest.assets import daily_assets, reference_assets
-from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
-from dagster_project.transform import dbt_models
 from demo.reference import CURRENCIES, FX_PER_USD
 
 END = date(2026, 11, 21)
@@ -31,29 +26,12 @@ CENT = Decimal("0.01")
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, generated):
-    base = tmp_path_factory.mktemp("invoices")
-    summary = generated(
-        customers=3000, days=DAYS, seed=23, end=END, mess_rate=0.01, late_rate=0.0
-    ).copy_to(base)
-    start = date.fromordinal(END.toordinal() - DAYS + 1).isoformat()
+def world(built, generated):
+    params = {"customers": 3000, "days": DAYS, "seed": 23, "end": END, "mess_rate": 0.01,
+              "late_rate": 0.0}  # fmt: skip
+    base = built(END, **params)  # loaded and modelled as of END (tests/integration/conftest.py)
+    summary = generated(**params).summary
     warehouse = base / "warehouse.duckdb"
-    dbt_config = {**QUIET, "ops": {"dbt_models": {"config": {"as_of": END.isoformat()}}}}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SMS_LANDING_DIR", str(base / "landing"))
-        mp.setenv("SMS_WAREHOUSE_PATH", str(warehouse))
-        with DagsterInstance.ephemeral() as instance:
-            run = lambda selection, **kw: materialize_selection(  # noqa: E731
-                selection, instance=instance, **kw
-            )
-            assert run(AssetSelection.assets(*reference_assets), run_config=QUIET).success
-            assert run(
-                AssetSelection.assets(*daily_assets),
-                run_config=QUIET,
-                tags={RANGE_START_TAG: start, RANGE_END_TAG: END.isoformat()},
-            ).success
-            build = run(AssetSelection.assets(dbt_models), run_config=dbt_config)
-            assert build.success
     conn = duckdb.connect(str(warehouse), read_only=True)
     yield {
         "base": base,
@@ -70,16 +48,16 @@ def built(tmp_path_factory, generated):
     conn.close()
 
 
-def test_every_invoice_line_is_loaded_or_rejected_and_the_rejects_are_the_planted_lines(built):
-    conn, landing = built["conn"], built["base"] / "landing"
+def test_every_invoice_line_is_loaded_or_rejected_and_the_rejects_are_the_planted_lines(world):
+    conn, landing = world["conn"], world["base"] / "landing"
     loaded = conn.execute("SELECT count(*) FROM raw.pos_invoices").fetchone()[0]
     rejects = conn.execute(
         "SELECT source_file, line, error_type, column_name, reason FROM ingest.rejects "
         "WHERE entity = 'pos_invoices'"
     ).fetchall()
-    assert loaded + len(rejects) == built["summary"].rows["pos_invoices"]
+    assert loaded + len(rejects) == world["summary"].rows["pos_invoices"]
     got = {(os.path.relpath(f, landing), line): (kind, col) for f, line, kind, col, _ in rejects}
-    planted = {(m["file"], m["line"]): (m["kind"], m["column"]) for m in built["mess"]}
+    planted = {(m["file"], m["line"]): (m["kind"], m["column"]) for m in world["mess"]}
     assert got == planted
     kinds = {kind for kind, _ in planted.values()}
     assert {"malformed", "wrong_type", "missing_required"} <= kinds
@@ -107,8 +85,8 @@ def _expected_customers(conn, truth: pd.DataFrame) -> pd.Series:
     return truth.apply(of, axis=1)
 
 
-def test_fct_invoices_is_the_generators_truth(built):
-    conn, truth = built["conn"], built["truth"].set_index("invoice_id")
+def test_fct_invoices_is_the_generators_truth(world):
+    conn, truth = world["conn"], world["truth"].set_index("invoice_id")
     # DECIMALs as text: a DataFrame would hold them as floats
     fct = (
         conn.execute(
@@ -134,7 +112,7 @@ def test_fct_invoices_is_the_generators_truth(built):
     assert list(fct.days_past_due) == list(truth.days_past_due)
     # Paid dates: the real one, except where the export typed one before the issue date.
     slipped = fct.has_paid_date_before_issue
-    assert slipped.sum() == built["mess_summary"]["pos_invoices"]["paid_before_issue"] >= 1
+    assert slipped.sum() == world["mess_summary"]["pos_invoices"]["paid_before_issue"] >= 1
     assert fct.paid_on[slipped].isna().all() and (fct.status[slipped] == "paid").all()
     kept = ~slipped
     assert list(fct.paid_on[kept].map(lambda d: None if pd.isna(d) else d.date())) == list(
@@ -142,8 +120,8 @@ def test_fct_invoices_is_the_generators_truth(built):
     )
 
 
-def test_invoices_resolve_to_the_customer_of_their_card_or_phone(built):
-    conn, truth = built["conn"], built["truth"]
+def test_invoices_resolve_to_the_customer_of_their_card_or_phone(world):
+    conn, truth = world["conn"], world["truth"]
     expected = _expected_customers(conn, truth)
     fct = dict(conn.execute("SELECT invoice_id, customer_id FROM marts.fct_invoices").fetchall())
     got = truth.invoice_id.map(fct)
@@ -158,8 +136,8 @@ def _usd(cents: int, currency: str) -> Decimal:
     return (Decimal(cents) / 100 * rate).quantize(CENT, ROUND_HALF_UP)
 
 
-def test_open_balance_per_customer_matches_the_truth(built):
-    conn, truth = built["conn"], built["truth"]
+def test_open_balance_per_customer_matches_the_truth(world):
+    conn, truth = world["conn"], world["truth"]
     truth = truth.assign(customer_id=_expected_customers(conn, truth))
     owed = truth[truth.is_open & truth.customer_id.notna()]
     expected: dict[str, dict] = {}
@@ -185,9 +163,9 @@ def test_open_balance_per_customer_matches_the_truth(built):
     assert sum(r[4] > 0 for r in dim) > 0  # some customers are overdue: what reminders are for
 
 
-def test_every_invoice_customer_is_a_known_customer(built):
+def test_every_invoice_customer_is_a_known_customer(world):
     # The relationships test dbt cannot hold (it would run in builds without these marts).
-    conn = built["conn"]
+    conn = world["conn"]
     for mart in ("fct_invoices", "dim_customer_balances"):
         orphans = conn.execute(
             f"SELECT count(*) FROM marts.{mart} AS m WHERE m.customer_id IS NOT NULL "
