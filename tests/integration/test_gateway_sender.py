@@ -23,7 +23,9 @@ import pytest
 from support.gateway_servers import Faults, GatewayServer
 
 from dagster_project.activation.gateway import (
+    AiohttpTransport,
     GatewayResource,
+    KannelAdapter,
     OutboundMessage,
     SandboxAdapter,
     SandboxTransport,
@@ -59,10 +61,26 @@ def twilio(server: GatewayServer, **kw) -> TwilioAdapter:
     )
 
 
+LAYER = "httpcore"
+
+
+@pytest.fixture(autouse=True, params=["httpcore", "aiohttp"])
+def connection_layer(request, monkeypatch):
+    """Every test twice: over httpx's own pool, and over aiohttp's (the resource's default)."""
+    monkeypatch.setattr(f"{__name__}.LAYER", request.param)
+    return request.param
+
+
+def client(timeout: float) -> httpx.AsyncClient:
+    if LAYER == "aiohttp":  # httpx's default limit: 100 connections
+        return httpx.AsyncClient(timeout=timeout, transport=AiohttpTransport(100))
+    return httpx.AsyncClient(timeout=timeout)
+
+
 def run(adapter, msgs, *, timeout: float = 2.0, **kw):
     async def go():
-        async with httpx.AsyncClient(timeout=timeout) as client:
-            return await send_all(adapter, msgs, client=client, **kw)
+        async with client(timeout) as c:
+            return await send_all(adapter, msgs, client=c, **kw)
 
     return asyncio.run(go())
 
@@ -220,7 +238,7 @@ def test_resource_client_spreads_connections_over_small_pools():
     with GatewayServer(Faults(rate_slow=1.0, slow_seconds=0.05)) as server:
         resource = GatewayResource(
             kind="twilio", account_sid="AC1", auth_token="t", base_url=server.url,
-            rate_per_second=1000, concurrency=20,
+            rate_per_second=1000, concurrency=20, transport="httpcore",
         )  # fmt: skip
         adapter = resource.adapter()
 
@@ -235,6 +253,69 @@ def test_resource_client_spreads_connections_over_small_pools():
     assert [r.state for r in results] == ["accepted"] * 200
     assert server.max_in_flight == 20
     assert busy == [0, 0, 0]  # 20 connections as 3 pools of at most 7
+
+
+def test_resource_client_over_aiohttp_holds_at_most_concurrency_connections():
+    """The default client: aiohttp's pool, capped at ``concurrency`` connections."""
+    with GatewayServer(Faults(rate_slow=1.0, slow_seconds=0.05)) as server:
+        resource = GatewayResource(
+            kind="twilio", account_sid="AC1", auth_token="t", base_url=server.url,
+            rate_per_second=1000, concurrency=20,
+        )  # fmt: skip
+        adapter = resource.adapter()
+
+        async def go():
+            async with resource.client(adapter) as client:
+                assert isinstance(client._transport, AiohttpTransport)
+                # more in flight than connections: the pool, not the sender, must hold them
+                results = await send_all(
+                    adapter, messages(200), client=client, rate_per_second=0, concurrency=60
+                )
+                return results, client._transport._session.connector
+
+        results, connector = asyncio.run(go())
+    assert [r.state for r in results] == ["accepted"] * 200
+    assert server.max_in_flight == 20
+    assert connector.limit == 20
+
+
+def test_a_get_dropped_on_a_kept_alive_connection_is_not_resent():
+    """aiohttp resends an idempotent-looking GET once when a reused connection drops.
+
+    A Kannel sendsms is a GET, and the dropped one may already be queued for the
+    handset: the sender must see the drop (``unknown``), and the gateway the
+    request exactly once.
+    """
+    seen: list[str] = []
+
+    async def serve(reader, writer):
+        while line := await reader.readline():
+            while (await reader.readline()) not in (b"\r\n", b""):
+                pass
+            seen.append(line.decode())
+            if len(seen) == 1:  # the first answer keeps the connection open ...
+                writer.write(b"HTTP/1.1 202 Accepted\r\nContent-Length: 8\r\n\r\n0: Queue")
+                await writer.drain()
+            else:  # ... the next request is read, then the connection dropped
+                writer.close()
+                return
+
+    async def go():
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        adapter = KannelAdapter(f"http://127.0.0.1:{port}/cgi-bin/sendsms", "u", "p")
+        try:
+            async with client(2.0) as c:
+                return await send_all(
+                    adapter, messages(2), client=c, rate_per_second=0, concurrency=1
+                )
+        finally:
+            server.close()
+
+    results = asyncio.run(go())
+    assert [r.state for r in results] == ["accepted", "unknown"]
+    assert results[1].attempts == 1
+    assert len(seen) == 2
 
 
 # -- Twilio's wire format and error mapping -------------------------------------

@@ -17,7 +17,7 @@ from .sender import (
     TokenBucket,
     send_all,
 )
-from .transport import ShardedTransport
+from .transport import AiohttpTransport, ShardedTransport, httpx_error
 from .twilio import TwilioAdapter
 from .types import (
     ACCEPTED,
@@ -34,6 +34,7 @@ from .types import (
 
 __all__ = [
     "ACCEPTED",
+    "AiohttpTransport",
     "FAILED",
     "FINAL_STATES",
     "LONG_CODE_RATE",
@@ -55,6 +56,7 @@ __all__ = [
     "TwilioAdapter",
     "backoff_delay",
     "gateway_from_env",
+    "httpx_error",
     "needs_ucs2",
     "parse_retry_after",
     "send_all",
