@@ -17,7 +17,7 @@ from .sender import (
     TokenBucket,
     send_all,
 )
-from .transport import AiohttpTransport, ShardedTransport, httpx_error
+from .transport import AiohttpTransport, GatewayClient, ShardedTransport, httpx_error
 from .twilio import TwilioAdapter
 from .types import (
     ACCEPTED,
@@ -44,6 +44,7 @@ __all__ = [
     "TOLL_FREE_RATE",
     "UNKNOWN",
     "GatewayAdapter",
+    "GatewayClient",
     "GatewayResource",
     "KannelAdapter",
     "OutboundMessage",

@@ -65,6 +65,7 @@ class KannelAdapter:
     def __post_init__(self) -> None:
         if not self.username or not self.password:
             raise ValueError("Kannel needs a sendsms-user's username and password")
+        self._url = httpx.URL(self.sendsms_url)  # parsed once, not per message
 
     def dlr_url_for(self, key: str) -> str:
         # Built by hand: httpx would percent-encode the % escapes Kannel must see.
@@ -90,7 +91,7 @@ class KannelAdapter:
         if self.dlr_url:
             params["dlr-mask"] = str(self.dlr_mask)
             params["dlr-url"] = self.dlr_url_for(msg.key)
-        return client.build_request("GET", self.sendsms_url, params=params)
+        return client.build_request("GET", self._url, params=params)
 
     def interpret(self, msg: OutboundMessage, response: httpx.Response) -> SendResult | RetryLater:
         status = response.status_code

@@ -28,7 +28,7 @@ from dagster_project.contracts import webhook_urls
 from .kannel import DLR_ALL, KannelAdapter
 from .sandbox import SandboxAdapter
 from .sender import send_all
-from .transport import AiohttpTransport, ShardedTransport
+from .transport import AiohttpTransport, GatewayClient, ShardedTransport
 from .twilio import TWILIO_API, TwilioAdapter
 from .types import GatewayAdapter, OutboundMessage, SendResult
 
@@ -114,7 +114,7 @@ class GatewayResource(ConfigurableResource):
             raise ValueError(
                 f"unknown transport {self.transport!r}; choose from {', '.join(TRANSPORTS)}"
             )
-        return httpx.AsyncClient(
+        return GatewayClient(
             transport=transport,
             timeout=httpx.Timeout(self.timeout_seconds),
             follow_redirects=False,

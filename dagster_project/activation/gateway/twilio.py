@@ -76,6 +76,7 @@ class TwilioAdapter:
         self.url = (
             f"{self.base_url.rstrip('/')}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
         )
+        self._url = httpx.URL(self.url)  # parsed once, not per message
         token = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
         self._headers = {"Authorization": f"Basic {token}", "Accept": "application/json"}
 
@@ -91,7 +92,7 @@ class TwilioAdapter:
             form["StatusCallback"] = str(
                 httpx.URL(self.status_callback_url).copy_merge_params({"key": msg.key})
             )
-        return client.build_request("POST", self.url, data=form, headers=self._headers)
+        return client.build_request("POST", self._url, data=form, headers=self._headers)
 
     def interpret(self, msg: OutboundMessage, response: httpx.Response) -> SendResult | RetryLater:
         status = response.status_code

@@ -8,6 +8,7 @@ mapping here either sends a message twice or gives up on one that was never sent
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from types import SimpleNamespace
 
@@ -75,3 +76,21 @@ def test_the_message_is_kept_and_other_exceptions_pass_unchanged():
     assert str(httpx_error(aiohttp.ServerDisconnectedError())) == "Server disconnected"
     bug = KeyError("a bug, not the network")
     assert httpx_error(bug) is bug
+
+
+def test_the_gateway_client_keeps_no_cookies():
+    from dagster_project.activation.gateway import GatewayClient
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert "cookie" not in request.headers
+        return httpx.Response(200, headers={"Set-Cookie": "session=abc; Path=/"}, text="ok")
+
+    async def go():
+        async with GatewayClient(transport=httpx.MockTransport(answer)) as client:
+            await client.get("http://gateway.test/a")
+            await client.get("http://gateway.test/b")  # no cookie sent back
+            return len(client.cookies)
+
+    assert asyncio.run(go()) == 0
+    with pytest.raises(ValueError, match="no cookies"):
+        GatewayClient(cookies={"a": "b"})
