@@ -7,7 +7,7 @@ and ``GatewayAdapter.honours_idempotency_key`` for when an unknown may be resent
 """
 
 from .kannel import KannelAdapter, needs_ucs2, unquote_dlr_key
-from .resource import GatewayResource, gateway_from_env
+from .resource import GatewayResource, gateway_from_env, run_async
 from .retry import backoff_delay, parse_retry_after
 from .sandbox import SandboxAdapter, SandboxTransport, simulated_outcome
 from .sender import (
@@ -60,6 +60,7 @@ __all__ = [
     "httpx_error",
     "needs_ucs2",
     "parse_retry_after",
+    "run_async",
     "send_all",
     "simulated_outcome",
     "unquote_dlr_key",

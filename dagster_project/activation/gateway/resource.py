@@ -6,7 +6,8 @@
 ``dagster.EnvVar`` (``gateway_from_env`` does), never literals in code or YAML.
 
 ``send`` is synchronous for Dagster assets: one ``httpx.AsyncClient`` per call,
-shared by every request of the batch, run with ``asyncio.run``. Under the client,
+shared by every request of the batch, run on a fresh event loop (``run_async``:
+uvloop where it is installed). Under the client,
 ``transport`` picks the connection layer: aiohttp's (default, several times less
 CPU per request) or httpx's own httpcore pools (see ``transport.py``).
 """
@@ -15,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 from dagster import ConfigurableResource, EnvVar
@@ -32,6 +34,7 @@ from .transport import AiohttpTransport, GatewayClient, ShardedTransport
 from .twilio import TWILIO_API, TwilioAdapter
 from .types import GatewayAdapter, OutboundMessage, SendResult
 
+T = TypeVar("T")
 KINDS = ("sandbox", "kannel", "twilio")
 TRANSPORTS = ("aiohttp", "httpcore")
 
@@ -140,11 +143,25 @@ class GatewayResource(ConfigurableResource):
         """Send a batch; one final ``SendResult`` per message, in input order."""
         if not messages:
             return []
-        return asyncio.run(self.asend(messages))
+        return run_async(self.asend(messages))
 
     @property
     def honours_idempotency_key(self) -> bool:
         return bool(self.adapter().honours_idempotency_key)
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on uvloop when it is installed (not on Windows), else asyncio's loop.
+
+    The sender's loop turns over several callbacks per message; uvloop's C loop
+    takes about 15% off the CPU per message (bench/README.md, "Dispatch").
+    """
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is declared for every platform but Windows
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
 
 
 def gateway_from_env() -> GatewayResource:
