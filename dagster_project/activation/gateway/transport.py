@@ -17,6 +17,8 @@ connections. It is still one ``httpx.AsyncClient``; only the pool is split.
 
 from __future__ import annotations
 
+import re
+
 import aiohttp
 import httpx
 import httpx_aiohttp
@@ -201,13 +203,20 @@ def httpx_error(exc: Exception) -> Exception:
     may have (not resent without an idempotency key). Anything unrecognised from
     aiohttp or the socket is therefore mapped to a "may have" error; an
     exception that is neither (a bug, a cancellation) is returned unchanged.
+
+    aiohttp puts the request URL in some messages (a connect timeout, an
+    unparsable answer); a Kannel sendsms URL carries the password and the phone
+    in its query, and the message ends up in the ledger and the logs, so queries
+    are cut from it.
     """
-    message = str(exc) or type(exc).__name__
+    message = _QUERY.sub(r"\1", str(exc)) or type(exc).__name__
     for kind, target in _ERRORS:
         if isinstance(exc, kind):
             return target(message)
     return exc
 
+
+_QUERY = re.compile(r"""(\w+://[^\s?#'"]*)[?#][^\s'"]*""")
 
 # Most specific first: the first match wins.
 _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (

@@ -78,6 +78,17 @@ def test_the_message_is_kept_and_other_exceptions_pass_unchanged():
     assert httpx_error(bug) is bug
 
 
+def test_urls_in_messages_lose_their_query_string():
+    """A Kannel sendsms URL holds the password and the phone; the message goes to the ledger."""
+    url = "http://127.0.0.1:13013/cgi-bin/sendsms?username=u&password=s3cret&to=%2B4917612345678"
+    mapped = httpx_error(aiohttp.ConnectionTimeoutError(f"Connection timeout to host {url}"))
+    assert str(mapped) == "Connection timeout to host http://127.0.0.1:13013/cgi-bin/sendsms"
+    info = SimpleNamespace(real_url=url)
+    mapped = httpx_error(aiohttp.ClientResponseError(info, (), status=400, message="bad"))
+    assert "s3cret" not in str(mapped) and "4917612345678" not in str(mapped)
+    assert "/cgi-bin/sendsms" in str(mapped)
+
+
 def test_the_gateway_client_keeps_no_cookies():
     from dagster_project.activation.gateway import GatewayClient
 
