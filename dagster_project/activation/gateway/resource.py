@@ -154,7 +154,7 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """``asyncio.run`` on uvloop when it is installed (not on Windows), else asyncio's loop.
 
     The sender's loop turns over several callbacks per message; uvloop's C loop
-    takes about 15% off the CPU per message (bench/README.md, "Dispatch").
+    took 0-20% (6% on average) off the CPU per message here (bench/README.md, "Dispatch").
     """
     try:
         import uvloop
