@@ -78,6 +78,7 @@ class TwilioAdapter:
             f"{self.base_url.rstrip('/')}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
         )
         self._url = httpx.URL(self.url)  # parsed once, not per message
+        self._callback = httpx.URL(self.status_callback_url) if self.status_callback_url else None
         token = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
         self._headers = {
             "Authorization": f"Basic {token}",
@@ -93,10 +94,8 @@ class TwilioAdapter:
             form["From"] = msg.sender
         if msg.validity_s is not None:
             form["ValidityPeriod"] = str(max(1, min(MAX_VALIDITY_S, msg.validity_s)))
-        if self.status_callback_url:
-            form["StatusCallback"] = str(
-                httpx.URL(self.status_callback_url).copy_merge_params({"key": msg.key})
-            )
+        if self._callback is not None:
+            form["StatusCallback"] = str(self._callback.copy_merge_params({"key": msg.key}))
         # The form encoded here, as httpx's data= would, minus its per-field type checks.
         body = urlencode(form).encode()
         return client.build_request("POST", self._url, content=body, headers=self._headers)
