@@ -36,7 +36,7 @@ from dagster_project import settings
 SIZES = {"S": 10_000, "M": 100_000, "L": 1_000_000}
 PHASES = [
     "generate", "ingest", "floor", "dbt_full", "dbt_daily", "checks", "dbt_floor",
-    "journey_latency", "dispatch",
+    "journey_latency", "daily_e2e", "dispatch",
 ]  # fmt: skip
 # Phases measured once per invocation, not per size.
 ONCE = {"dispatch"}
@@ -49,6 +49,7 @@ NEEDS = {
     "checks": "warehouse.duckdb",
     "dbt_floor": "warehouse.duckdb",
     "journey_latency": "warehouse.duckdb",
+    "daily_e2e": "warehouse.duckdb",
 }
 
 
@@ -155,6 +156,8 @@ def main() -> None:
     _print_checks_table({k: merged[k] for k in SIZES if k in merged})
     print()
     _print_latency_table({k: merged[k] for k in SIZES if k in merged})
+    print()
+    _print_daily_e2e_table({k: merged[k] for k in SIZES if k in merged})
     if "dispatch" in merged:
         print()
         _print_dispatch_table(merged["dispatch"])
@@ -182,6 +185,52 @@ def _print_latency_table(results: dict) -> None:
         "event stream's dbt models, advance, gates) and the dispatch job after it (sandbox). "
         "'total s' is the pipeline's share of the delay from leaving the cart to the "
         "gateway's acceptance; the sensors add up to a minute each."
+    )
+
+
+# The parts of the daily run, in the schedule's order, as the table heads them.
+DAILY_PARTS = [
+    ("reference_ingest", "ref"),
+    ("daily_ingest", "load"),
+    ("dbt_build", "dbt"),
+    ("publish", "publish"),
+    ("plans", "plans"),
+    ("journeys", "journeys"),
+]
+
+
+def _print_daily_e2e_table(results: dict) -> None:
+    head = (
+        f"{'size':<4} "
+        + " ".join(f"{label + ' s':>10}" for _, label in DAILY_PARTS)
+        + f" {'GX gates s':>10} {'total s':>8} {'(spread)':>11} {'MiB':>6} {'day rows':>9} "
+        f"{'dbt models':>10} {'dbt tests':>9} {'gates ok':>9} {'planned':>8} {'entered':>8}"
+    )
+    print(head)
+    print("-" * len(head))
+    for size, r in results.items():
+        d = r.get("daily_e2e")
+        if not d:
+            continue
+        parts = d["parts"]
+        gates = sum(p["gx_gate_seconds"] for p in parts.values())
+        print(
+            f"{size:<4} "
+            + " ".join(
+                f"{parts[key]['seconds']:>10.1f}" if key in parts else f"{'-':>10}"
+                for key, _ in DAILY_PARTS
+            )
+            + f" {gates:>10.1f} {d['seconds']:>8.1f} {_spread(d):>11} {d['peak_mib']:>6.0f} "
+            f"{d['day_rows']:>9,} {d['dbt_models_materialized']:>10} "
+            f"{d['dbt_tests_passed']:>4}/{d['dbt_tests']:<4} "
+            f"{d['gates_passed']:>4}/{d['gates']:<4} {d['recipients_planned']:>8,} "
+            f"{d['journeys'].get('entered') or 0:>8,}"
+        )
+    print(
+        "\nGoal (issue 16): a whole daily run at L (load the new day, dbt, all gates, plan every "
+        "campaign, advance every journey) in <= 60 s, as one phase. Jobs in the schedule's "
+        "order on a copy of the warehouse, SQLite Dagster instance; 'GX gates s' is the gate "
+        "steps' share of the parts (raw, mart, plan and journey suites)."
     )
 
 
