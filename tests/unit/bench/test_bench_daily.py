@@ -38,4 +38,4 @@ def test_only_failed_error_checks_are_failed_gates():
 
 
 def test_share_is_what_the_steps_leave_of_the_job():
-    assert share({"a": 1.0, "b": 2.0}, 4.5) == {"steps": 3.0, "outside_steps": 1.5}
+    assert share({"a": 1.0, "b": 2.0}, 4.5) == {"in_steps": 3.0, "outside_steps": 1.5}
