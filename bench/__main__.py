@@ -9,6 +9,11 @@ the same files in the same run; then the dbt build (full refresh, then a daily
 incremental run) beside its hand-written floor. Results also go to
 ``$SMS_DATA_DIR/bench/results.json``.
 
+The ``daily_e2e`` phase (bench/daily.py) runs a user's whole morning on a copy of the
+built warehouse: the schedule's jobs in order (reference and daily ingest, the dbt build,
+the analysts' copy, the day's plans, the journeys' advance) with their gates, on a SQLite
+Dagster instance at a fixed clock; its parts, counts and peak memory are one table.
+
 The ``dispatch`` phase (bench/dispatch.py) does not depend on the data size and
 runs once per invocation: 100,000 messages (``--messages``) through the gateway
 sender to a local gateway beside a bare httpx loop, the token bucket's accuracy
