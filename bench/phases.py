@@ -3,7 +3,8 @@
     python -m bench.phases PHASE --dir DIR [--customers N --days D]
 
 PHASE is generate, ingest, floor, dbt_full, dbt_daily, checks, dbt_floor,
-journey_latency or dispatch (independent of the data size: see bench/dispatch.py).
+journey_latency, daily_e2e (bench/daily.py) or dispatch (independent of the data size:
+see bench/dispatch.py).
 
 Prints one JSON line with the phase's figures on stdout.
 """
@@ -350,6 +351,14 @@ def journey_latency(base: Path, carts: int = 20) -> dict:
     }
 
 
+def daily_e2e(base: Path) -> dict:
+    """A whole daily run of the user's schedule on a copy of the built warehouse
+    (bench/daily.py): load, dbt, gates, publish, plans, journeys."""
+    from bench import daily
+
+    return daily.run_day(base, END)
+
+
 def dispatch(base: Path, messages: int) -> dict:
     """The gateway sender against a local gateway, beside a bare httpx loop (bench/dispatch.py)."""
     from bench import dispatch as bench_dispatch
@@ -378,6 +387,7 @@ def main() -> None:
             "checks",
             "dbt_floor",
             "journey_latency",
+            "daily_e2e",
             "dispatch",
         ],  # fmt: skip
     )
@@ -405,6 +415,7 @@ def main() -> None:
             "dbt_daily": dbt_daily,
             "checks": checks,
             "dbt_floor": dbt_floor,
+            "daily_e2e": daily_e2e,
         }
         out = phases[a.phase](a.dir)
     print("BENCH " + json.dumps(out, default=str))
