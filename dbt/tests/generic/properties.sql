@@ -10,14 +10,22 @@
                                      strings are quoted, numbers and booleans are not)
       is_e164: [columns]             every non-NULL value is + and 7 to 15 digits
       expressions: [SQL]             true on every row (expression_is_true)
+      primary_key: [columns]         together they identify a row: no NULL in any, no two
+                                     rows alike (the primary_key test)
 
     Every property is counted on its own; when any fails, the test fails the build with an
     error naming the model, and each failing column with its property and the number of
     rows (`properties of dim_customers failed: customer_id not_null in 3 rows; ...`). The
     `where` config applies to all the properties of one test: properties that may be checked
     on the rows the latest build wrote go in a test of their own (`__latest_build__`). -#}
-{% test properties(model, not_null=[], unique=[], accepted_values={}, is_e164=[], expressions=[]) %}
+{% test properties(model, not_null=[], unique=[], accepted_values={}, is_e164=[], expressions=[], primary_key=[]) %}
 {%- set checks = [] -%}
+{%- for column in primary_key if column not in not_null -%}
+    {%- do checks.append((column, 'not_null (primary key)', column ~ ' is null')) -%}
+{%- endfor -%}
+{%- if primary_key -%}
+    {%- do checks.append((primary_key | join(', '), 'primary key unique', none)) -%}
+{%- endif -%}
 {%- for column in not_null -%}
     {%- do checks.append((column, 'not_null', column ~ ' is null')) -%}
 {%- endfor -%}
@@ -53,6 +61,8 @@ with counted as (
         {%- for column, property, failing in checks %}
         {% if property == 'unique' -%}
         count({{ column }}) - count(distinct {{ column }})
+        {%- elif property == 'primary key unique' -%}
+        count(*) - count(distinct {{ row_value(primary_key) }})
         {%- else -%}
         count(case when {{ failing }} then 1 end)
         {%- endif %} as check_{{ loop.index }}{{ ',' if not loop.last }}
