@@ -43,9 +43,9 @@ from pydantic import Field
 
 from dagster_project import settings
 from dagster_project.ingest.jobs import ingest_daily_job, ingest_reference_job
+from dagster_project.lib.dbt_unit_tests import code_fingerprint, record_unit_tests, unit_test_args
 from dagster_project.quality.gates import require_passing_gates
 from dagster_project.transform.freshness import read_freshness
-from dagster_project.transform.unit_tests import code_fingerprint, record_unit_tests, unit_test_args
 from dagster_project.warehouse import (
     RUN_LOCK_TIMEOUT_S,
     WAREHOUSE_POOL,
@@ -90,7 +90,7 @@ def run_dbt(
 
     Target and logs go to ``work_dir``, so runs on different warehouses never share
     dbt's ``target/``; a failure raises ``CalledProcessError``. A ``build`` runs the
-    unit tests as the Dagster asset does (``unit_tests``: not again for code that
+    unit tests as the Dagster asset does (``lib.dbt_unit_tests``: not again for code that
     passed them on this warehouse, except on a full refresh).
     """
     target = work_dir / "dbt_target"
@@ -223,7 +223,7 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtB
     fingerprint = code_fingerprint(DBT_DIR)
     with warehouse_lock(warehouse, timeout_s=RUN_LOCK_TIMEOUT_S, what=what, say=say):
         wait_until_free(warehouse, say=say)  # a notebook holding the file read-write
-        # the unit tests pin code, not data: once per version of the code (unit_tests.py)
+        # the unit tests pin code, not data: once per version of the code (lib/dbt_unit_tests.py)
         args += unit_test_args(warehouse, fingerprint, full_refresh=False)
         with settings.exported_warehouse_path():
             invocation = dbt.cli(args, context=context)
