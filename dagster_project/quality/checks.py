@@ -29,7 +29,7 @@ from pydantic import Field
 from dagster_project import settings
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.lib.metadata import md_table
-from dagster_project.quality import datasets, validation
+from dagster_project.quality import data_docs, datasets, validation
 from dagster_project.quality.datasets import Dataset
 from dagster_project.warehouse import WAREHOUSE_POOL, WarehouseResource
 
@@ -189,7 +189,7 @@ def build_check(dataset: Dataset) -> AssetChecksDefinition:
             example_columns=dataset.example_columns,
             source_root=settings.landing_dir(),
         )
-        page = validation.DataDocs(docs_dir()).publish(
+        page = data_docs.DataDocs(docs_dir()).publish(
             outcome,
             run_name=context.run.run_id,
             batch_id=f"{'.'.join(dataset.asset)}-{end or 'all'}",
@@ -232,7 +232,7 @@ def build_volume_check(datasets_: list[Dataset]) -> AssetChecksDefinition:
     def _volume(
         context: AssetCheckExecutionContext, warehouse: WarehouseResource, config: GateConfig
     ):
-        docs = validation.DataDocs(docs_dir())
+        docs = data_docs.DataDocs(docs_dir())
         with warehouse.get_connection() as conn:
             for check_key in sorted(context.selected_asset_check_keys, key=str):
                 dataset = by_key[check_key]

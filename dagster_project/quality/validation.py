@@ -1,5 +1,5 @@
 """Great Expectations, used as a library: load a suite file, validate a pandas batch,
-summarize the result, render Data Docs.
+summarize the result (Data Docs: ``data_docs.py``).
 
 No Dagster and no DuckDB here: a batch arrives as a DataFrame and leaves as a
 ``SuiteOutcome`` of plain values, so the rules are unit-tested alone. GX's SQL
@@ -16,8 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
-import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -28,12 +26,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 import great_expectations as gx  # noqa: E402
 import pandas as pd  # noqa: E402
-from great_expectations.core.run_identifier import RunIdentifier  # noqa: E402
 from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
-from great_expectations.data_context.types.resource_identifiers import (  # noqa: E402
-    ExpectationSuiteIdentifier,
-    ValidationResultIdentifier,
-)
 
 from dagster_project.lib.phones import mask_phone  # noqa: E402
 
@@ -325,76 +318,3 @@ def _mask_value(value: Any, phones: set[str]) -> Any:
             return {**value, "value": _mask_value(value["value"], phones)}
         return {k: mask_phone(v) if k in phones and v else v for k, v in value.items()}
     return mask_phone(value) if isinstance(value, str) else value
-
-
-# ---------------------------------------------------------------------------
-# Data Docs: the latest validation results as GX's static HTML site.
-
-
-class DataDocs:
-    """A GX file context under ``root`` that keeps results and renders Data Docs.
-
-    Only the validation results store and the docs site are used; suites stay in
-    ``expectations/``. The newest ``keep`` results per suite are kept.
-    """
-
-    def __init__(self, root: Path, keep: int = 30):
-        self.root = root
-        self.keep = keep
-        root.mkdir(parents=True, exist_ok=True)
-        self.context = gx.get_context(mode="file", project_root_dir=str(root))
-        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        self.gx_dir = Path(self.context.root_directory)
-
-    @property
-    def site_dir(self) -> Path:
-        return self.gx_dir / "uncommitted" / "data_docs" / "local_site"
-
-    def publish(self, outcome: SuiteOutcome, run_name: str, batch_id: str) -> Path:
-        """Store ``outcome`` and render its page and the index; returns the page's path."""
-        key = ValidationResultIdentifier(
-            expectation_suite_identifier=ExpectationSuiteIdentifier(name=outcome.suite),
-            run_id=RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.UTC)),
-            batch_identifier=_safe(batch_id),
-        )
-        self.context.validation_results_store.set(key, outcome.result)
-        self._prune(outcome.suite)
-        self.context.build_data_docs(resource_identifiers=[key])
-        [site] = self.context.get_docs_sites_urls(resource_identifier=key)
-        page = Path(site["site_url"].removeprefix("file://"))
-        for html in (page, self.site_dir / "index.html"):
-            if html.exists():
-                _strip_beacons(html)
-        return page
-
-    def _prune(self, suite: str) -> None:
-        for base, suffix in (
-            (self.gx_dir / "uncommitted" / "validations", ".json"),
-            (self.site_dir / "validations", ".html"),
-        ):
-            folder = base / suite
-            if not folder.exists():
-                continue
-            files = sorted(folder.rglob(f"*{suffix}"), key=lambda p: p.stat().st_mtime)
-            for old in files[: max(0, len(files) - self.keep)]:
-                old.unlink()
-            for d in sorted(folder.rglob("*"), reverse=True):
-                if d.is_dir() and not any(d.iterdir()):
-                    shutil.rmtree(d)
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
-
-
-# The GX site template loads its logo from GX's bucket with the data context id and
-# a timestamp in the query string: a tracking beacon on every page view. Local pages
-# get no beacon (the CDN stylesheets stay: without them the pages are unreadable).
-_BEACON = re.compile(r"<img[^>]*great-expectations-web-assets[^>]*>", re.IGNORECASE)
-
-
-def _strip_beacons(html: Path) -> None:
-    text = html.read_text()
-    cleaned = _BEACON.sub("", text)
-    if cleaned != text:
-        html.write_text(cleaned)

@@ -3,10 +3,20 @@
 from pathlib import Path
 
 import yaml
-from dagster import AssetKey, BackfillPolicy, DagsterInstance
+from dagster import (
+    AssetKey,
+    BackfillPolicy,
+    DagsterEvent,
+    DagsterEventType,
+    DagsterInstance,
+    SkipReason,
+    build_run_status_sensor_context,
+)
 
 from dagster_project.definitions import defs
+from dagster_project.ingest.jobs import ingest_reference_daily
 from dagster_project.ingest.specs import ALL_SPECS
+from dagster_project.transform import SCHEDULE_TAG, marts_after_load
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -205,3 +215,33 @@ def test_every_asset_has_a_group_and_the_publish_step_a_readable_dependency():
     # ... and still after everything: every raw table and mart is upstream of it.
     for key in (AssetKey(["raw", "shop_orders"]), AssetKey(["marts", "dim_customers"])):
         assert key in graph.get_ancestor_asset_keys(AssetKey("analytics_snapshot"))
+
+
+def test_marts_after_load_skips_the_scheduled_reference_run_and_requests_one_build_otherwise():
+    with DagsterInstance.ephemeral() as instance:
+        runs = {
+            "scheduled": instance.create_run_for_job(
+                defs.resolve_job_def("ingest_reference"),
+                tags={SCHEDULE_TAG: ingest_reference_daily.name},
+            ),
+            "by hand": instance.create_run_for_job(defs.resolve_job_def("ingest_reference")),
+            "daily": instance.create_run_for_job(
+                defs.resolve_job_def("ingest_daily"),
+                tags={SCHEDULE_TAG: ingest_reference_daily.name},
+            ),
+        }
+        answers = {}
+        for name, run in runs.items():
+            context = build_run_status_sensor_context(
+                sensor_name=marts_after_load.name,
+                dagster_event=DagsterEvent(
+                    event_type_value=DagsterEventType.RUN_SUCCESS.value, job_name=run.job_name
+                ),
+                dagster_instance=instance,
+                dagster_run=run,
+            )
+            answers[name] = marts_after_load(context)
+    assert isinstance(answers["scheduled"], SkipReason)
+    for name in ("by hand", "daily"):
+        assert answers[name].run_key == runs[name].run_id
+        assert answers[name].tags["reason"].endswith("succeeded")

@@ -143,6 +143,23 @@ def test_negative_payment_and_positive_refund_fail():
     assert len(out.failed) == 2 and out.gate_failed
 
 
+def test_amounts_are_bounded_in_units_of_their_own_currency():
+    # A million lira (about 29,000 US dollars) is a large but real basket: the M benchmark
+    # world holds such an order, and a bound of a million units blocked its whole backfill.
+    lira = run(pos_batch(n=3, currency=["TRY"] * 3, net_sales=[1_012_700.0, 10.0, 10.0]))
+    assert lira.passed, lira.reason()
+    # A parsing error (digits run together) is still caught, payment and refund alike.
+    garbage = run(
+        pos_batch(
+            n=3,
+            event_type=["Payment", "Refund", "Payment"],
+            net_sales=[2_500_000_000.0, -2_500_000_000.0, 10.0],
+        )
+    )
+    assert {(o.column, o.unexpected_count) for o in garbage.failed} == {("net_sales", 1)}
+    assert len(garbage.failed) == 2 and garbage.gate_failed
+
+
 def test_a_file_delivered_twice_fails_uniqueness_but_one_resent_line_does_not():
     once = pos_batch(n=50)
     assert run(pd.concat([once, once.iloc[:1]], ignore_index=True)).passed
