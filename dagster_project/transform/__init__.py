@@ -49,6 +49,7 @@ from dagster_project.ingest.jobs import (
     ingest_reference_daily,
     ingest_reference_job,
 )
+from dagster_project.lib.dbt_unit_tests import code_fingerprint, record_unit_tests, unit_test_args
 from dagster_project.quality.gates import require_passing_gates
 from dagster_project.transform.freshness import read_freshness
 from dagster_project.warehouse import (
@@ -94,17 +95,27 @@ def run_dbt(
     """The venv's dbt on one warehouse file, outside Dagster (tests, benchmarks).
 
     Target and logs go to ``work_dir``, so runs on different warehouses never share
-    dbt's ``target/``; a failure raises ``CalledProcessError``.
+    dbt's ``target/``; a failure raises ``CalledProcessError``. A ``build`` runs the
+    unit tests as the Dagster asset does (``lib.dbt_unit_tests``: not again for code that
+    passed them on this warehouse, except on a full refresh).
     """
+    target = work_dir / "dbt_target"
+    build = bool(args) and args[0] == "build"
+    fingerprint = code_fingerprint(DBT_DIR) if build else ""
     command = [
         DBT_EXECUTABLE, *args, "--quiet",
         "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-        "--target-path", str(work_dir / "dbt_target"), "--log-path", str(work_dir / "dbt_logs"),
+        "--target-path", str(target), "--log-path", str(work_dir / "dbt_logs"),
     ]  # fmt: skip
+    if build:
+        command += unit_test_args(warehouse, fingerprint, "--full-refresh" in args)
     if as_of:
         command += ["--vars", json.dumps({"as_of": as_of})]
     env = {**os.environ, "SMS_WAREHOUSE_PATH": str(warehouse)}
-    return subprocess.run(command, env=env, check=True)
+    done = subprocess.run(command, env=env, check=True)
+    if build:
+        record_unit_tests(warehouse, fingerprint, target)
+    return done
 
 
 def manifest_is_stale() -> bool:
@@ -215,10 +226,15 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtB
     warehouse = settings.warehouse_path()
     say = context.log.warning
     what = f"dbt build in Dagster run {context.run.run_id}"
+    fingerprint = code_fingerprint(DBT_DIR)
     with warehouse_lock(warehouse, timeout_s=RUN_LOCK_TIMEOUT_S, what=what, say=say):
         wait_until_free(warehouse, say=say)  # a notebook holding the file read-write
+        # the unit tests pin code, not data: once per version of the code (lib/dbt_unit_tests.py)
+        args += unit_test_args(warehouse, fingerprint, full_refresh=False)
         with settings.exported_warehouse_path():
-            yield from dbt.cli(args, context=context).stream()
+            invocation = dbt.cli(args, context=context)
+            yield from invocation.stream()
+        record_unit_tests(warehouse, fingerprint, Path(invocation.target_path))
         if LIFECYCLE_KEY not in context.selected_asset_keys:
             return
         with connection(warehouse, read_only=True, say=say) as conn:

@@ -6,7 +6,9 @@ and their consent at the end. The marts must say the same.
 """
 
 import shutil
+import subprocess
 from datetime import date, timedelta
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -16,7 +18,8 @@ from dagster import AssetKey, AssetSelection, DagsterInstance
 from dagster_project.definitions import defs, materialize_selection
 from dagster_project.ingest.assets import daily_assets, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
-from dagster_project.transform import dbt_models, run_dbt
+from dagster_project.lib.dbt_unit_tests import code_fingerprint
+from dagster_project.transform import DBT_DIR, dbt_models, run_dbt
 
 END = date(2026, 11, 21)
 AS_OF = "2026-11-22"
@@ -461,3 +464,28 @@ def test_the_journey_event_stream_agrees_with_the_marts(built):
         """
     ).fetchone()
     assert compared > 0 and disagree == 0
+
+
+def test_the_first_build_passed_every_unit_test_and_the_daily_one_could_skip_them(built):
+    """The stamp beside the warehouse: every dbt unit test passed on this code (docs/models.md)."""
+    warehouse = built["rebuilt"].parent / "warehouse.duckdb"
+    stamp = Path(f"{warehouse}.unit-tested")
+    assert stamp.read_text().strip() == code_fingerprint(DBT_DIR)
+
+
+def test_a_failing_property_fails_the_build_naming_model_column_and_property(built, capfd):
+    broken = built["rebuilt"].parent / "broken.duckdb"
+    shutil.copy(built["rebuilt"], broken)
+    with duckdb.connect(str(broken)) as conn:
+        conn.execute(
+            "UPDATE marts.dim_customer_rfm SET rfm_segment = NULL WHERE customer_id IN "
+            "(SELECT customer_id FROM marts.dim_customer_rfm ORDER BY ALL LIMIT 3)"
+        )
+    capfd.readouterr()
+    with pytest.raises(subprocess.CalledProcessError):
+        run_dbt(
+            "test", "--select", "dim_customer_rfm,test_type:data",
+            warehouse=broken, work_dir=built["rebuilt"].parent, as_of=AS_OF,
+        )  # fmt: skip
+    out = capfd.readouterr().out
+    assert "properties of dim_customer_rfm failed: rfm_segment not_null in 3 rows" in out
