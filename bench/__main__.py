@@ -157,16 +157,16 @@ def main() -> None:
             best["runs"] = [r["throughput"]["send_all_msgs_per_s"] for r in runs]
         merged["dispatch"] = best
         path.write_text(json.dumps(merged, indent=2, default=str))
-    print()
-    _print_table({k: merged[k] for k in SIZES if k in merged})
-    print()
-    _print_dbt_table({k: merged[k] for k in SIZES if k in merged})
-    print()
-    _print_checks_table({k: merged[k] for k in SIZES if k in merged})
-    print()
-    _print_latency_table({k: merged[k] for k in SIZES if k in merged})
-    print()
-    _print_daily_e2e_table({k: merged[k] for k in SIZES if k in merged})
+    by_size = {k: merged[k] for k in SIZES if k in merged}
+    for table in (
+        _print_table,
+        _print_dbt_table,
+        _print_checks_table,
+        _print_latency_table,
+        _print_daily_e2e_table,
+    ):
+        print()
+        table(by_size)
     if "dispatch" in merged:
         print()
         _print_dispatch_table(merged["dispatch"])

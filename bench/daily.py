@@ -145,7 +145,7 @@ def run_day(base: Path, end: date) -> dict:
     # suites, the journey files' check (dbt's tests and the load's own checks are counted apart).
     gate_names = {s.name for c in [*raw_checks, *mart_checks] for s in c.check_specs}
     gate_names |= {*PLAN_GATES.values(), "journey_files"}
-    plan_job = defs.get_job_def("plan_campaigns")
+    plan_job = defs.resolve_job_def("plan_campaigns")
     plan_ops = {
         op: {"config": {"now": f"{day}T{PLAN_AT}+00:00"}} for op in _op_names(plan_job, PLAN_PREFIX)
     }
@@ -190,7 +190,7 @@ def run_day(base: Path, end: date) -> dict:
         t0 = time.perf_counter()
         for part, name, kwargs, ops in schedule:
             t = time.perf_counter()
-            result = defs.get_job_def(name).execute_in_process(
+            result = defs.resolve_job_def(name).execute_in_process(
                 instance=instance,
                 run_config={**QUIET, **({"ops": ops} if ops else {})},
                 raise_on_error=False,

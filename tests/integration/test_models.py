@@ -481,11 +481,20 @@ def test_a_failing_property_fails_the_build_naming_model_column_and_property(bui
             "UPDATE marts.dim_customer_rfm SET rfm_segment = NULL WHERE customer_id IN "
             "(SELECT customer_id FROM marts.dim_customer_rfm ORDER BY ALL LIMIT 3)"
         )
+        # a number as typed, not E.164 (and one whose first digit is 0)
+        conn.execute(
+            "UPDATE marts.dim_customers SET phone_e164 = CASE WHEN customer_id = "
+            "(SELECT min(customer_id) FROM marts.dim_customers WHERE phone_e164 IS NOT NULL) "
+            "THEN '0151 2345678' ELSE '+0151234567' END WHERE customer_id IN "
+            "(SELECT customer_id FROM marts.dim_customers WHERE phone_e164 IS NOT NULL "
+            "ORDER BY customer_id LIMIT 2)"
+        )
     capfd.readouterr()
     with pytest.raises(subprocess.CalledProcessError):
         run_dbt(
-            "test", "--select", "dim_customer_rfm,test_type:data",
+            "test", "--select", "dim_customer_rfm,test_type:data", "dim_customers,test_type:data",
             warehouse=broken, work_dir=built["rebuilt"].parent, as_of=AS_OF,
         )  # fmt: skip
     out = capfd.readouterr().out
     assert "properties of dim_customer_rfm failed: rfm_segment not_null in 3 rows" in out
+    assert "properties of dim_customers failed: phone_e164 is_e164 in 2 rows" in out

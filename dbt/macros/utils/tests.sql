@@ -31,3 +31,18 @@
 {% macro duckdb__row_value(columns) -%}
     row({{ columns | join(', ') }})
 {%- endmacro %}
+
+{#- True when `column` holds an E.164 number: + and 7 to 15 digits, the first not 0
+    (`[+]` rather than an escaped plus: the same pattern reads alike in every engine's
+    string literals). -#}
+{% macro is_e164_sql(column) -%}
+    {{ return(adapter.dispatch('is_e164_sql')(column)) }}
+{%- endmacro %}
+
+{% macro default__is_e164_sql(column) -%}
+    {{ column }} rlike '^[+][1-9][0-9]{6,14}$'
+{%- endmacro %}
+
+{% macro duckdb__is_e164_sql(column) -%}
+    regexp_matches({{ column }}, '^[+][1-9][0-9]{6,14}$')
+{%- endmacro %}

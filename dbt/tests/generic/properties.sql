@@ -40,7 +40,7 @@
     {%- do checks.append((column, 'accepted_values', column ~ ' is not null and ' ~ column ~ ' not in (' ~ listed | join(', ') ~ ')')) -%}
 {%- endfor -%}
 {%- for column in is_e164 -%}
-    {%- do checks.append((column, 'is_e164', column ~ " is not null and not regexp_matches(" ~ column ~ ", '^\\+[1-9][0-9]{6,14}$')")) -%}
+    {%- do checks.append((column, 'is_e164', column ~ ' is not null and not ' ~ is_e164_sql(column))) -%}
 {%- endfor -%}
 {%- for expression in expressions -%}
     {%- do checks.append(('', 'expression_is_true: ' ~ expression, 'not coalesce((' ~ expression ~ '), false)')) -%}
