@@ -21,7 +21,7 @@ DEMO_SEED      ?= 42
 # one number, or campaign=value pairs, e.g. DEMO_UPLIFT=winback-lapsed=0.3,0.1
 DEMO_UPLIFT    ?= 0.15
 
-.PHONY: install demo test test-fast dev bench docs docs-serve lint clean help kannel chromium preview webhooks
+.PHONY: install demo test test-fast dev bench docs docs-serve lint clean help kannel chromium postgres preview webhooks
 
 help:
 	@echo "make demo   generate demo data and run the whole pipeline on the embedded DuckDB"
@@ -31,6 +31,7 @@ help:
 	@echo "make bench  benchmarks at sizes S, M, L (see bench/README.md)"
 	@echo "make docs   dbt docs (catalog of every model and column) into dbt/target"
 	@echo "make kannel install Debian's kannel + kannel-extras (the gateway tests need them)"
+	@echo "make postgres install Debian's postgresql (the operational store's tests start one)"
 	@echo "make chromium install Debian's chromium (the report's browser test opens it headless)"
 	@echo "make preview CAMPAIGN=winback-lapsed   a campaign's funnel and sample messages, nothing sent"
 	@echo "make webhooks  the webhook receiver (delivery reports, replies, clicks) on http://127.0.0.1:8088"
@@ -65,6 +66,13 @@ kannel:
 	  $(SUDO) apt-get update && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends kannel kannel-extras; }
 
+# The operational store's tests start a throwaway PostgreSQL server (initdb, pg_ctl on a
+# loopback port, demo/postgres.py). Installed from Debian only when no server is found.
+postgres:
+	@{ ls /usr/lib/postgresql/*/bin/initdb || command -v initdb; } >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends postgresql; }
+
 # The report's browser test opens the HTML in a real headless Chromium.
 # Installed from Debian only when missing; sudo only when not root.
 chromium:
@@ -72,9 +80,10 @@ chromium:
 	  $(SUDO) apt-get update && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends chromium; }
 
-# Kannel and Chromium were just made sure of, so their tests fail rather than skip if missing.
+# Kannel, Chromium and PostgreSQL were just made sure of, so their tests fail rather than
+# skip if missing.
 # Two workers, a test module per worker at a time (module fixtures build their world once).
-test: install kannel chromium
+test: install kannel chromium postgres
 	$(PY) -m pytest -n 2 --dist loadfile
 
 # The fast lane: pure functions in tests/unit, no warehouse file, no Dagster instance, no

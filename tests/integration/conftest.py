@@ -99,3 +99,30 @@ def built(tmp_path_factory, generated):
         return base
 
     return make
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server (Debian's binaries, ``demo/postgres.py``) for the session's
+    worker: started on first use on a loopback port, removed at the end."""
+    from demo.postgres import LocalPostgres
+
+    with LocalPostgres(durable=False) as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server, request):
+    """A fresh, empty database on the session's server for one test: its DSN."""
+    import re
+    import uuid
+
+    import psycopg
+
+    name = "t_" + re.sub(r"\W", "_", request.node.name.lower())[:40] + "_" + uuid.uuid4().hex[:6]
+    admin = postgres_server.dsn
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield admin.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
