@@ -14,6 +14,8 @@ reads ``SMS_WAREHOUSE_PATH``), the CLIs and the tests all agree.
 | ``SMS_BUSINESS_TIME_ZONE`` | ``UTC``                    | where the as-of day ends (IANA name)  |
 | ``SMS_SHOP_TIME_ZONE``| the business's zone             | the web shop's configured zone        |
 | ``SMS_LANDING_ENCODINGS`` | none (cp1252)               | encoding of non-UTF-8 files per entity|
+| ``SMS_OPSTORE``       | ``embedded``                    | where the send ledger lives: ``embedded`` (the warehouse file) or ``postgres`` |
+| ``SMS_POSTGRES_DSN``  | libpq's ``PG*`` variables       | the PostgreSQL operational store      |
 """
 
 from __future__ import annotations
@@ -162,6 +164,33 @@ def campaigns_dir() -> Path:
 def journeys_dir() -> Path:
     """Journey files (``SMS_JOURNEYS_DIR``, default ``journeys/`` in the repository)."""
     return Path(os.environ.get("SMS_JOURNEYS_DIR", REPO_ROOT / "journeys")).resolve()
+
+
+OPSTORE_KINDS = ("embedded", "postgres")
+
+
+class SettingError(ValueError):
+    """An environment variable holds a value the pipeline cannot use."""
+
+
+def opstore_kind() -> str:
+    """Where the operational state (send ledger, journey state, link registry) lives
+    (``SMS_OPSTORE``): ``embedded``, the warehouse file itself, needing no server; or
+    ``postgres``, for several dispatch workers at once."""
+    value = (os.environ.get("SMS_OPSTORE") or "embedded").strip().lower()
+    if value not in OPSTORE_KINDS:
+        raise SettingError(
+            f"SMS_OPSTORE={value!r}: expected one of {', '.join(OPSTORE_KINDS)}"
+        )
+    return value
+
+
+def postgres_dsn() -> str:
+    """The PostgreSQL store's connection string (``SMS_POSTGRES_DSN``, e.g.
+    ``postgresql://sms@db.internal:5432/sms``). Empty: libpq's own environment
+    (``PGHOST``, ``PGPORT``, ``PGUSER``, ``PGPASSWORD``, ``PGDATABASE``) or a service file.
+    A password belongs in ``PGPASSWORD`` or ``~/.pgpass``, not in a file in git."""
+    return os.environ.get("SMS_POSTGRES_DSN", "").strip()
 
 
 def duckdb_memory_limit() -> str:

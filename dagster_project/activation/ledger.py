@@ -19,8 +19,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-import duckdb
 import pandas as pd
+
+from dagster_project import opstore
 
 SENDABLE = ("planned", "deferred")
 FINAL = ("accepted", "failed", "unknown")
@@ -47,7 +48,7 @@ CREATE TABLE IF NOT EXISTS sms.ledger (
     body VARCHAR,
     encoding VARCHAR,
     segments INTEGER,
-    cost_usd DOUBLE,
+    cost_usd DOUBLE PRECISION,
     opt_in_event_id VARCHAR,
     opt_in_source VARCHAR,
     opt_in_text_version VARCHAR,
@@ -93,13 +94,40 @@ _ADDED_COLUMNS = {
     "journey_entry": "VARCHAR",
     "journey_step": "VARCHAR",
 }
+# Only in a PostgreSQL store: the lease of the dispatch worker holding a message it is
+# sending, and the dispatch run that re-checked it and let it go (``opstore.claims``).
+_POSTGRES_COLUMNS = {
+    "dispatch_run": "VARCHAR",
+    "lease_owner": "VARCHAR",
+    "lease_until": "TIMESTAMP",
+}
 # Zones and regions are stored as text joined by this (no IANA name or ISO code holds one).
 LIST_SEPARATOR = ","
 
 
-def ensure(conn: duckdb.DuckDBPyConnection) -> None:
+def ensure(conn) -> None:
+    """The ledger's tables, on the warehouse (embedded store) or on PostgreSQL."""
+    if opstore.is_postgres(conn):
+        from dagster_project.opstore import sync
+
+        with sync.schema_lock(conn, "ledger") as fresh:
+            if fresh:
+                _create(conn, {**_ADDED_COLUMNS, **_POSTGRES_COLUMNS})
+                conn.execute(
+                    "CREATE INDEX IF NOT EXISTS ledger_due ON sms.ledger (state, scheduled_at)"
+                )
+                conn.execute(
+                    "CREATE INDEX IF NOT EXISTS ledger_dispatch ON sms.ledger (dispatch_run, state)"
+                )
+                sync.capture(conn, "ledger", ["message_key"])
+                sync.capture(conn, "links", ["token"])
+        return
+    _create(conn, _ADDED_COLUMNS)
+
+
+def _create(conn, added: dict[str, str]) -> None:
     conn.execute(DDL)
-    for column, kind in _ADDED_COLUMNS.items():
+    for column, kind in added.items():
         conn.execute(f"ALTER TABLE sms.ledger ADD COLUMN IF NOT EXISTS {column} {kind}")
 
 
@@ -163,7 +191,7 @@ def history(
             JOIN _hist_customers USING (customer_id)
             WHERE l.kind = 'marketing'
               AND l.state IN {COUNTS_FOR_CAPS + (("held_out",) if held_out else ())}
-              AND l.plan_day >= ?::DATE - INTERVAL {int(days)} DAY
+              AND l.plan_day >= CAST(? AS DATE) - INTERVAL '{int(days)} days'
             """,
             [before_day],
         ).df()
@@ -315,38 +343,46 @@ EXPIRED_SQL = (
 )
 
 
-def record_expiries(conn) -> int:
-    """Mark accepted messages that expired at the provider (read from the loaded receipts).
+def record_expiries(conn, store=None) -> int:
+    """Mark accepted messages that expired at the provider (read from the loaded receipts
+    in the warehouse, ``conn``; the ledger is in ``store``, the warehouse by default).
 
     The outcome says so on the ledger (``expired``), beside the provider's code: the
     window held, the message was dropped rather than delivered late.
     """
+    store = conn if store is None else store
     found = conn.execute(
         "SELECT count(*) FROM information_schema.tables "
         "WHERE table_schema = 'raw' AND table_name = 'sms_events'"
     ).fetchall()[0][0]
-    if not found or not _exists(conn):
+    if not found or not _exists(store):
         return 0
-    before = conn.execute("SELECT count(*) FROM sms.ledger WHERE outcome = 'expired'").fetchall()
-    conn.execute(
+    expired = conn.execute(
         f"""
-        UPDATE sms.ledger SET
-            outcome = 'expired',
-            error_code = e.error_code,
-            error = 'expired at the provider: the window closed before it could be delivered'
-        FROM (
-            SELECT message_key, min(error_code) AS error_code
-            FROM raw.sms_events
-            WHERE event_type = 'status' AND message_key IS NOT NULL AND {EXPIRED_SQL}
-            GROUP BY 1
-        ) AS e
-        WHERE sms.ledger.message_key = e.message_key
-          AND sms.ledger.state = 'accepted'
-          AND sms.ledger.outcome IS DISTINCT FROM 'expired'
+        SELECT message_key, min(error_code) AS error_code
+        FROM raw.sms_events
+        WHERE event_type = 'status' AND message_key IS NOT NULL AND {EXPIRED_SQL}
+        GROUP BY 1
         """
-    )
-    after = conn.execute("SELECT count(*) FROM sms.ledger WHERE outcome = 'expired'").fetchall()
-    return after[0][0] - before[0][0]
+    ).df()
+    if expired.empty:
+        return 0
+    store.register("_expired", expired)
+    try:
+        return store.execute(
+            """
+            UPDATE sms.ledger SET
+                outcome = 'expired',
+                error_code = e.error_code,
+                error = 'expired at the provider: the window closed before it could be delivered'
+            FROM _expired AS e
+            WHERE sms.ledger.message_key = e.message_key
+              AND sms.ledger.state = 'accepted'
+              AND sms.ledger.outcome IS DISTINCT FROM 'expired'
+            """
+        ).fetchall()[0][0]
+    finally:
+        store.unregister("_expired")
 
 
 def reschedule(conn, rows: pd.DataFrame) -> None:

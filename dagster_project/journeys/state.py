@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from dagster_project import opstore
 from dagster_project.activation import ledger
 from dagster_project.journeys.engine import ACTIVE, EXITED, Entry, Visit
 
@@ -50,6 +51,14 @@ COLUMNS = [
 
 def ensure(conn) -> None:
     ledger.ensure(conn)
+    if opstore.is_postgres(conn):
+        from dagster_project.opstore import sync
+
+        with sync.schema_lock(conn, "journey_entries") as fresh:
+            if fresh:
+                conn.execute(DDL)
+                sync.capture(conn, "journey_entries", ["journey_id", "customer_id", "entry_key"])
+        return
     conn.execute(DDL)
 
 
@@ -142,10 +151,11 @@ def latest_active_entry(conn, journey_ids: Sequence[str]) -> dict[str, dt.dateti
     """Per customer, when they last entered one of these journeys they are still in."""
     if not journey_ids:
         return {}
+    marks = ", ".join("?" for _ in journey_ids)
     rows = conn.execute(
         "SELECT customer_id, max(entered_at) FROM sms.journey_entries "
-        "WHERE status = ? AND list_contains(?, journey_id) GROUP BY 1",
-        [ACTIVE, list(journey_ids)],
+        f"WHERE status = ? AND journey_id IN ({marks}) GROUP BY 1",
+        [ACTIVE, *journey_ids],
     ).fetchall()
     return {c: at.replace(tzinfo=dt.UTC) for c, at in rows}
 

@@ -1,10 +1,12 @@
-"""Journey state in the operational store (a DuckDB of its own): saved with its messages in
-one transaction, a message never written twice, an exit withdrawing what is not yet sent."""
+"""Journey state in the operational store, on both implementations (a DuckDB of its own, and
+a real PostgreSQL): saved with its messages in one transaction, a message never written
+twice, an exit withdrawing what is not yet sent."""
 
 import datetime as dt
 
 import duckdb
 import pandas as pd
+import psycopg
 import pytest
 
 from dagster_project.activation import ledger
@@ -35,9 +37,14 @@ def entries_frame(*es: Entry) -> pd.DataFrame:
     return pd.DataFrame([state.to_row(e, STEPS, NOW, "run") for e in es], columns=state.COLUMNS)
 
 
-@pytest.fixture
-def conn():
-    c = duckdb.connect()
+@pytest.fixture(params=["embedded", "postgres"])
+def conn(request):
+    if request.param == "postgres":
+        from dagster_project.opstore import postgres
+
+        c = postgres.connect(request.getfixturevalue("postgres_dsn"))
+    else:
+        c = duckdb.connect()
     state.ensure(c)
     yield c
     c.close()
@@ -82,7 +89,7 @@ def test_an_exit_withdraws_the_messages_not_yet_sent_and_keeps_the_sent_ones(con
 def test_a_failed_save_leaves_neither_the_state_nor_the_messages(conn):
     rows = pd.DataFrame([message("first", "deferred")], columns=ledger.COLUMNS)
     broken = no_links().assign(extra=[])  # a links frame with a column too many: the insert fails
-    with pytest.raises(duckdb.Error):
+    with pytest.raises((duckdb.Error, psycopg.Error)):
         state.save(conn, entries_frame(entry(position=1)), rows, broken.iloc[0:0].reindex([0]))
     assert ledger_rows(conn) == []
     assert conn.execute("SELECT count(*) FROM sms.journey_entries").fetchall() == [(0,)]

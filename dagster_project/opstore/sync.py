@@ -1,0 +1,259 @@
+"""The warehouse's copy of the PostgreSQL store's tables, refreshed with what changed since
+the last sync (never the whole table).
+
+Change capture, in PostgreSQL: a trigger stamps every inserted or updated row with the
+transaction that wrote it (``_xid``, a 64-bit ``xid8``), and a delete leaves a tombstone
+(``sms._deleted``) stamped the same way. A sync reads, in one repeatable-read
+snapshot, the rows and tombstones stamped in ``[last, horizon)``, where ``horizon`` is the
+snapshot's ``xmin``: every transaction below it has ended, so nothing with a smaller
+stamp can still appear, whatever order the transactions committed in. The warehouse
+applies the tombstones, replaces the changed rows and records ``horizon`` in one
+transaction, so a crash between the two stores repeats a sync and never skips one.
+Tombstones below the horizon the warehouse has already recorded are deleted.
+
+Rows travel as CSV (``COPY … TO STDOUT``, then DuckDB's ``read_csv`` with the warehouse
+table's own column types): no row passes through Python. An empty string and a NULL
+stay apart (``FORCE_QUOTE``; ``allow_quoted_nulls=false``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+# The tables the warehouse copies, with their keys, in the order a sync applies them.
+TABLES: dict[str, tuple[str, ...]] = {
+    "ledger": ("message_key",),
+    "links": ("token",),
+    "journey_entries": ("journey_id", "customer_id", "entry_key"),
+}
+# One advisory lock for schema changes: workers starting together create it once.
+_SCHEMA_LOCK = 7_215_340_001
+
+CAPTURE_DDL = """
+CREATE TABLE IF NOT EXISTS sms._deleted (
+    table_name TEXT NOT NULL,
+    key JSONB NOT NULL,
+    _xid XID8 NOT NULL DEFAULT pg_current_xact_id()
+);
+CREATE INDEX IF NOT EXISTS _deleted_xid ON sms._deleted (_xid);
+CREATE TABLE IF NOT EXISTS sms._schema (name TEXT PRIMARY KEY, version INTEGER NOT NULL);
+CREATE OR REPLACE FUNCTION sms._stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW._xid := pg_current_xact_id();
+    RETURN NEW;
+END $$;
+CREATE OR REPLACE FUNCTION sms._tombstone() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO sms._deleted (table_name, key)
+    SELECT TG_TABLE_NAME, jsonb_object_agg(k, to_jsonb(OLD) -> k)
+    FROM unnest(TG_ARGV) AS k;
+    RETURN OLD;
+END $$;
+"""
+
+
+@contextmanager
+def schema_lock(conn, name: str, version: int = 1) -> Iterator[bool]:
+    """Serialises schema creation among processes; yields whether ``name`` is below
+    ``version`` (and records it at ``version`` when the block succeeds)."""
+    if _version(conn, name) >= version:
+        yield False
+        return
+    conn.execute("BEGIN")
+    try:
+        conn.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+        conn.execute("CREATE SCHEMA IF NOT EXISTS sms")
+        conn.execute(CAPTURE_DDL)
+        fresh = _version(conn, name) < version
+        yield fresh
+        if fresh:
+            conn.execute(
+                "INSERT INTO sms._schema VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET version = excluded.version",
+                [name, version],
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _version(conn, name: str) -> int:
+    exists = conn.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'sms' AND table_name = '_schema'"
+    ).fetchall()[0][0]
+    if not exists:
+        return 0
+    row = conn.execute("SELECT version FROM sms._schema WHERE name = ?", [name]).fetchone()
+    return row[0] if row else 0
+
+
+def capture(conn, table: str, key: Sequence[str]) -> None:
+    """Stamp ``sms.<table>``'s writes and keep tombstones of its deletes (idempotent)."""
+    conn.execute(
+        f"ALTER TABLE sms.{table} ADD COLUMN IF NOT EXISTS _xid XID8 "
+        "NOT NULL DEFAULT pg_current_xact_id()"
+    )
+    conn.execute(f"CREATE INDEX IF NOT EXISTS {table}_xid ON sms.{table} (_xid)")
+    conn.execute(f"DROP TRIGGER IF EXISTS _stamp ON sms.{table}")
+    conn.execute(
+        f"CREATE TRIGGER _stamp BEFORE INSERT OR UPDATE ON sms.{table} "
+        "FOR EACH ROW EXECUTE FUNCTION sms._stamp()"
+    )
+    conn.execute(f"DROP TRIGGER IF EXISTS _tombstone ON sms.{table}")
+    args = ", ".join(f"'{k}'" for k in key)
+    conn.execute(
+        f"CREATE TRIGGER _tombstone AFTER DELETE ON sms.{table} "
+        f"FOR EACH ROW EXECUTE FUNCTION sms._tombstone({args})"
+    )
+
+
+@dataclass
+class SyncReport:
+    through: int = 0  # the horizon recorded: every change below it is in the warehouse
+    since: int = 0
+    rows: dict[str, int] = field(default_factory=dict)  # table -> rows copied
+    deleted: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def copied(self) -> int:
+        return sum(self.rows.values())
+
+
+def _warehouse_state(duck) -> int:
+    duck.execute("CREATE SCHEMA IF NOT EXISTS sms")
+    duck.execute(
+        "CREATE TABLE IF NOT EXISTS sms._sync (store VARCHAR PRIMARY KEY, through_xid UBIGINT)"
+    )
+    row = duck.execute("SELECT through_xid FROM sms._sync WHERE store = 'postgres'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def to_warehouse(store, duck, *, tables: Sequence[str] | None = None) -> SyncReport:
+    """Copy into the warehouse (``duck``) what changed in ``store`` since the last sync."""
+    from dagster_project.activation import ledger
+    from dagster_project.journeys import state
+
+    began = time.monotonic()
+    # The warehouse tables exist with the embedded store's schema (the dbt sources' shape).
+    ledger.ensure(duck)
+    state.ensure(duck)
+    since = _warehouse_state(duck)
+    report = SyncReport(since=since)
+    names = list(tables or TABLES)
+    raw = store.raw
+    with tempfile.TemporaryDirectory(prefix="sms-sync-") as scratch:
+        with raw.transaction():
+            raw.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            horizon = int(
+                raw.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text").fetchone()[0]
+            )
+            window = "_xid >= %s::text::xid8 AND _xid < %s::text::xid8"
+            files, tombstones = {}, {}
+            for table in names:
+                present = {
+                    r[0]
+                    for r in raw.execute(
+                        "SELECT column_name FROM information_schema.columns "
+                        "WHERE table_schema = 'sms' AND table_name = %s",
+                        [table],
+                    ).fetchall()
+                }
+                if not present:
+                    continue
+                columns = [
+                    (name, kind)
+                    for name, kind in duck.execute(
+                        "SELECT column_name, data_type FROM information_schema.columns "
+                        "WHERE table_schema = 'sms' AND table_name = ? ORDER BY ordinal_position",
+                        [table],
+                    ).fetchall()
+                    if name in present
+                ]
+                path = os.path.join(scratch, f"{table}.csv")
+                select = (
+                    f"SELECT {', '.join(n for n, _ in columns)} FROM sms.{table} WHERE {window}"
+                )
+                copy_sql = (
+                    f"COPY ({_inline(raw, select, [str(since), str(horizon)])}) TO STDOUT "
+                    f"(FORMAT csv, FORCE_QUOTE *)"
+                )
+                with open(path, "wb") as out, raw.cursor().copy(copy_sql) as copy:
+                    for chunk in copy:
+                        out.write(chunk)
+                files[table] = (path, columns)
+                key = TABLES[table]
+                rows = raw.execute(
+                    f"SELECT {', '.join(f'key ->> %s' for _ in key)} FROM sms._deleted "
+                    f"WHERE table_name = %s AND {window}",
+                    [*key, table, str(since), str(horizon)],
+                ).fetchall()
+                tombstones[table] = rows
+        duck.execute("BEGIN TRANSACTION")
+        try:
+            for table, (path, columns) in files.items():
+                key = TABLES[table]
+                report.deleted[table] = _apply(duck, table, key, path, columns, tombstones[table])
+                report.rows[table] = duck.execute(
+                    f"SELECT count(*) FROM read_csv(?, {_csv_options(columns)})", [path]
+                ).fetchall()[0][0]
+            duck.execute(
+                "INSERT OR REPLACE INTO sms._sync VALUES ('postgres', ?)", [horizon]
+            )
+            duck.execute("COMMIT")
+        except BaseException:
+            duck.execute("ROLLBACK")
+            raise
+    # The warehouse holds everything below ``since``: those tombstones are spent.
+    raw.execute("DELETE FROM sms._deleted WHERE _xid < %s::text::xid8", [str(since)])
+    report.through = horizon
+    report.seconds = time.monotonic() - began
+    return report
+
+
+def _inline(raw, sql: str, params: Sequence) -> str:
+    """COPY takes no parameters: bind them client-side (psycopg's quoting)."""
+    from psycopg import sql as pgsql
+
+    return pgsql.SQL(sql.replace("%s", "{}")).format(*map(pgsql.Literal, params)).as_string(raw)
+
+
+def _csv_options(columns) -> str:
+    """DuckDB's reader set to exactly what PostgreSQL's CSV COPY wrote."""
+    types = ", ".join(f"'{n}': '{k}'" for n, k in columns)
+    return (
+        f"header = false, columns = {{{types}}}, allow_quoted_nulls = false, "
+        "quote = '\"', escape = '\"', delim = ',', auto_detect = false"
+    )
+
+
+def _apply(duck, table: str, key, path: str, columns, tombstones) -> int:
+    """Tombstoned and changed keys out, changed rows in: ``sms.<table>`` as the store has it."""
+    import pandas as pd
+
+    names = ", ".join(n for n, _ in columns)
+    source = f"read_csv(?, {_csv_options(columns)})"
+    on = " AND ".join(f"t.{k} = c.{k}" for k in key)
+    deleted = 0
+    if tombstones:
+        duck.register("_tombstones", pd.DataFrame(tombstones, columns=list(key), dtype=object))
+        try:
+            deleted = duck.execute(
+                f"DELETE FROM sms.{table} AS t USING _tombstones AS c WHERE {on}"
+            ).fetchall()[0][0]
+        finally:
+            duck.unregister("_tombstones")
+    duck.execute(
+        f"DELETE FROM sms.{table} AS t USING (SELECT {', '.join(key)} FROM {source}) AS c "
+        f"WHERE {on}",
+        [path],
+    )
+    duck.execute(f"INSERT INTO sms.{table} ({names}) SELECT {names} FROM {source}", [path])
+    return deleted
