@@ -14,7 +14,7 @@ reads ``SMS_WAREHOUSE_PATH``), the CLIs and the tests all agree.
 | ``SMS_BUSINESS_TIME_ZONE`` | ``UTC``                    | where the as-of day ends (IANA name)  |
 | ``SMS_SHOP_TIME_ZONE``| the business's zone             | the web shop's configured zone        |
 | ``SMS_LANDING_ENCODINGS`` | none (cp1252)               | encoding of non-UTF-8 files per entity|
-| ``SMS_OPSTORE``       | ``embedded``                    | where the send ledger lives: ``embedded`` (the warehouse file) or ``postgres`` |
+| ``SMS_OPSTORE``       | ``embedded``                    | the ledger's store, or ``postgres``|
 | ``SMS_POSTGRES_DSN``  | libpq's ``PG*`` variables       | the PostgreSQL operational store      |
 """
 
@@ -179,9 +179,7 @@ def opstore_kind() -> str:
     ``postgres``, for several dispatch workers at once."""
     value = (os.environ.get("SMS_OPSTORE") or "embedded").strip().lower()
     if value not in OPSTORE_KINDS:
-        raise SettingError(
-            f"SMS_OPSTORE={value!r}: expected one of {', '.join(OPSTORE_KINDS)}"
-        )
+        raise SettingError(f"SMS_OPSTORE={value!r}: expected one of {', '.join(OPSTORE_KINDS)}")
     return value
 
 

@@ -13,6 +13,7 @@ downloaded. PostgreSQL refuses to run as root, so under root the server runs as 
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -37,7 +38,9 @@ def bin_dir() -> Path:
         return Path(found).parent
     candidates = sorted(
         glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-        key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0,
+        key=lambda p: (
+            int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0
+        ),
     )
     if not candidates:
         raise PostgresNotInstalled(
@@ -144,10 +147,8 @@ class LocalPostgres:
             return
         data = self.dir / "data"
         if (data / "postmaster.pid").exists():
-            try:
+            with contextlib.suppress(RuntimeError):  # already gone; the directory goes anyway
                 self._run(bin_dir() / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
-            except RuntimeError:
-                pass  # already gone; the directory goes anyway
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir = None
 

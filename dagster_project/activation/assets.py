@@ -27,7 +27,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from dagster_project import settings
+from dagster_project import opstore, settings
 from dagster_project.activation import eligibility, planner
 from dagster_project.activation.campaigns import BrokenFile, Campaign, CampaignError
 from dagster_project.activation.resources import CampaignsResource
@@ -64,6 +64,18 @@ class PlanConfig(Config):
 class DispatchConfig(Config):
     now: str | None = Field(default=None, description="The moment to send at (default: now).")
     batch_size: int = Field(default=1000, ge=1)
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Worker processes sending in parallel (PostgreSQL operational store only).",
+    )
+    lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a parallel worker holds the messages it claimed without "
+        "renewing; a dead worker's messages are settled after it.",
+    )
 
 
 # How far a dispatch's configured clock may be from the real one with a real gateway.
@@ -165,8 +177,8 @@ def build_plan_asset(campaign: Campaign, higher: Campaign | None):
         now = configured_moment(config.now, day)
         book = campaigns.book
         current = book.get(campaign.id)  # as the file reads now, or its error
-        with warehouse.get_connection() as conn:
-            planner.ledger.ensure(conn)
+        with warehouse.get_connection() as conn, opstore.connection(conn) as store:
+            planner.ledger.ensure(store)
             plan = planner.build_plan(
                 conn,
                 current,
@@ -176,11 +188,19 @@ def build_plan_asset(campaign: Campaign, higher: Campaign | None):
                 planner.default_renderer_factory,
                 book.prices,
                 run_id=context.run.run_id,
+                store=store,
             )
-            written = planner.ledger.write_plan(conn, current.id, day, plan.rows, plan.links)
+            written = planner.ledger.write_plan(store, current.id, day, plan.rows, plan.links)
+            # The plan's gate reads the warehouse's copy of the ledger: brought up to date.
+            synced = opstore.sync_warehouse(store, conn)
         context.log.info(f"{current.id} {day}: {plan.counts()} ({written})")
         return MaterializeResult(
-            metadata={**plan_metadata(plan), **written, "day": day.isoformat()}
+            metadata={
+                **plan_metadata(plan),
+                **written,
+                "day": day.isoformat(),
+                **opstore.sync_metadata(synced),
+            }
         )
 
     return _plan

@@ -31,39 +31,78 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from dagster_project import opstore
 from dagster_project.activation import ledger
 from dagster_project.activation.campaigns import Campaign, Policy
+from dagster_project.activation.gateway.types import WINDOW_CLOSED, OutboundMessage
 from dagster_project.activation.send_rules import SendClock, Slot
 from dagster_project.activation.whereabouts import Whereabouts, locate
 from dagster_project.contracts import landed_files, tracked_links
 
+# The due part of the ledger, in the operational store. On PostgreSQL a message another
+# worker holds under a live lease is not due: it is being sent.
 DUE_SQL = f"""
 SELECT
-    l.message_key, l.campaign_id, l.customer_id, l.kind, l.state, l.phone_e164, l.time_zone,
-    l.country, l.candidate_zones, l.zone_source, l.send_regions,
-    l.sender, l.body, l.scheduled_at,
+    message_key, campaign_id, customer_id, kind, state, phone_e164, time_zone,
+    country, candidate_zones, zone_source, send_regions, sender, body, scheduled_at
+FROM sms.ledger
+WHERE state IN {ledger.SENDABLE + ("sending",)} AND scheduled_at <= ? {{held}}
+ORDER BY scheduled_at, message_key
+"""
+HELD_ELSEWHERE = "AND NOT (state = 'sending' AND lease_until >= now() AT TIME ZONE 'UTC')"
+
+# The one reachability rule, in the warehouse, for the due messages' phones.
+REACHABILITY_SQL = """
+SELECT
+    p.phone_e164,
     coalesce(r.consent_state, 'none') AS consent_state,
     r.suppression_reasons AS suppression,
-    -- a phone the view does not know may not receive anything
-    coalesce(
-        CASE WHEN l.kind = 'marketing' THEN r.may_receive_marketing
-             ELSE r.may_receive_transactional END,
-        false
-    ) AS may_receive,
-    CASE WHEN l.kind = 'marketing' THEN r.marketing_blocked_step
-         ELSE r.transactional_blocked_step END AS blocked_step,
-    coalesce(
-        CASE WHEN l.kind = 'marketing' THEN r.marketing_blocked_reason
-             ELSE r.transactional_blocked_reason END,
-        'no valid mobile number'
-    ) AS blocked_reason
-FROM sms.ledger AS l
-LEFT JOIN marts.dim_sms_reachability AS r ON r.phone_e164 = l.phone_e164
-WHERE l.state IN {ledger.SENDABLE + ("sending",)} AND l.scheduled_at <= ?
-ORDER BY l.scheduled_at, l.message_key
+    r.may_receive_marketing, r.may_receive_transactional,
+    r.marketing_blocked_step, r.transactional_blocked_step,
+    r.marketing_blocked_reason, r.transactional_blocked_reason
+FROM _due_phones AS p
+LEFT JOIN marts.dim_sms_reachability AS r ON r.phone_e164 = p.phone_e164
 """
+
+
+def due_messages(conn, store, now: dt.datetime) -> pd.DataFrame:
+    """Due ledger rows (``store``) with their phone's reachability now (warehouse ``conn``):
+    ``may_receive``, ``blocked_step`` and ``blocked_reason`` for the message's kind; a phone
+    the view does not know may not receive anything."""
+    held = HELD_ELSEWHERE if opstore.is_postgres(store) else ""
+    due = store.execute(DUE_SQL.format(held=held), [now.replace(tzinfo=None)]).df()
+    phones = pd.DataFrame({"phone_e164": due["phone_e164"].dropna().unique()}, dtype=object)
+    conn.register("_due_phones", phones)
+    try:
+        reach = conn.execute(REACHABILITY_SQL).df()
+    finally:
+        conn.unregister("_due_phones")
+    frame = due.merge(reach, on="phone_e164", how="left")
+    marketing = (frame["kind"] == "marketing").to_numpy()
+
+    def pick(column: str) -> pd.Series:
+        chosen = pd.Series(
+            np.where(marketing, frame[f"marketing_{column}"], frame[f"transactional_{column}"]),
+            index=frame.index,
+            dtype=object,
+        )
+        return chosen.where(chosen.notna(), None)
+
+    frame["consent_state"] = frame["consent_state"].fillna("none")
+    may = np.where(marketing, frame["may_receive_marketing"], frame["may_receive_transactional"])
+    frame["may_receive"] = pd.Series(may, index=frame.index).fillna(False).astype(bool)
+    frame["blocked_step"] = pick("blocked_step")
+    frame["blocked_reason"] = pick("blocked_reason").fillna("no valid mobile number")
+    return frame.drop(
+        columns=[
+            c
+            for c in frame.columns
+            if c.startswith(("marketing_", "transactional_", "may_receive_"))
+        ]
+    )
 
 
 class UnreadOutcomes(RuntimeError):
@@ -114,6 +153,7 @@ class DispatchReport:
     window_closed_in_queue: int = 0  # waited past their window here: deferred, never sent
     expired_at_provider: int = 0  # accepted earlier, dropped by the provider at their window's end
     outcomes: dict[str, int] = field(default_factory=dict)
+    worker_restarts: int = 0  # parallel dispatch: workers started again after one died
 
 
 def stored_whereabouts(row) -> Whereabouts:
@@ -174,12 +214,18 @@ def dispatch(
     landing_dir: Path | None = None,
     links_path: Path | None = None,
     wall_now: dt.datetime | None = None,
+    store=None,
+    workers: int = 1,
+    lease_s: float = 60.0,
+    on_spawn=None,
 ) -> DispatchReport:
     """Send every due message once; ``gateway`` has ``send(messages)`` and ``adapter()``.
 
-    ``policy`` brings the regional send rules; ``wall_now`` is the real clock at ``now``
-    (default: the real clock), so a replayed ``now`` (the sandbox demo) still hands the
-    gateway expiry times on the clock the gateway keeps.
+    ``conn`` is the warehouse (reachability, loaded events); the ledger is in ``store``,
+    the operational store (the warehouse itself by default). ``policy`` brings the
+    regional send rules; ``wall_now`` is the real clock at ``now`` (default: the real
+    clock), so a replayed ``now`` (the sandbox demo) still hands the gateway expiry times
+    on the clock the gateway keeps.
 
     With ``events_dir`` (the webhook landing log), refuses to send while events
     there are not loaded yet: a STOP received before this run must count. With
@@ -187,9 +233,17 @@ def dispatch(
     loaded (the dispatch job loads them first: ``ingest/crm_consent_catch_up``). With
     ``links_path`` (the link registry), registers each batch's tracked links there
     before sending it, so the receiver can redirect the first click.
-    """
-    from dagster_project.activation.gateway.types import WINDOW_CLOSED, OutboundMessage
 
+    ``workers`` > 1 (PostgreSQL store only): this run re-checks and approves, then that
+    many worker processes claim and send the approved messages (``dispatch_workers``),
+    each under a lease of ``lease_s`` seconds; ``on_spawn(pid)`` is told of each.
+    """
+    store = conn if store is None else store
+    if workers > 1 and not opstore.is_postgres(store):
+        raise ValueError(
+            f"{workers} dispatch workers need the PostgreSQL operational store "
+            "(SMS_OPSTORE=postgres); the embedded store takes one writer"
+        )
     if events_dir is not None and (unread := unread_outcome_bytes(conn, events_dir)):
         raise UnreadOutcomes(
             f"{unread:,} bytes of outcome events in {events_dir} are not loaded yet (they may "
@@ -201,16 +255,16 @@ def dispatch(
             f"opt-out), e.g. {files[0]}: materialize ingest/crm_consent_catch_up first "
             "(the dispatch job does)"
         )
-    ledger.ensure(conn)
+    ledger.ensure(store)
     started = time.monotonic()
     report = DispatchReport()
-    report.expired_at_provider = ledger.record_expiries(conn)
-    due = conn.execute(DUE_SQL, [now.replace(tzinfo=None)]).df()
+    report.expired_at_provider = ledger.record_expiries(conn, store)
+    due = due_messages(conn, store, now)
     idempotent = bool(gateway.adapter().honours_idempotency_key)
     crashed = due[due["state"] == "sending"]
     if len(crashed) and not idempotent:
         ledger.set_state(
-            conn,
+            store,
             crashed["message_key"].tolist(),
             "unknown",
             "fate unknown after an interrupted send; not resent "
@@ -235,16 +289,24 @@ def dispatch(
             defers.append(_deferral(row.message_key, detail))
         else:
             skips.setdefault(detail, []).append(row.message_key)
-    _apply(conn, report, skips, defers)
+    _apply(store, report, skips, defers)
+
+    if workers > 1:
+        _send_in_parallel(
+            store, gateway, campaigns, to_send, slots, report, clock=clock, now=now,
+            shift=shift, run_id=run_id, batch_size=batch_size, workers=workers,
+            lease_s=lease_s, links_path=links_path, on_spawn=on_spawn, log=log,
+        )  # fmt: skip
+        return report
 
     for start in range(0, len(to_send), batch_size):
         batch = to_send[start : start + batch_size]
         keys = [r.message_key for r in batch]
         if links_path is not None:
             # On disk before the batch leaves: a recipient may click the moment it lands.
-            tracked_links.append_links(ledger.links_for(conn, keys), links_path)
+            tracked_links.append_links(ledger.links_for(store, keys), links_path)
         expiries = {k: slots[k].until for k in keys}
-        ledger.mark_sending(conn, keys, now, run_id, expiries)
+        ledger.mark_sending(store, keys, now, run_id, expiries)
         messages = [
             OutboundMessage(
                 key=r.message_key, to=r.phone_e164, sender=r.sender, text=r.body, kind=r.kind,
@@ -252,45 +314,18 @@ def dispatch(
             )
             for r in batch
         ]  # fmt: skip
-        results = gateway.send(messages)
-        frame = pd.DataFrame(
-            [
-                {
-                    "key": r.key,
-                    "state": r.state,
-                    "provider_message_id": r.provider_message_id,
-                    "error_code": r.error_code,
-                    "error": r.error,
-                    "outcome": r.outcome,
-                }
-                for r in results
-            ],
-            columns=["key", "state", "provider_message_id", "error_code", "error", "outcome"],
-        )
-        missing = set(keys) - set(frame["key"])
-        if missing:  # the gateway contract is one result per message; never leave "sending"
-            raise RuntimeError(f"gateway returned no result for {len(missing)} message(s)")
+        frame = results_frame(gateway.send(messages), keys)
         closed = frame["error_code"] == WINDOW_CLOSED
         if closed.any():
             # Never left: it waited past its window here. Next opening, or skipped.
-            late_skips, late_defers = {}, []
             by_key = {r.message_key: r for r in batch}
-            for key in frame.loc[closed, "key"]:
-                row = by_key[key]
-                found = _next_after(row, campaigns[row.campaign_id], slots[key].until, clock)
-                if found is None:
-                    reason = clock.why_none(
-                        stored_whereabouts(row), campaigns[row.campaign_id].send_window.bounds,
-                        row.kind,
-                    )  # fmt: skip
-                    late_skips.setdefault(reason, []).append(key)
-                else:
-                    late_defers.append(_deferral(key, found))
-            _apply(conn, report, late_skips, late_defers)
-            report.window_closed_in_queue += int(closed.sum())
+            _reschedule_closed(
+                store, report, [by_key[k] for k in frame.loc[closed, "key"]], campaigns,
+                {k: slots[k].until for k in frame.loc[closed, "key"]}, clock,
+            )  # fmt: skip
             frame = frame[~closed]
         # On the run's clock (``now`` plus time spent), so a replayed clock stays consistent.
-        ledger.record_results(conn, frame, now + dt.timedelta(seconds=time.monotonic() - started))
+        ledger.record_results(store, frame, now + dt.timedelta(seconds=time.monotonic() - started))
         for state, n in frame["state"].value_counts().items():
             report.sent[state] = report.sent.get(state, 0) + int(n)
         for outcome, n in frame["outcome"].dropna().value_counts().items():
@@ -298,6 +333,90 @@ def dispatch(
         if log:
             log(f"batch of {len(batch)}: {frame['state'].value_counts().to_dict()}")
     return report
+
+
+RESULT_COLUMNS = ["key", "state", "provider_message_id", "error_code", "error", "outcome"]
+
+
+def results_frame(results, keys) -> pd.DataFrame:
+    """The gateway's answers as the ledger records them; every key must have one."""
+    frame = pd.DataFrame(
+        [
+            {
+                "key": r.key,
+                "state": r.state,
+                "provider_message_id": r.provider_message_id,
+                "error_code": r.error_code,
+                "error": r.error,
+                "outcome": r.outcome,
+            }
+            for r in results
+        ],
+        columns=RESULT_COLUMNS,
+    )
+    missing = set(keys) - set(frame["key"])
+    if missing:  # the gateway contract is one result per message; never leave "sending"
+        raise RuntimeError(f"gateway returned no result for {len(missing)} message(s)")
+    return frame
+
+
+def _reschedule_closed(store, report, rows, campaigns, ends, clock) -> None:
+    """Messages that waited past their window's end (``ends``) in our queue: deferred to
+    the next opening after it, or skipped with the reason there is none."""
+    late_skips, late_defers = {}, []
+    for row in rows:
+        campaign = campaigns.get(row.campaign_id)
+        if campaign is None:
+            late_skips.setdefault("campaign file removed", []).append(row.message_key)
+            continue
+        found = _next_after(row, campaign, ends[row.message_key], clock)
+        if found is None:
+            reason = clock.why_none(stored_whereabouts(row), campaign.send_window.bounds, row.kind)
+            late_skips.setdefault(reason, []).append(row.message_key)
+        else:
+            late_defers.append(_deferral(row.message_key, found))
+    _apply(store, report, late_skips, late_defers)
+    report.window_closed_in_queue += len(rows)
+
+
+def _send_in_parallel(
+    store, gateway, campaigns, to_send, slots, report, *, clock, now, shift, run_id,
+    batch_size, workers, lease_s, links_path, on_spawn, log,
+) -> None:  # fmt: skip
+    """Approve ``to_send`` for this run, let ``workers`` processes send it, and settle what
+    they leave: window-closed messages rescheduled, a dead worker's messages resent
+    (idempotent gateway) or marked ``unknown``."""
+    from dagster_project.activation import dispatch_workers
+    from dagster_project.opstore import claims
+
+    if not run_id:
+        raise ValueError("parallel dispatch needs a run id: the workers claim by it")
+    keys = [r.message_key for r in to_send]
+    approved = pd.DataFrame(
+        {
+            "message_key": keys,
+            "expires_at": pd.to_datetime(
+                [slots[k].until.astimezone(dt.UTC).replace(tzinfo=None) for k in keys]
+            ),
+        }
+    )
+    claims.approve(store, run_id, approved)
+    if links_path is not None and keys:
+        # On disk before any worker sends: a recipient may click the moment it lands.
+        tracked_links.append_links(ledger.links_for(store, keys), links_path)
+    supervised = dispatch_workers.supervise(
+        store, gateway, run_id, workers=workers, batch_size=batch_size, lease_s=lease_s,
+        run_now=now, shift=shift, on_spawn=on_spawn, log=log,
+    )  # fmt: skip
+    report.recovered_unknown += supervised.settled_unknown
+    report.worker_restarts = supervised.restarts
+    closed = set(claims.take_window_closed(store, run_id))
+    if closed:
+        rows = [r for r in to_send if r.message_key in closed]
+        _reschedule_closed(
+            store, report, rows, campaigns, {k: slots[k].until for k in closed}, clock
+        )
+    report.sent, report.outcomes = claims.run_states(store, run_id)
 
 
 def _deferral(key: str, slot: Slot) -> dict:
@@ -308,11 +427,11 @@ def _deferral(key: str, slot: Slot) -> dict:
     }
 
 
-def _apply(conn, report: DispatchReport, skips: dict[str, list[str]], defers: list[dict]) -> None:
+def _apply(store, report: DispatchReport, skips: dict[str, list[str]], defers: list[dict]) -> None:
     for reason, keys in skips.items():
-        ledger.set_state(conn, keys, "skipped", reason, step="send_time_check")
+        ledger.set_state(store, keys, "skipped", reason, step="send_time_check")
         report.skipped[reason] = report.skipped.get(reason, 0) + len(keys)
     ledger.reschedule(
-        conn, pd.DataFrame(defers, columns=["message_key", "scheduled_at", "window_ends_at"])
+        store, pd.DataFrame(defers, columns=["message_key", "scheduled_at", "window_ends_at"])
     )
     report.deferred += len(defers)

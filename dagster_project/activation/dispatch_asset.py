@@ -17,7 +17,7 @@ from dagster import (
     multi_asset,
 )
 
-from dagster_project import settings
+from dagster_project import opstore, settings
 from dagster_project.activation import dispatch as dispatching
 from dagster_project.activation.assets import (
     CLOCK_TOLERANCE_S,
@@ -97,8 +97,13 @@ def build_dispatch_asset(planned: list[AssetKey]):
                 f"clock other than now is allowed only with the sandbox gateway, not "
                 f"{gateway.kind}"
             )
+        if config.workers > 1 and not opstore.external():
+            raise Failure(
+                f"workers={config.workers} needs the PostgreSQL operational store "
+                "(SMS_OPSTORE=postgres): the embedded store takes one writer"
+            )
         book = campaigns.book
-        with warehouse.get_connection() as conn:
+        with warehouse.get_connection() as conn, opstore.connection(conn) as store:
             report = dispatching.dispatch(
                 conn,
                 gateway,
@@ -111,7 +116,12 @@ def build_dispatch_asset(planned: list[AssetKey]):
                 events_dir=settings.events_dir(),
                 landing_dir=settings.landing_dir(),
                 links_path=tracked_links.registry_path(),
+                store=store,
+                workers=config.workers,
+                lease_s=config.lease_seconds,
             )
+            # Attribution reads the warehouse's copy of the ledger: brought up to date.
+            synced = opstore.sync_warehouse(store, conn)
             states = dict(
                 conn.execute("SELECT state, count(*) FROM sms.ledger GROUP BY 1").fetchall()
             )
@@ -120,7 +130,11 @@ def build_dispatch_asset(planned: list[AssetKey]):
         yield MaterializeResult(asset_key=DISPATCH_KEY, metadata=dispatch_metadata(report, gateway))
         yield MaterializeResult(
             asset_key=LEDGER_KEY,
-            metadata={"rows": sum(states.values()), "states": MetadataValue.json(states)},
+            metadata={
+                "rows": sum(states.values()),
+                "states": MetadataValue.json(states),
+                **opstore.sync_metadata(synced),
+            },
         )
         yield MaterializeResult(
             asset_key=LINKS_KEY,
@@ -143,6 +157,7 @@ def dispatch_metadata(report: dispatching.DispatchReport, gateway: GatewayResour
         "recovered_unknown": report.recovered_unknown,
         "resent_after_crash": report.resent_after_crash,
         "window_closed_in_queue": report.window_closed_in_queue,
+        "worker_restarts": report.worker_restarts,
         "expired_at_provider": report.expired_at_provider,
         "gateway": gateway.kind,
     }

@@ -193,14 +193,18 @@ def build_plan(
     renderer_factory,
     prices,
     run_id: str | None = None,
+    store=None,
 ) -> Plan:
-    """Decide, render and cost one campaign's plan for ``day`` at ``now`` (writes nothing)."""
+    """Decide, render and cost one campaign's plan for ``day`` at ``now`` (writes nothing).
+    Candidates come from the warehouse (``conn``), what was already sent from the
+    operational ``store`` (the warehouse itself by default)."""
+    store = conn if store is None else store
     frame = candidates(conn, campaign) if campaign.is_active(day) else pd.DataFrame()
     # A re-plan leaves messages already sending or sent alone (the ledger keeps them):
     # those customers are not candidates again.
-    locked = ledger.locked_customers(conn, campaign.id, day)
+    locked = ledger.locked_customers(store, campaign.id, day)
     records = [r for r in frame.to_dict("records") if r["customer_id"] not in locked]
-    past = ledger.history(conn, [r["customer_id"] for r in records], day) if records else None
+    past = ledger.history(store, [r["customer_id"] for r in records], day) if records else None
     sent: dict[str, list[eligibility.Sent]] = defaultdict(list)
     if past is not None:
         for r in past.itertuples():

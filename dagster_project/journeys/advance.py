@@ -101,15 +101,19 @@ def advance_journey(
     run_id: str | None = None,
     higher_priority: tuple[str, ...] = (),
     priorities: dict[str, int] | None = None,
+    store=None,
 ) -> JourneyReport:
-    """Enter, advance and save one journey at ``now`` (UTC, aware)."""
+    """Enter, advance and save one journey at ``now`` (UTC, aware). Facts come from the
+    warehouse (``conn``); entries and messages live in the operational ``store`` (the
+    warehouse itself by default)."""
+    store = conn if store is None else store
     report = JourneyReport(journey.id)
     priorities = priorities or {journey.id: journey.priority}
-    active = state.entries(conn, journey.id)
+    active = state.entries(store, journey.id)
     fresh = triggered(conn, journey, now) if journey.is_active(now.date()) else pd.DataFrame()
     triggered_customers = sorted(set(fresh.get("customer_id", [])))
     earlier: dict[str, list[Entry]] = defaultdict(list)
-    for e in state.entries(conn, journey.id, customers=triggered_customers):
+    for e in state.entries(store, journey.id, customers=triggered_customers):
         earlier[e.customer_id].append(e)
     wanted = {e.customer_id for e in active} | set(triggered_customers)
     records = {r["customer_id"]: r for r in planner.candidates_for(conn, wanted).to_dict("records")}
@@ -155,7 +159,7 @@ def advance_journey(
     running = active + new
     since = min((e.entered_at for e in running), default=now)
     events = events_of(conn, {e.customer_id for e in running}, since) if running else {}
-    higher = state.latest_active_entry(conn, higher_priority)
+    higher = state.latest_active_entry(store, higher_priority)
     settled = settled_invoices(conn, running) if journey.entry.event == "invoice_open" else set()
 
     changed, intents, after = [], [], []
@@ -181,13 +185,13 @@ def advance_journey(
             report.completed += 1
     report.advanced = len(changed)
     rows, links, displaced = _messages(
-        conn, journey, intents, records, now, policy, prices, renderer_factory, run_id, priorities
+        store, journey, intents, records, now, policy, prices, renderer_factory, run_id, priorities
     )
     for row in rows:
         report.messages[row["state"]] = report.messages.get(row["state"], 0) + 1
     steps = [s.id for s in journey.steps]
     saved = state.save(
-        conn,
+        store,
         pd.DataFrame([state.to_row(e, steps, now, run_id) for e in changed], columns=state.COLUMNS),
         pd.DataFrame(rows, columns=ledger.COLUMNS),
         pd.DataFrame(links, columns=["token", "message_key", "target_url"]),
@@ -302,10 +306,12 @@ def advance_all(
     renderer_factory=default_renderer_factory,
     run_id=None,
     priorities: dict[str, int] | None = None,
+    store=None,
 ):
     """Every journey, highest priority first; one report per journey. ``priorities``: of
     every campaign and journey by id (a collision on the caps is won by the higher)."""
-    state.ensure(conn)
+    store = conn if store is None else store
+    state.ensure(store)
     priorities = {**(priorities or {}), **{j.id: j.priority for j in journeys}}
     reports = []
     ordered = sorted(journeys, key=lambda j: (-j.priority, j.id))
@@ -313,7 +319,16 @@ def advance_all(
         higher = tuple(j.id for j in ordered if j.priority > journey.priority)
         reports.append(
             advance_journey(
-                conn, journey, now, policy, prices, renderer_factory, run_id, higher, priorities
+                conn,
+                journey,
+                now,
+                policy,
+                prices,
+                renderer_factory,
+                run_id,
+                higher,
+                priorities,
+                store=store,
             )
         )
     return reports

@@ -34,6 +34,7 @@ from dagster import (
 from dagster_dbt import build_dbt_asset_selection
 from pydantic import Field
 
+from dagster_project import opstore
 from dagster_project.activation.assets import (
     CONSENT_CATCH_UP_KEY,
     JOURNEYS_KEY,
@@ -111,7 +112,7 @@ def activation_journeys(
     require_passing_gates(context, [JOURNEYS_KEY])
     now = configured_moment(config.now)
     book = campaigns.book
-    with warehouse.get_connection() as conn:
+    with warehouse.get_connection() as conn, opstore.connection(conn) as store:
         reports = advance.advance_all(
             conn,
             book.journeys,
@@ -120,10 +121,16 @@ def activation_journeys(
             book.prices,
             run_id=context.run.run_id,
             priorities={k: p.priority for k, p in book.programs.items()},
+            store=store,
         )
+        # The journeys' gates read the warehouse's copy of the ledger: brought up to date.
+        synced = opstore.sync_warehouse(store, conn)
     for r in reports:
         context.log.info(f"journey {r.journey_id} at {now:%Y-%m-%d %H:%M} UTC: {r}")
-    yield MaterializeResult(asset_key=JOURNEYS_KEY, metadata=journeys_metadata(reports))
+    yield MaterializeResult(
+        asset_key=JOURNEYS_KEY,
+        metadata={**journeys_metadata(reports), **opstore.sync_metadata(synced)},
+    )
     broken = book.broken_journeys
     yield AssetCheckResult(
         check_name="journey_files",

@@ -51,6 +51,29 @@ def connection(warehouse_conn=None) -> Iterator:
         conn.close()
 
 
+def sync_warehouse(store, warehouse_conn):
+    """After a write to a PostgreSQL store: what changed, copied into the warehouse's
+    ``sms`` tables (``sync.to_warehouse``); ``None`` for the embedded store, which *is*
+    the warehouse."""
+    if not is_postgres(store):
+        return None
+    from dagster_project.opstore import sync
+
+    return sync.to_warehouse(store, warehouse_conn)
+
+
+def sync_metadata(report) -> dict:
+    """The sync's figures for an asset's materialization (nothing for the embedded store)."""
+    if report is None:
+        return {}
+    return {
+        "store": describe(),
+        "synced_rows": report.copied,
+        "synced_deletes": sum(report.deleted.values()),
+        "sync_seconds": round(report.seconds, 3),
+    }
+
+
 def describe() -> str:
     """Where the store is, for logs and metadata (no password)."""
     if not external():

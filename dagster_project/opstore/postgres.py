@@ -154,9 +154,7 @@ class PgConnection:
         for c in columns:
             if not _NAME.match(c):
                 raise ValueError(f"not a plain column name: {c!r}")
-        definition = ", ".join(
-            f"{c} {_sql_type(c, frame[c], known)}" for c in columns
-        )
+        definition = ", ".join(f"{c} {_sql_type(c, frame[c], known)}" for c in columns)
         self.raw.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
         self.raw.execute(f"CREATE TEMP TABLE {name} ({definition})")
         if len(frame):

@@ -191,7 +191,7 @@ def to_warehouse(store, duck, *, tables: Sequence[str] | None = None) -> SyncRep
                 files[table] = (path, columns)
                 key = TABLES[table]
                 rows = raw.execute(
-                    f"SELECT {', '.join(f'key ->> %s' for _ in key)} FROM sms._deleted "
+                    f"SELECT {', '.join('key ->> %s' for _ in key)} FROM sms._deleted "
                     f"WHERE table_name = %s AND {window}",
                     [*key, table, str(since), str(horizon)],
                 ).fetchall()
@@ -204,9 +204,7 @@ def to_warehouse(store, duck, *, tables: Sequence[str] | None = None) -> SyncRep
                 report.rows[table] = duck.execute(
                     f"SELECT count(*) FROM read_csv(?, {_csv_options(columns)})", [path]
                 ).fetchall()[0][0]
-            duck.execute(
-                "INSERT OR REPLACE INTO sms._sync VALUES ('postgres', ?)", [horizon]
-            )
+            duck.execute("INSERT OR REPLACE INTO sms._sync VALUES ('postgres', ?)", [horizon])
             duck.execute("COMMIT")
         except BaseException:
             duck.execute("ROLLBACK")

@@ -124,7 +124,9 @@ class GatewayResource(ConfigurableResource):
             trust_env=False,  # no proxy from the environment: only the configured gateway
         )
 
-    async def asend(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
+    async def asend(
+        self, messages: Sequence[OutboundMessage], *, bucket_factory=None
+    ) -> list[SendResult]:
         adapter = self.adapter()
         async with self.client(adapter) as client:
             return await send_all(
@@ -137,13 +139,16 @@ class GatewayResource(ConfigurableResource):
                 max_attempts=self.max_attempts,
                 base_backoff=self.base_backoff,
                 max_backoff=self.max_backoff,
+                bucket_factory=bucket_factory,
             )
 
-    def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
-        """Send a batch; one final ``SendResult`` per message, in input order."""
+    def send(self, messages: Sequence[OutboundMessage], *, bucket_factory=None) -> list[SendResult]:
+        """Send a batch; one final ``SendResult`` per message, in input order.
+        ``bucket_factory(sender, rate, burst)``: each sender's rate limiter, when it is
+        shared with other processes (``opstore.rate``)."""
         if not messages:
             return []
-        return run_async(self.asend(messages))
+        return run_async(self.asend(messages, bucket_factory=bucket_factory))
 
     @property
     def honours_idempotency_key(self) -> bool:

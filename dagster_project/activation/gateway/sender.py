@@ -41,6 +41,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 import httpx
 
@@ -95,6 +96,12 @@ def _utc_now() -> datetime:
 
 # Transport errors after which the request certainly did not reach the gateway.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+class Bucket(Protocol):
+    """What the sender asks of a rate limiter: wait for the next token."""
+
+    async def acquire(self) -> None: ...
 
 
 class TokenBucket:
@@ -157,6 +164,7 @@ async def send_all(
     sleep: Sleep = asyncio.sleep,
     rng: random.Random | None = None,
     wall_clock: WallClock = _utc_now,
+    bucket_factory: Callable[[str, float, float], Bucket] | None = None,
 ) -> list[SendResult]:
     """Send every message; returns one final ``SendResult`` per message, in input order.
 
@@ -165,6 +173,8 @@ async def send_all(
     ``failed`` rather than holding the run. Keys must be unique in a call.
     ``burst`` defaults to 50 ms worth of tokens (at least 1): 5 at 100 msg/s, 1
     for a long code; without it an event loop running late loses rate for good.
+    ``bucket_factory(sender, rate, burst)`` replaces the in-process ``TokenBucket``: the
+    parallel dispatch workers share each sender's rate through the operational store.
     """
     if concurrency < 1 or max_attempts < 1:
         raise ValueError("concurrency and max_attempts must be at least 1")
@@ -180,15 +190,15 @@ async def send_all(
     by_sender: dict[str, list[int]] = defaultdict(list)
     for i, msg in enumerate(messages):
         by_sender[msg.sender].append(i)
-    buckets = {
-        sender: TokenBucket(
-            rate := rates.get(sender, rate_per_second),
-            burst if burst is not None else max(1.0, 0.05 * rate),
-            clock=clock,
-            sleep=sleep,
-        )
-        for sender in by_sender
-    }
+
+    def bucket(sender: str) -> Bucket:
+        rate = rates.get(sender, rate_per_second)
+        depth = burst if burst is not None else max(1.0, 0.05 * rate)
+        if bucket_factory is not None:
+            return bucket_factory(sender, rate, depth)
+        return TokenBucket(rate, depth, clock=clock, sleep=sleep)
+
+    buckets = {sender: bucket(sender) for sender in by_sender}
     idempotent = bool(adapter.honours_idempotency_key)
     debug = log.isEnabledFor(logging.DEBUG)
 
