@@ -1,17 +1,36 @@
-"""Activation: campaign files, the per-campaign plan, rendering, the gateway and the ledger."""
+"""Activation: campaign files, the per-campaign plan, rendering, the gateway and the ledger.
 
-from dagster_project.activation.assets import DISPATCH_KEY, LEDGER_KEY, LINKS_KEY, PLAN_GATES
-from dagster_project.activation.jobs import DISPATCH_SELECTION, PLAN_SELECTION, build_defs
+The Dagster side (``defs``, the keys and selections) loads on first use, not on import:
+a dispatch worker process imports the ledger and the gateway from this package and
+should not read every campaign file and build every asset to do so.
+"""
 
-__all__ = [
-    "DISPATCH_KEY",
-    "DISPATCH_SELECTION",
-    "LEDGER_KEY",
-    "LINKS_KEY",
-    "PLAN_GATES",
-    "PLAN_SELECTION",
-    "build_defs",
-    "defs",
-]
+from __future__ import annotations
 
-defs = build_defs()
+import importlib
+from functools import cache
+
+_EXPORTS = {
+    "DISPATCH_KEY": "dagster_project.activation.assets",
+    "LEDGER_KEY": "dagster_project.activation.assets",
+    "LINKS_KEY": "dagster_project.activation.assets",
+    "PLAN_GATES": "dagster_project.activation.assets",
+    "DISPATCH_SELECTION": "dagster_project.activation.jobs",
+    "PLAN_SELECTION": "dagster_project.activation.jobs",
+    "build_defs": "dagster_project.activation.jobs",
+}
+
+__all__ = [*_EXPORTS, "defs"]
+
+
+@cache
+def _defs():
+    return importlib.import_module("dagster_project.activation.jobs").build_defs()
+
+
+def __getattr__(name: str):
+    if name == "defs":
+        return _defs()
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

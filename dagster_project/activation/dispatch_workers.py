@@ -17,7 +17,10 @@ never resent. The run returns when every approved message has reached a final st
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -66,24 +69,31 @@ def supervise(
             "workers need Kannel or Twilio (or workers=1)"
         )
     idempotent = bool(gateway.adapter().honours_idempotency_key)
-    context = multiprocessing.get_context("spawn")
     limit = max_restarts if max_restarts is not None else 3 * workers
     fields = gateway_fields(gateway)
     dsn = dsn if dsn is not None else settings.postgres_dsn()
     done = Supervised()
-    procs: dict[str, multiprocessing.Process] = {}
+    procs: dict[str, subprocess.Popen] = {}
 
     def start() -> None:
         owner = f"{run_id[:8]}-w{done.started}-{uuid.uuid4().hex[:6]}"
-        proc = context.Process(
-            target=work,
-            name=f"dispatch-worker-{owner}",
-            kwargs=dict(
-                dsn=dsn, run_id=run_id, owner=owner, gateway=fields, batch_size=batch_size,
-                lease_s=lease_s, run_now=run_now.isoformat(), shift_s=shift.total_seconds(),
-            ),
+        # A process of its own (``python -m``): no fork of this one's threads and
+        # connections, no re-import of the caller's main module. Settings travel on stdin,
+        # not the command line, where any local user could read a gateway password.
+        proc = subprocess.Popen(
+            [sys.executable, "-m", __name__],
+            stdin=subprocess.PIPE,
+            text=True,
+        )
+        proc.stdin.write(
+            json.dumps(
+                dict(
+                    dsn=dsn, run_id=run_id, owner=owner, gateway=fields, batch_size=batch_size,
+                    lease_s=lease_s, run_now=run_now.isoformat(), shift_s=shift.total_seconds(),
+                )
+            )
         )  # fmt: skip
-        proc.start()
+        proc.stdin.close()
         procs[owner] = proc
         done.started += 1
         if on_spawn is not None:
@@ -93,12 +103,13 @@ def supervise(
         start()
     while True:
         for owner, proc in list(procs.items()):
-            if not proc.is_alive():
-                proc.join()
-                if proc.exitcode != 0:
+            if proc.poll() is not None:
+                if proc.returncode != 0:
                     done.died += 1
                     if log:
-                        log(f"dispatch worker {owner} (pid {proc.pid}) ended with {proc.exitcode}")
+                        log(
+                            f"dispatch worker {owner} (pid {proc.pid}) ended with {proc.returncode}"
+                        )
                 del procs[owner]
         left = claims.outstanding(store, run_id)
         if not idempotent and left.get("expired"):
@@ -136,6 +147,8 @@ def work(
     from dagster_project.activation.gateway.resource import GatewayResource
     from dagster_project.opstore import claims, postgres, rate
 
+    # The process id in the lease: an operator (or a test) sees which process holds what.
+    owner = f"{owner}-pid{os.getpid()}"
     client = GatewayResource(**gateway)
     idempotent = bool(client.adapter().honours_idempotency_key)
     started = time.monotonic()
@@ -182,3 +195,7 @@ def work(
     finally:
         stop.set()
         conn.close()
+
+
+if __name__ == "__main__":
+    work(**json.loads(sys.stdin.read()))

@@ -178,7 +178,8 @@ class PgConnection:
                 "JOIN pg_attribute AS a ON a.attrelid = "
                 "  (quote_ident(c.table_schema) || '.' || quote_ident(c.table_name))::regclass "
                 " AND a.attname = c.column_name "
-                "WHERE c.table_schema = 'sms'"
+                "WHERE c.table_schema = 'sms' AND c.table_name IN ('ledger', 'links', "
+                "'journey_entries')"
             ).fetchall()
             self._types = {name: kind for name, kind in rows}
         return self._types

@@ -114,15 +114,6 @@ def postgres_server():
 @pytest.fixture
 def postgres_dsn(postgres_server, request):
     """A fresh, empty database on the session's server for one test: its DSN."""
-    import re
-    import uuid
+    from support.databases import new_database
 
-    import psycopg
-
-    name = "t_" + re.sub(r"\W", "_", request.node.name.lower())[:40] + "_" + uuid.uuid4().hex[:6]
-    admin = postgres_server.dsn
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield admin.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return new_database(postgres_server, request.node.name)

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 import yaml
 from dagster import DagsterInstance
@@ -67,24 +68,46 @@ def _campaign_files(folder: Path) -> None:
         (folder / f"{cid}.yml").write_text(yaml.safe_dump(spec, sort_keys=False))
 
 
-@pytest.fixture(scope="module")
-def loop(tmp_path_factory, generated):
-    base = tmp_path_factory.mktemp("loop")
+_LOOPS: dict[str, tuple] = {}  # store -> (warehouse path, truth): each loop runs once
+
+
+def _run_loop(store: str, tmp_path_factory, generated, request) -> tuple:
+    if store in _LOOPS:
+        return _LOOPS[store]
+    base = tmp_path_factory.mktemp(f"loop-{store}")
     _campaign_files(base / "campaigns")
+    env = {
+        "SMS_DATA_DIR": base,
+        "SMS_LANDING_DIR": base / "landing",
+        "SMS_WAREHOUSE_PATH": base / "warehouse.duckdb",
+        "SMS_CAMPAIGNS_DIR": base / "campaigns",
+        "SMS_WEBHOOK_SECRET": "loop-test-secret",
+        "SMS_OPSTORE": store,
+    }
+    if store == "postgres":
+        from support.databases import new_database
+
+        env["SMS_POSTGRES_DSN"] = new_database(request.getfixturevalue("postgres_server"), "loop")
     with pytest.MonkeyPatch.context() as mp:
-        for name, value in {
-            "SMS_DATA_DIR": base,
-            "SMS_LANDING_DIR": base / "landing",
-            "SMS_WAREHOUSE_PATH": base / "warehouse.duckdb",
-            "SMS_CAMPAIGNS_DIR": base / "campaigns",
-            "SMS_WEBHOOK_SECRET": "loop-test-secret",
-        }.items():
+        for name, value in env.items():
             mp.setenv(name, str(value))
         generated(customers=4000, days=150, seed=5, end=END).copy_to(base)
         behaviour = Behaviour(uplift={LIFT: UPLIFT, NULL: 0.0}, default_uplift=0.0, seed=7)
         with DagsterInstance.ephemeral() as instance:
             truth = demo_loop(instance, SEND_DAY, behaviour)
-        conn = duckdb.connect(str(settings.warehouse_path()), read_only=True)
+    _LOOPS[store] = (base, truth)
+    return _LOOPS[store]
+
+
+@pytest.fixture(scope="module", params=["embedded", "postgres"])
+def loop(request, tmp_path_factory, generated):
+    """The loop on the embedded operational store, and again with the ledger, journey state
+    and links in a real PostgreSQL (the warehouse reading its synced copy)."""
+    base, truth = _run_loop(request.param, tmp_path_factory, generated, request)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SMS_DATA_DIR", str(base))
+        mp.setenv("SMS_WAREHOUSE_PATH", str(base / "warehouse.duckdb"))
+        conn = duckdb.connect(str(base / "warehouse.duckdb"), read_only=True)
         yield conn, truth
         conn.close()
 
@@ -111,6 +134,30 @@ def test_measured_lift_recovers_the_injected_uplift(loop):
     assert r["incremental_revenue"] > 0
     # Last-touch attributed conversions include the injected purchases (all in-window).
     assert r["conversions"] >= injected
+
+
+def test_the_postgres_store_gives_the_same_attribution_as_the_embedded_one(
+    request, tmp_path_factory, generated
+):
+    """The same seeded world and clock, the ledger in the warehouse or in PostgreSQL: the same
+    messages in the same states, and the same campaign results to the last column."""
+    results = {}
+    for store in ("embedded", "postgres"):
+        base, _ = _run_loop(store, tmp_path_factory, generated, request)
+        with duckdb.connect(str(base / "warehouse.duckdb"), read_only=True) as conn:
+            results[store] = (
+                conn.execute(
+                    "SELECT message_key, state, outcome, customer_id, variant FROM sms.ledger "
+                    "ORDER BY 1"
+                ).fetchall(),
+                conn.execute(
+                    "SELECT * FROM marts.mart_campaign_performance ORDER BY campaign_id"
+                ).df(),
+            )
+    (ledger_a, marts_a), (ledger_b, marts_b) = results["embedded"], results["postgres"]
+    assert len(ledger_a) > 500 and ledger_a == ledger_b
+    assert len(marts_a) >= 2
+    pd.testing.assert_frame_equal(marts_a, marts_b)
 
 
 def test_without_uplift_the_interval_contains_zero(loop):
