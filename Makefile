@@ -21,10 +21,11 @@ DEMO_SEED      ?= 42
 # one number, or campaign=value pairs, e.g. DEMO_UPLIFT=winback-lapsed=0.3,0.1
 DEMO_UPLIFT    ?= 0.15
 
-.PHONY: install demo test test-fast dev bench docs docs-serve lint clean help kannel chromium postgres preview webhooks
+.PHONY: install demo demo-postgres test test-fast dev bench docs docs-serve lint clean help kannel chromium postgres preview webhooks
 
 help:
 	@echo "make demo   generate demo data and run the whole pipeline on the embedded DuckDB"
+	@echo "make demo-postgres  the same, with the send ledger in a throwaway PostgreSQL"
 	@echo "make test   run the test suite"
 	@echo "make test-fast  the unit tests only (tests/unit), under a minute"
 	@echo "make dev    open the Dagster UI on http://127.0.0.1:3000"
@@ -56,6 +57,12 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 	@rm -rf $(SMS_DATA_DIR)/warehouse.duckdb $(SMS_DATA_DIR)/warehouse.duckdb.wal \
 	  $(SMS_DATA_DIR)/sandbox_gateway $(SMS_DATA_DIR)/webhooks
 	$(PY) -m demo run --uplift $(DEMO_UPLIFT) $(DEMO_ARGS)
+
+# The same loop with the operational state (send ledger, journey state, links) in a
+# throwaway PostgreSQL server (or the one SMS_POSTGRES_DSN names); the warehouse reads
+# its synced copy. Dagster's own instance stays as configured (see README).
+demo-postgres: postgres
+	$(MAKE) demo DEMO_ARGS="--postgres $(DEMO_ARGS)"
 
 # The gateway tests start a real Kannel (bearerbox, smsbox, fakesmsc on loopback).
 # Installed from Debian only when bearerbox is missing; sudo only when not root.

@@ -16,6 +16,7 @@ reads ``SMS_WAREHOUSE_PATH``), the CLIs and the tests all agree.
 | ``SMS_LANDING_ENCODINGS`` | none (cp1252)               | encoding of non-UTF-8 files per entity|
 | ``SMS_OPSTORE``       | ``embedded``                    | the ledger's store, or ``postgres``|
 | ``SMS_POSTGRES_DSN``  | libpq's ``PG*`` variables       | the PostgreSQL operational store      |
+| ``SMS_DISPATCH_WORKERS`` | ``1``                        | parallel dispatch workers (PostgreSQL)|
 """
 
 from __future__ import annotations
@@ -189,6 +190,19 @@ def postgres_dsn() -> str:
     (``PGHOST``, ``PGPORT``, ``PGUSER``, ``PGPASSWORD``, ``PGDATABASE``) or a service file.
     A password belongs in ``PGPASSWORD`` or ``~/.pgpass``, not in a file in git."""
     return os.environ.get("SMS_POSTGRES_DSN", "").strip()
+
+
+def dispatch_workers() -> int:
+    """Dispatch worker processes (``SMS_DISPATCH_WORKERS``, default 1; more than one needs
+    ``SMS_OPSTORE=postgres``). A run's config (``workers``) overrides it."""
+    raw = (os.environ.get("SMS_DISPATCH_WORKERS") or "1").strip()
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 64:
+        raise SettingError(f"SMS_DISPATCH_WORKERS={raw!r}: expected a whole number from 1 to 64")
+    return value
 
 
 def duckdb_memory_limit() -> str:

@@ -18,7 +18,9 @@ few lines and Dagster's and dbt's logs go to ``$SMS_DATA_DIR/logs/``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -111,6 +113,13 @@ def _run_options(p: argparse.ArgumentParser) -> None:
         "campaign=value pairs with an optional default, e.g. 'winback-lapsed=0.2,0.1'",
     )
     p.add_argument("--seed", type=int, default=42, help="seed of the recipients' behaviour")
+    p.add_argument(
+        "--postgres",
+        action="store_true",
+        help="keep the operational state (send ledger, journey state, links) in PostgreSQL: "
+        "the server SMS_POSTGRES_DSN names, or without it a throwaway one started from the "
+        "machine's PostgreSQL binaries for this run (`make postgres` installs them)",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -167,14 +176,23 @@ def _run(args: argparse.Namespace, uplift: dict) -> None:
     from demo.recipients import Behaviour
     from demo.replay import demo_loop
 
-    dagster = runs.instance()
-    behaviour = Behaviour(**uplift, seed=args.seed)
-    demo_loop(dagster, args.send_day, behaviour)
-    runs.publish(dagster)
-    url = runs.report(dagster)
-    output.print_checks(runs.EVALUATIONS)
-    output.print_performance()
-    output.closing_summary(url, console.log_path)
+    with ExitStack() as stack:
+        if args.postgres:
+            os.environ["SMS_OPSTORE"] = "postgres"
+            if not settings.postgres_dsn():
+                from demo.postgres import LocalPostgres
+
+                server = stack.enter_context(LocalPostgres())
+                os.environ["SMS_POSTGRES_DSN"] = server.dsn
+                console.say(f"operational store: a throwaway PostgreSQL on {server.dsn}")
+        dagster = runs.instance()
+        behaviour = Behaviour(**uplift, seed=args.seed)
+        demo_loop(dagster, args.send_day, behaviour)
+        runs.publish(dagster)
+        url = runs.report(dagster)
+        output.print_checks(runs.EVALUATIONS)
+        output.print_performance()
+        output.closing_summary(url, console.log_path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,11 +64,12 @@ class PlanConfig(Config):
 class DispatchConfig(Config):
     now: str | None = Field(default=None, description="The moment to send at (default: now).")
     batch_size: int = Field(default=1000, ge=1)
-    workers: int = Field(
-        default=1,
+    workers: int | None = Field(
+        default=None,
         ge=1,
         le=64,
-        description="Worker processes sending in parallel (PostgreSQL operational store only).",
+        description="Worker processes sending in parallel (PostgreSQL operational store "
+        "only); default SMS_DISPATCH_WORKERS, else 1.",
     )
     lease_seconds: float = Field(
         default=60.0,

@@ -97,9 +97,10 @@ def build_dispatch_asset(planned: list[AssetKey]):
                 f"clock other than now is allowed only with the sandbox gateway, not "
                 f"{gateway.kind}"
             )
-        if config.workers > 1 and not opstore.external():
+        workers = config.workers or settings.dispatch_workers()
+        if workers > 1 and not opstore.external():
             raise Failure(
-                f"workers={config.workers} needs the PostgreSQL operational store "
+                f"workers={workers} needs the PostgreSQL operational store "
                 "(SMS_OPSTORE=postgres): the embedded store takes one writer"
             )
         book = campaigns.book
@@ -117,7 +118,7 @@ def build_dispatch_asset(planned: list[AssetKey]):
                 landing_dir=settings.landing_dir(),
                 links_path=tracked_links.registry_path(),
                 store=store,
-                workers=config.workers,
+                workers=workers,
                 lease_s=config.lease_seconds,
             )
             # Attribution reads the warehouse's copy of the ledger: brought up to date.

@@ -155,7 +155,6 @@ def work(
     now0 = dt.datetime.fromisoformat(run_now)
     shift = dt.timedelta(seconds=shift_s)
     conn = postgres.connect(dsn, application=f"sms-dispatch-{owner}")
-    rate.ensure(conn)
     limits: dict[str, rate.SharedRate] = {}
 
     def shared(sender: str, per_second: float, burst: float) -> rate.SharedRate:

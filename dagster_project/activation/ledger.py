@@ -108,7 +108,7 @@ LIST_SEPARATOR = ","
 def ensure(conn) -> None:
     """The ledger's tables, on the warehouse (embedded store) or on PostgreSQL."""
     if opstore.is_postgres(conn):
-        from dagster_project.opstore import sync
+        from dagster_project.opstore import rate, sync
 
         with sync.schema_lock(conn, "ledger") as fresh:
             if fresh:
@@ -121,6 +121,7 @@ def ensure(conn) -> None:
                 )
                 sync.capture(conn, "ledger", ["message_key"])
                 sync.capture(conn, "links", ["token"])
+                rate.ensure(conn)
         return
     _create(conn, _ADDED_COLUMNS)
 

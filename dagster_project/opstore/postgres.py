@@ -75,20 +75,27 @@ def _sql_type(name: str, values: pd.Series, known: dict[str, str]) -> str:
     return "text"
 
 
-def _python_values(values: pd.Series) -> list:
-    """Plain Python values for COPY: None for every kind of missing."""
+_INT_TYPES = {"integer", "bigint", "smallint"}
+
+
+def _python_values(values: pd.Series, *, integral: bool = False) -> list:
+    """Plain Python values for COPY: None for every kind of missing; for an integer column,
+    whole floats as integers (pandas keeps an integer column with a gap as floats)."""
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        out = [None if v is pd.NaT else v.to_pydatetime() for v in values]
-        return out
-    items = values.astype(object).tolist()
-    return [
-        None
-        if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
-        else v.item()
-        if isinstance(v, np.generic)
-        else v
-        for v in items
-    ]
+        return [None if v is pd.NaT else v.to_pydatetime() for v in values]
+    out = []
+    for v in values.astype(object).tolist():
+        if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
+            out.append(None)
+            continue
+        if isinstance(v, np.generic):
+            v = v.item()
+        if integral and isinstance(v, float):
+            if not v.is_integer():
+                raise ValueError(f"{values.name}: {v} is not a whole number")
+            v = int(v)
+        out.append(v)
+    return out
 
 
 class PgConnection:
@@ -158,7 +165,10 @@ class PgConnection:
         self.raw.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
         self.raw.execute(f"CREATE TEMP TABLE {name} ({definition})")
         if len(frame):
-            data = [_python_values(frame[c]) for c in columns]
+            data = [
+                _python_values(frame[c], integral=_sql_type(c, frame[c], known) in _INT_TYPES)
+                for c in columns
+            ]
             with self.raw.cursor().copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in zip(*data, strict=True):
                     copy.write_row(row)

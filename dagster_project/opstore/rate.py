@@ -22,6 +22,7 @@ import time
 from collections import deque
 
 DDL = """
+CREATE SCHEMA IF NOT EXISTS sms;
 CREATE TABLE IF NOT EXISTS sms.send_rates (
     sender TEXT PRIMARY KEY,
     next_at TIMESTAMPTZ NOT NULL

@@ -569,3 +569,66 @@ def test_a_transactional_plan_needs_no_opt_in_but_never_reaches_an_opt_out(copy)
     )
     assert sendable > 0 and without_opt_in > 0
     assert opted_out == 0 and refused == 0
+
+
+def test_parallel_workers_on_postgres_send_exactly_what_one_process_sends(
+    world, tmp_path, monkeypatch, postgres_dsn
+):
+    """The same world and clock, planned and sent twice: once by one process on the embedded
+    store, once by three worker processes on PostgreSQL. Every message ends in the same state
+    for the same reason, the gateway receives the same keys once each, the same links are
+    registered, and the warehouse's synced copy is the store's ledger."""
+    from dagster_project import opstore
+    from dagster_project.activation.dispatch import dispatch
+
+    seen = {}
+    for store in ("embedded", "postgres"):
+        base = tmp_path / store
+        base.mkdir()
+        for name in ("landing", "warehouse.duckdb"):
+            src = world / name
+            (shutil.copytree if src.is_dir() else shutil.copy)(src, base / name)
+        env(monkeypatch, base)
+        monkeypatch.setenv("SMS_OPSTORE", store)
+        monkeypatch.setenv("SMS_POSTGRES_DSN", postgres_dsn)
+        with DagsterInstance.ephemeral() as instance:
+            assert plan(instance).success
+        book = read_book(campaigns_dir())
+        links = base / "links.jsonl"
+        with GatewayServer(style="twilio") as gw:
+            gateway = GatewayResource(
+                kind="twilio", base_url=gw.url, account_sid="AC0", auth_token="t",
+                status_callback_url="http://127.0.0.1:9/status", rate_per_second=500,
+            )  # fmt: skip
+            with (
+                duckdb.connect(str(base / "warehouse.duckdb")) as conn,
+                opstore.connection(conn) as ops,
+            ):
+                report = dispatch(
+                        conn, gateway, book.programs, NOW, policy=book.policy,
+                        run_id=f"run-{store}", batch_size=25, store=ops,
+                        workers=1 if store == "embedded" else 3, links_path=links,
+                    )  # fmt: skip
+                in_store = ops.execute(
+                    "SELECT message_key, state, step, reason FROM sms.ledger ORDER BY 1"
+                ).fetchall()
+                opstore.sync_warehouse(ops, conn)
+            received = gw.sends()
+        copied = query(base, "SELECT message_key, state, step, reason FROM sms.ledger ORDER BY 1")
+        assert [tuple(r) for r in in_store] == [tuple(r) for r in copied]
+        # Tokens are drawn at random by each plan: compare which message links where.
+        registered = sorted(
+            (link["message_key"], link["target_url"])
+            for link in map(json.loads, links.read_text().splitlines() if links.exists() else [])
+        )
+        seen[store] = (report, copied, received, registered)
+
+    (one, ledger_one, got_one, links_one), (many, ledger_many, got_many, links_many) = (
+        seen["embedded"],
+        seen["postgres"],
+    )
+    assert one.sent.get("accepted", 0) > 20
+    assert ledger_one == ledger_many
+    assert got_one == got_many and max(got_many.values()) == 1
+    assert (one.sent, one.skipped, one.deferred) == (many.sent, many.skipped, many.deferred)
+    assert links_one and links_one == links_many

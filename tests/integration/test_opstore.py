@@ -179,3 +179,44 @@ def test_workers_starting_together_create_the_schema_once(postgres_dsn):
 
     with ThreadPoolExecutor(6) as pool:
         assert set(pool.map(start, range(6))) == {2}
+
+
+def test_two_processes_sharing_a_sender_get_disjoint_slots_at_its_rate(postgres_dsn):
+    """Reservations from two connections (as two workers) never overlap, and together they
+    are spaced at the sender's rate on the database's clock."""
+    import asyncio
+
+    from dagster_project.opstore import rate
+
+    with postgres.connect(postgres_dsn) as a, postgres.connect(postgres_dsn) as b:
+        rate.ensure(a)
+        clock = [0.0]
+        slept: list[float] = []
+
+        async def sleep(seconds: float) -> None:
+            slept.append(seconds)
+
+        limits = [
+            rate.SharedRate(
+                c, "SHOPEX", 200.0, 1.0, chunk_s=0.05, clock=lambda: clock[0], sleep=sleep
+            )
+            for c in (a, b)
+        ]
+        slots = []
+        for turn in range(6):  # alternate: each reservation is 10 slots of 5 ms
+            limit = limits[turn % 2]
+            limit._reserve()
+            slots.append(sorted(limit._slots)[-10:])
+        starts = [s[0] for s in slots]
+        # Later reservations start where the previous one (of the other worker) ended.
+        gaps = [round(b - a, 4) for a, b in zip(starts, starts[1:], strict=False)]
+        assert all(g >= 0.05 - 0.002 for g in gaps), gaps
+        assert all(round(s[1] - s[0], 6) == 0.005 for s in slots)
+        # A slot long past (a stalled worker) is dropped, not spent late.
+        stale = limits[0]
+        stale._slots.clear()
+        stale._slots.extend([-1.0, -0.5])
+        clock[0] = 0.0
+        nxt = stale.next_slot()
+        assert nxt > -0.5 and stale.reservations >= 2
+        asyncio.run(limits[1].acquire())
