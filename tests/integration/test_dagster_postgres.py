@@ -273,7 +273,7 @@ def test_a_started_schedule_is_kept_in_postgres(instance, home, postgres_dsn):
     from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 
     origin = InProcessCodeLocationOrigin(
-        loadable_target_origin=LoadableTargetOrigin(python_module="dagster_project.definitions"),
+        loadable_target_origin=LoadableTargetOrigin(module_name="dagster_project.definitions"),
         location_name="sms_lifecycle",
     )
     with WorkspaceProcessContext(instance, InProcessWorkspaceLoadTarget(origin)) as workspace:
