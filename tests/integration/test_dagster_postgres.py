@@ -151,22 +151,20 @@ def test_a_run_waits_for_the_warehouse_slot_another_run_holds(instance, postgres
             )
         )
     )
+
+    def blocked() -> list[tuple]:
+        """(run id, step) of the engine's "blocked by limit" events in PostgreSQL."""
+        return sql(
+            postgres_dsn,
+            "SELECT run_id, step_key FROM event_logs WHERE dagster_event_type = 'ENGINE_EVENT' "
+            "AND event LIKE %s",
+            f"%Step blocked by limit for pool {WAREHOUSE_POOL}%",
+        )
+
     run.start()
     try:
-        blocked = wait_for(
-            "both steps blocked by the pool",
-            lambda: (
-                rows := sql(
-                    postgres_dsn,
-                    "SELECT run_id, step_key FROM event_logs WHERE dagster_event_type = "
-                    "'ENGINE_EVENT' AND event LIKE %s",
-                    f"%Step blocked by limit for pool {WAREHOUSE_POOL}%",
-                )
-            )
-            and {step for _, step in rows} == STEPS
-            and rows,
-        )
-        run_id = blocked[0][0]
+        wait_for("both steps blocked by the pool", lambda: {s for _, s in blocked()} == STEPS)
+        [run_id] = {r for r, _ in blocked()}
         assert sql(
             postgres_dsn,
             "SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = "
@@ -283,9 +281,7 @@ def test_a_started_schedule_is_kept_in_postgres(instance, home, postgres_dsn):
         instance.start_schedule(schedule)
 
     def rows():
-        return sql(
-            postgres_dsn, "SELECT instigator_type, status, instigator_body FROM instigators"
-        )
+        return sql(postgres_dsn, "SELECT instigator_type, status, instigator_body FROM instigators")
 
     [(kind, status, body)] = rows()
     assert (kind, status) == ("SCHEDULE", "RUNNING")
