@@ -8,7 +8,18 @@ STAMP  := $(VENV)/.installed
 
 # Paths (defaults live in dagster_project/settings.py; these only make them visible).
 export SMS_DATA_DIR ?= $(CURDIR)/data
+# DAGSTER_STORAGE=postgres keeps Dagster's runs, event logs and schedules in PostgreSQL
+# (dagster.postgres.yaml; the server from DAGSTER_POSTGRES_*, see docs/configuration.md).
+# Its instance has a home of its own, so switching back and forth never finds the other
+# storage's dagster.yaml in place (make copies only a newer file).
+DAGSTER_STORAGE ?= sqlite
+ifeq ($(DAGSTER_STORAGE),postgres)
+export DAGSTER_HOME ?= $(SMS_DATA_DIR)/dagster_home_postgres
+INSTANCE_YAML := dagster.postgres.yaml
+else
 export DAGSTER_HOME ?= $(SMS_DATA_DIR)/dagster_home
+INSTANCE_YAML := dagster.yaml
+endif
 # No telemetry from Dagster, dbt or Great Expectations.
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
@@ -29,6 +40,7 @@ help:
 	@echo "make test   run the test suite"
 	@echo "make test-fast  the unit tests only (tests/unit), under a minute"
 	@echo "make dev    open the Dagster UI on http://127.0.0.1:3000"
+	@echo "            (DAGSTER_STORAGE=postgres: the instance in PostgreSQL, DAGSTER_POSTGRES_*)"
 	@echo "make bench  benchmarks at sizes S, M, L (see bench/README.md)"
 	@echo "make docs   dbt docs (catalog of every model and column) into dbt/target"
 	@echo "make kannel install Debian's kannel + kannel-extras (the gateway tests need them)"
@@ -45,9 +57,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+$(DAGSTER_HOME)/dagster.yaml: $(INSTANCE_YAML)
 	mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
+	cp $(INSTANCE_YAML) $@
 
 # A few lines on the terminal; Dagster's and dbt's logs go to data/logs/ (path printed at
 # the end). `make demo DEMO_ARGS=--verbose` shows them instead. The demo is not part of the
