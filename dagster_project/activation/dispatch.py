@@ -42,8 +42,9 @@ from dagster_project.activation.send_rules import SendClock, Slot
 from dagster_project.activation.whereabouts import Whereabouts, locate
 from dagster_project.contracts import landed_files, tracked_links
 
-# The due part of the ledger, in the operational store. On PostgreSQL a message another
-# worker holds under a live lease is not due: it is being sent.
+# The due part of the ledger, in the operational store. On PostgreSQL a message a worker
+# holds under a live lease is not due: it is being sent. One left ``sending`` without a
+# lease (a one-process dispatch that died) or with a lapsed one is, as a crashed send.
 DUE_SQL = f"""
 SELECT
     message_key, campaign_id, customer_id, kind, state, phone_e164, time_zone,
@@ -52,7 +53,9 @@ FROM sms.ledger
 WHERE state IN {ledger.SENDABLE + ("sending",)} AND scheduled_at <= ? {{held}}
 ORDER BY scheduled_at, message_key
 """
-HELD_ELSEWHERE = "AND NOT (state = 'sending' AND lease_until >= now() AT TIME ZONE 'UTC')"
+HELD_ELSEWHERE = (
+    "AND NOT (state = 'sending' AND coalesce(lease_until >= now() AT TIME ZONE 'UTC', false))"
+)
 
 # The one reachability rule, in the warehouse, for the due messages' phones.
 REACHABILITY_SQL = """

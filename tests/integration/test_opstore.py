@@ -220,3 +220,45 @@ def test_two_processes_sharing_a_sender_get_disjoint_slots_at_its_rate(postgres_
         nxt = stale.next_slot()
         assert nxt > -0.5 and stale.reservations >= 2
         asyncio.run(limits[1].acquire())
+
+
+def test_a_message_held_under_a_live_lease_is_not_due_and_a_crashed_one_is(pg):
+    """What a dispatch run sees on PostgreSQL: a row a worker is sending (live lease) is left
+    to it; one left ``sending`` by a dead worker (lapsed lease) or by a one-process dispatch
+    that died (no lease) is due, as a crashed send, and the rest as planned."""
+    from dagster_project.activation.dispatch import due_messages
+
+    ledger.ensure(pg)
+    rows = planned_rows(4, campaign="winback", day=DAY)
+    ledger.write_plan(pg, "winback", DAY, rows, NO_LINKS)
+    keys = rows["message_key"].tolist()
+    pg.execute(
+        "UPDATE sms.ledger SET state = 'sending', lease_owner = 'w1', "
+        "lease_until = now() AT TIME ZONE 'UTC' + interval '1 minute' WHERE message_key = ?",
+        [keys[0]],
+    )
+    pg.execute(
+        "UPDATE sms.ledger SET state = 'sending', lease_owner = 'w2', "
+        "lease_until = now() AT TIME ZONE 'UTC' - interval '1 second' WHERE message_key = ?",
+        [keys[1]],
+    )
+    pg.execute("UPDATE sms.ledger SET state = 'sending' WHERE message_key = ?", [keys[2]])
+    warehouse = duckdb.connect()
+    warehouse.execute("CREATE SCHEMA marts")
+    warehouse.execute(
+        "CREATE TABLE marts.dim_sms_reachability AS SELECT '+12025550003' AS phone_e164, "
+        "'opted_in' AS consent_state, NULL::VARCHAR AS suppression_reasons, "
+        "true AS may_receive_marketing, true AS may_receive_transactional, "
+        "NULL::VARCHAR AS marketing_blocked_step, NULL::VARCHAR AS transactional_blocked_step, "
+        "NULL::VARCHAR AS marketing_blocked_reason, NULL::VARCHAR AS transactional_blocked_reason"
+    )
+    due = due_messages(warehouse, pg, NOW + dt.timedelta(hours=1))
+    assert dict(zip(due["message_key"], due["state"], strict=True)) == {
+        keys[1]: "sending",
+        keys[2]: "sending",
+        keys[3]: "planned",
+    }
+    # Reachability joined by phone: the known phone may receive, unknown ones may not.
+    verdicts = dict(zip(due["message_key"], due["may_receive"], strict=True))
+    assert verdicts == {keys[1]: False, keys[2]: False, keys[3]: True}
+    assert due.set_index("message_key").loc[keys[1], "blocked_reason"] == "no valid mobile number"

@@ -84,17 +84,38 @@ def _run_loop(store: str, tmp_path_factory, generated, request) -> tuple:
         "SMS_WEBHOOK_SECRET": "loop-test-secret",
         "SMS_OPSTORE": store,
     }
+    home = None
     if store == "postgres":
+        # The ledger, journey state and links in one database; Dagster's runs, event log
+        # and schedules in another, through dagster.postgres.yaml as `make dev` uses it.
+        from urllib.parse import urlsplit
+
         from support.databases import new_database
 
-        env["SMS_POSTGRES_DSN"] = new_database(request.getfixturevalue("postgres_server"), "loop")
+        server = request.getfixturevalue("postgres_server")
+        env["SMS_POSTGRES_DSN"] = new_database(server, "loop_ops")
+        dagster_db = urlsplit(new_database(server, "loop_dagster"))
+        env.update(
+            DAGSTER_POSTGRES_HOST=dagster_db.hostname, DAGSTER_POSTGRES_PORT=dagster_db.port,
+            DAGSTER_POSTGRES_USER=dagster_db.username, DAGSTER_POSTGRES_PASSWORD="",
+            DAGSTER_POSTGRES_DB=dagster_db.path.lstrip("/"),
+        )  # fmt: skip
+        home = base / "dagster_home"
+        home.mkdir()
+        shutil.copy(REPO / "dagster.postgres.yaml", home / "dagster.yaml")
     with pytest.MonkeyPatch.context() as mp:
         for name, value in env.items():
             mp.setenv(name, str(value))
         generated(customers=4000, days=150, seed=5, end=END).copy_to(base)
         behaviour = Behaviour(uplift={LIFT: UPLIFT, NULL: 0.0}, default_uplift=0.0, seed=7)
-        with DagsterInstance.ephemeral() as instance:
+        with (
+            DagsterInstance.from_config(str(home)) if home else DagsterInstance.ephemeral()
+        ) as instance:
             truth = demo_loop(instance, SEND_DAY, behaviour)
+            if home:
+                runs = instance.get_runs()
+                assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+                assert len(runs) > 10 and all(r.is_success for r in runs)
     _LOOPS[store] = (base, truth)
     return _LOOPS[store]
 
@@ -102,7 +123,8 @@ def _run_loop(store: str, tmp_path_factory, generated, request) -> tuple:
 @pytest.fixture(scope="module", params=["embedded", "postgres"])
 def loop(request, tmp_path_factory, generated):
     """The loop on the embedded operational store, and again with the ledger, journey state
-    and links in a real PostgreSQL (the warehouse reading its synced copy)."""
+    and links in a real PostgreSQL (the warehouse reading its synced copy) and Dagster's
+    instance in PostgreSQL too."""
     base, truth = _run_loop(request.param, tmp_path_factory, generated, request)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SMS_DATA_DIR", str(base))
