@@ -326,7 +326,7 @@ def opstore_rows(o: dict) -> list[tuple[str, dict]]:
 def _print_opstore_table(o: dict) -> None:
     head = (
         f"{'store':<18} {'messages':>9} {'accepted':>9} {'wall s':>7} {'msg/s':>7} "
-        f"{'start-up s':>10} {'steady msg/s':>12} {'final s':>8} {'load':>5}"
+        f"{'start-up s':>10} {'steady msg/s':>12} {'final s':>8} {'claim ms':>8} {'load':>5}"
     )
     print(head)
     print("-" * len(head))
@@ -335,6 +335,7 @@ def _print_opstore_table(o: dict) -> None:
             f"{label:<18} {r['messages']:>9,} {r['accepted']:>9,} {r['wall_s']:>7.1f} "
             f"{_fmt(r['msgs_per_s'], ',.0f'):>7} {_fmt(r['startup_s'], '.1f'):>10} "
             f"{_fmt(r['steady_msgs_per_s'], ',.0f'):>12} {_fmt(r.get('final_s'), '.1f'):>8} "
+            f"{_fmt(r.get('first_claim_s') and r['first_claim_s'] * 1000, '.0f'):>8} "
             f"{r['load_before']:>5.1f}"
         )
     s = o.get("sync")
@@ -352,7 +353,8 @@ def _print_opstore_table(o: dict) -> None:
         "'start-up s' until the gateway's first arrival (the worker processes' imports: "
         f"{_fmt(o.get('worker_import_s'), '.1f')} s for one alone); 'steady msg/s' between the "
         "first and the last arrival; 'final s' when the store held every message final; "
-        f"'load' the 1-minute load average before. {o['cpus']} CPUs shared by the gateway, "
+        "'claim ms' one claim of a batch on the fresh run (rolled back); 'load' the 1-minute "
+        f"load average before. {o['cpus']} CPUs shared by the gateway, "
         "PostgreSQL and the workers."
     )
 

@@ -206,6 +206,7 @@ def postgres_workers(dsn: str, n: int, workers: int, batch: int = BATCH) -> dict
         approved = support.approve_all(store, run_id, rows, expires)
         assert approved == n, approved
         store.raw.execute("CHECKPOINT")  # the plan's writes flushed before the clock starts
+        claim_s = _one_claim_s(store, run_id, batch)
         with tempfile.TemporaryDirectory() as tmp:
             log = Path(tmp) / "hits.jsonl"
             gateway = _local_gateway(log)
@@ -231,8 +232,27 @@ def postgres_workers(dsn: str, n: int, workers: int, batch: int = BATCH) -> dict
         store.close()
     assert states == {"accepted": n}, states
     assert done.died == 0 and done.restarts == 0, done
-    out |= {"store": "postgres", "workers": workers, "load_before": load, "states": states}
+    out |= {
+        "store": "postgres", "workers": workers, "load_before": load, "states": states,
+        "first_claim_s": claim_s,
+    }  # fmt: skip
     return out
+
+
+def _one_claim_s(store, run_id: str, batch: int) -> float:
+    """One worker's first claim of the approved run, timed and rolled back (a probe of the
+    claim query on a run this size; ``run_id`` itself stays as approved)."""
+    from dagster_project.opstore import claims
+
+    store.execute("BEGIN")
+    try:
+        t = time.monotonic()
+        got = claims.claim(store, run_id, "probe", batch, LEASE_S, False)
+        took = time.monotonic() - t
+    finally:
+        store.execute("ROLLBACK")
+    assert len(got) == batch, len(got)
+    return took
 
 
 class _FinalWatch:
