@@ -318,6 +318,8 @@ def _fmt(value, spec: str) -> str:
 def opstore_rows(o: dict) -> list[tuple[str, dict]]:
     """The opstore phase's dispatch measurements, labelled, in the table's order."""
     rows = [("embedded (DuckDB)", o["embedded"])] if "embedded" in o else []
+    if "postgres_in_process" in o:
+        rows.append(("postgres in-proc", o["postgres_in_process"]))
     for workers, r in sorted(o.get("postgres", {}).items(), key=lambda kv: int(kv[0])):
         rows.append((f"postgres x{workers}", r))
     return rows

@@ -10,18 +10,22 @@ logs every request's arrival time and key; a fresh gateway per measurement.
    default), ``ledger.mark_sending`` committed, ``GatewayResource.send``, then
    ``ledger.record_results``. The re-check before it (reachability, windows) is not
    measured on either side.
-2. **PostgreSQL, 1, 2 and 4 workers.** A throwaway durable server (``demo.postgres``,
+2. **PostgreSQL in-process.** The same loop with the ledger on PostgreSQL: what the
+   dispatch does with ``workers=1`` (no worker process).
+3. **PostgreSQL, 1, 2 and 4 workers.** A throwaway durable server (``demo.postgres``,
    fsync on). The messages are written as a plan and approved for a run (not timed: the
    dispatch run's re-check does that), then ``dispatch_workers.supervise`` starts the
    worker processes, which claim (``FOR UPDATE SKIP LOCKED``, leases), send and record;
-   timed from the call until every message is final, worker start-up included.
+   timed from the call until it returns (every message final, every worker exited),
+   worker start-up included; the moment the store held every message final is polled
+   beside it (``final_s``), and one claim is probed on the fresh run (rolled back).
 
 For each: messages/s over the wall time; the start-up (from the start to the gateway's
 first arrival) and the steady rate between the gateway's first and last arrival (the
 same clock: ``time.monotonic`` is system-wide); and the gateway's log checked: every
 message accepted exactly once, nothing else accepted.
 
-3. **Sync.** A fresh database on the same server holding ``SYNC_ROWS`` (1,000,000) ledger
+4. **Sync.** A fresh database on the same server holding ``SYNC_ROWS`` (1,000,000) ledger
    rows (10,000 written by ``ledger.write_plan``, the rest copies of them with new keys,
    mostly accepted with provider ids; vacuumed and checkpointed before timing), synced
    into an empty DuckDB warehouse (``opstore.sync.to_warehouse``); then ``SYNC_UPDATE``
@@ -139,27 +143,55 @@ def _measured(log: Path, keys: Sequence[str], started: float, ended: float) -> d
 def embedded(base: Path, n: int, batch: int = BATCH) -> dict:
     """The default store: the dispatch loop on a DuckDB ledger file, one process."""
     import duckdb
+
+    path = base / "embedded.duckdb"
+    for suffix in ("", ".wal"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    conn = duckdb.connect(str(path))
+    try:
+        return in_process(conn, n, "embedded", batch) | {"store": "embedded"}
+    finally:
+        conn.close()
+
+
+def postgres_in_process(dsn: str, n: int, batch: int = BATCH) -> dict:
+    """PostgreSQL with ``workers=1``: the same one-process loop (no worker process), the
+    ledger on the server."""
+    from dagster_project.opstore import postgres
+
+    store = postgres.connect(dsn)
+    try:
+        # the plan's writes flushed before the clock starts, as for the workers' runs
+        flush = lambda: store.raw.execute("CHECKPOINT")  # noqa: E731
+        return in_process(store, n, "in-process", batch, flush) | {"store": "postgres"}
+    finally:
+        store.close()
+
+
+def in_process(conn, n: int, campaign: str, batch: int = BATCH, prepare=None) -> dict:
+    """``activation.dispatch``'s loop for one process on ``conn``'s ledger: per batch,
+    ``mark_sending`` committed, ``GatewayResource.send``, ``record_results``
+    (``prepare()`` runs once the plan is written, before the clock starts)."""
     import pandas as pd
 
     from dagster_project.activation import ledger
     from dagster_project.activation.dispatch import results_frame
     from dagster_project.activation.gateway.types import OutboundMessage
 
-    rows = _support().planned_rows(n, campaign="embedded")
-    path = base / "embedded.duckdb"
-    for suffix in ("", ".wal"):
-        Path(str(path) + suffix).unlink(missing_ok=True)
-    conn = duckdb.connect(str(path))
+    rows = _support().planned_rows(n, campaign=campaign)
     ledger.ensure(conn)
     ledger.write_plan(
-        conn, "embedded", rows["plan_day"].iloc[0], rows,
+        conn, campaign, rows["plan_day"].iloc[0], rows,
         pd.DataFrame(columns=["token", "message_key", "target_url"]),
     )  # fmt: skip
     due = conn.execute(
         "SELECT message_key, phone_e164, sender, body, kind FROM sms.ledger "
-        "WHERE state = 'planned' ORDER BY scheduled_at, message_key"
+        "WHERE state = 'planned' AND campaign_id = ? ORDER BY scheduled_at, message_key",
+        [campaign],
     ).fetchall()
     keys = [r[0] for r in due]
+    if prepare is not None:
+        prepare()
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "hits.jsonl"
         gateway = _local_gateway(log)
@@ -185,11 +217,13 @@ def embedded(base: Path, n: int, batch: int = BATCH) -> dict:
         finally:
             gateway.stop()
         out = _measured(log, keys, started, ended)
-    states = dict(conn.execute("SELECT state, count(*) FROM sms.ledger GROUP BY 1").fetchall())
-    conn.close()
+    states = dict(
+        conn.execute(
+            "SELECT state, count(*) FROM sms.ledger WHERE campaign_id = ? GROUP BY 1", [campaign]
+        ).fetchall()
+    )
     assert states == {"accepted": n}, states
-    out |= {"store": "embedded", "workers": 1, "load_before": load, "states": states}
-    return out
+    return out | {"workers": 0, "load_before": load, "states": states}
 
 
 def postgres_workers(dsn: str, n: int, workers: int, batch: int = BATCH) -> dict:
@@ -453,6 +487,8 @@ def run(
     out["worker_import_s"] = worker_import_s()
     out["embedded"] = embedded(base, messages)
     with LocalPostgres(durable=True) as server:
+        print("opstore: postgres, in-process ...", file=sys.stderr, flush=True)
+        out["postgres_in_process"] = postgres_in_process(server.dsn, messages)
         out["postgres"] = {}
         for w in workers:
             print(f"opstore: postgres, {w} worker(s) ...", file=sys.stderr, flush=True)

@@ -58,8 +58,9 @@ def test_pg_url_names_another_database_on_the_same_server():
 def test_opstore_rows_embedded_first_then_workers_in_numeric_order():
     figures = {
         "embedded": {"m": 0},
+        "postgres_in_process": {"m": 0},
         "postgres": {"4": {"m": 4}, "1": {"m": 1}, "2": {"m": 2}, "10": {"m": 10}},
     }
     assert [label for label, _ in opstore_rows(figures)] == [
-        "embedded (DuckDB)", "postgres x1", "postgres x2", "postgres x4", "postgres x10",
+        "embedded (DuckDB)", "postgres in-proc", "postgres x1", "postgres x2", "postgres x4", "postgres x10",
     ]  # fmt: skip
