@@ -113,7 +113,8 @@ test-fast: install
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-bench: install
+# The opstore phase starts a throwaway PostgreSQL server (demo/postgres.py).
+bench: install postgres
 	$(PY) -m bench $(BENCH_ARGS)
 
 # Reads the analysts' published copy: works while the pipeline runs, writes and sends nothing.

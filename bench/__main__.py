@@ -21,6 +21,14 @@ the token bucket's accuracy at 100 msg/s, and the rate through a real Kannel
 beside Kannel's bare acceptance; its figures go under
 ``"dispatch"`` in results.json.
 
+The ``opstore`` phase (bench/opstore.py) also runs once per invocation: messages/s to the
+local gateway through the embedded store's dispatch loop (DuckDB ledger, one process)
+and through PostgreSQL's dispatch workers (1, 2 and 4: ``--workers``), ``--opstore-messages``
+(50,000) each, every one checked accepted exactly once in the gateway's log; then the
+warehouse sync of ``--sync-rows`` (1,000,000) ledger rows into an empty warehouse and
+again after 10,000 of them were sent. A throwaway PostgreSQL server is started
+(``make postgres`` installs it); figures under ``"opstore"`` in results.json.
+
 ``--phases dbt_full,dbt_daily,dbt_floor`` re-runs only those phases on data an
 earlier run generated and ingested (phases always run in the order above, so
 ``dbt_daily`` follows ``dbt_full``). ``--repeat N`` runs the chosen phases N
@@ -42,10 +50,10 @@ from dagster_project import settings
 SIZES = {"S": 10_000, "M": 100_000, "L": 1_000_000}
 PHASES = [
     "generate", "ingest", "floor", "dbt_full", "dbt_daily", "checks", "dbt_floor",
-    "journey_latency", "daily_e2e", "dispatch",
+    "journey_latency", "daily_e2e", "dispatch", "opstore",
 ]  # fmt: skip
 # Phases measured once per invocation, not per size.
-ONCE = {"dispatch"}
+ONCE = {"dispatch", "opstore"}
 # What a phase reads that an earlier phase writes.
 NEEDS = {
     "ingest": "landing",
@@ -96,6 +104,11 @@ def main() -> None:
     )
     p.add_argument("--repeat", type=int, default=1, help="run the chosen phases N times")
     p.add_argument("--messages", type=int, default=100_000, help="dispatch: messages sent")
+    p.add_argument(
+        "--opstore-messages", type=int, default=50_000, help="opstore: messages per measurement"
+    )
+    p.add_argument("--workers", default="1,2,4", help="opstore: PostgreSQL worker counts")
+    p.add_argument("--sync-rows", type=int, default=1_000_000, help="opstore: ledger rows synced")
     a = p.parse_args()
     chosen = [x.strip() for x in a.phases.split(",") if x.strip()]
     unknown = sorted(set(chosen) - set(PHASES))
@@ -157,6 +170,15 @@ def main() -> None:
             best["runs"] = [r["throughput"]["send_all_msgs_per_s"] for r in runs]
         merged["dispatch"] = best
         path.write_text(json.dumps(merged, indent=2, default=str))
+    if "opstore" in once:
+        print("opstore ...", flush=True)
+        figures = run_phase(
+            "opstore", root / "opstore", "--opstore-messages", str(a.opstore_messages),
+            "--workers", a.workers, "--sync-rows", str(a.sync_rows),
+        )  # fmt: skip
+        print(f"opstore: {figures['seconds']:.1f} s, {figures['peak_mib']:.0f} MiB", flush=True)
+        merged["opstore"] = figures
+        path.write_text(json.dumps(merged, indent=2, default=str))
     by_size = {k: merged[k] for k in SIZES if k in merged}
     for table in (
         _print_table,
@@ -170,6 +192,9 @@ def main() -> None:
     if "dispatch" in merged:
         print()
         _print_dispatch_table(merged["dispatch"])
+    if "opstore" in merged:
+        print()
+        _print_opstore_table(merged["opstore"])
 
 
 def _print_latency_table(results: dict) -> None:
@@ -283,6 +308,56 @@ def _print_dispatch_table(d: dict) -> None:
         "every batch (the dispatch path); 'send_all': the sender alone, on the client "
         "GatewayResource builds (httpx over aiohttp, uvloop). 'httpx bare': the bare loop "
         "through that httpx client; 'stock bare': through httpx's stock client (httpcore)."
+    )
+
+
+def _fmt(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def opstore_rows(o: dict) -> list[tuple[str, dict]]:
+    """The opstore phase's dispatch measurements, labelled, in the table's order."""
+    rows = [("embedded (DuckDB)", o["embedded"])] if "embedded" in o else []
+    if "postgres_in_process" in o:
+        rows.append(("postgres in-proc", o["postgres_in_process"]))
+    for workers, r in sorted(o.get("postgres", {}).items(), key=lambda kv: int(kv[0])):
+        rows.append((f"postgres x{workers}", r))
+    return rows
+
+
+def _print_opstore_table(o: dict) -> None:
+    head = (
+        f"{'store':<18} {'messages':>9} {'accepted':>9} {'wall s':>7} {'msg/s':>7} "
+        f"{'start-up s':>10} {'steady msg/s':>12} {'final s':>8} {'claim ms':>8} {'load':>5}"
+    )
+    print(head)
+    print("-" * len(head))
+    for label, r in opstore_rows(o):
+        print(
+            f"{label:<18} {r['messages']:>9,} {r['accepted']:>9,} {r['wall_s']:>7.1f} "
+            f"{_fmt(r['msgs_per_s'], ',.0f'):>7} {_fmt(r['startup_s'], '.1f'):>10} "
+            f"{_fmt(r['steady_msgs_per_s'], ',.0f'):>12} {_fmt(r.get('final_s'), '.1f'):>8} "
+            f"{_fmt(r.get('first_claim_s') and r['first_claim_s'] * 1000, '.0f'):>8} "
+            f"{r['load_before']:>5.1f}"
+        )
+    s = o.get("sync")
+    if s:
+        print(
+            f"\nsync: {s['rows']:,} ledger rows into an empty warehouse in {s['first_s']:.1f} s "
+            f"({s['first_rows_per_s']:,.0f} rows/s); {s['incremental_rows']:,} updated rows "
+            f"again in {s['incremental_s']:.2f} s; the warehouse equals the store by state."
+        )
+    print(
+        f"\nOperational store: {o['messages']:,} messages to the local gateway per line, rate "
+        "limit off, batches of "
+        f"{o['batch_size']:,}; each accepted exactly once (the gateway's log). 'wall s' from "
+        "the start (PostgreSQL: the approved run handed to the workers) to the run's return; "
+        "'start-up s' until the gateway's first arrival (the worker processes' imports: "
+        f"{_fmt(o.get('worker_import_s'), '.1f')} s for one alone); 'steady msg/s' between the "
+        "first and the last arrival; 'final s' when the store held every message final; "
+        "'claim ms' one claim of a batch on the fresh run (rolled back); 'load' the 1-minute "
+        f"load average before. {o['cpus']} CPUs shared by the gateway, "
+        "PostgreSQL and the workers."
     )
 
 

@@ -366,6 +366,14 @@ def dispatch(base: Path, messages: int) -> dict:
     return bench_dispatch.run(messages)
 
 
+def opstore(base: Path, messages: int, workers: list[int], sync_rows: int) -> dict:
+    """Dispatch throughput on the embedded store and on PostgreSQL with 1, 2, 4 workers; the
+    warehouse sync of a large ledger (bench/opstore.py)."""
+    from bench import opstore as bench_opstore
+
+    return bench_opstore.run(base, messages, workers, sync_rows)
+
+
 def _plain(obj):
     if hasattr(obj, "__dataclass_fields__"):
         from dataclasses import asdict
@@ -389,12 +397,18 @@ def main() -> None:
             "journey_latency",
             "daily_e2e",
             "dispatch",
+            "opstore",
         ],  # fmt: skip
     )
     p.add_argument("--dir", type=Path, required=True)
     p.add_argument("--customers", type=int, default=0)
     p.add_argument("--days", type=int, default=730)
     p.add_argument("--messages", type=int, default=100_000, help="dispatch: messages sent")
+    p.add_argument(
+        "--opstore-messages", type=int, default=50_000, help="opstore: messages per measurement"
+    )
+    p.add_argument("--workers", default="1,2,4", help="opstore: PostgreSQL worker counts")
+    p.add_argument("--sync-rows", type=int, default=1_000_000, help="opstore: ledger rows synced")
     a = p.parse_args()
     # absolute, because dbt resolves a relative --target-path against its project dir
     a.dir = a.dir.resolve()
@@ -409,6 +423,9 @@ def main() -> None:
         out = journey_latency(a.dir)
     elif a.phase == "dispatch":
         out = dispatch(a.dir, a.messages)
+    elif a.phase == "opstore":
+        workers = [int(w) for w in a.workers.split(",") if w.strip()]
+        out = opstore(a.dir, a.opstore_messages, workers, a.sync_rows)
     else:
         phases = {
             "dbt_full": dbt_full,
