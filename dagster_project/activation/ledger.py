@@ -108,9 +108,9 @@ LIST_SEPARATOR = ","
 def ensure(conn) -> None:
     """The ledger's tables, on the warehouse (embedded store) or on PostgreSQL."""
     if opstore.is_postgres(conn):
-        from dagster_project.opstore import rate, sync
+        from dagster_project.opstore import claims, rate, sync
 
-        with sync.schema_lock(conn, "ledger") as fresh:
+        with sync.schema_lock(conn, "ledger", version=2) as fresh:  # 2: ledger_claim
             if fresh:
                 _create(conn, {**_ADDED_COLUMNS, **_POSTGRES_COLUMNS})
                 conn.execute(
@@ -119,6 +119,7 @@ def ensure(conn) -> None:
                 conn.execute(
                     "CREATE INDEX IF NOT EXISTS ledger_dispatch ON sms.ledger (dispatch_run, state)"
                 )
+                conn.execute(claims.INDEX_DDL)
                 sync.capture(conn, "ledger", ["message_key"])
                 sync.capture(conn, "links", ["token"])
                 rate.ensure(conn)

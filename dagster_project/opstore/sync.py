@@ -200,10 +200,9 @@ def to_warehouse(store, duck, *, tables: Sequence[str] | None = None) -> SyncRep
         try:
             for table, (path, columns) in files.items():
                 key = TABLES[table]
-                report.deleted[table] = _apply(duck, table, key, path, columns, tombstones[table])
-                report.rows[table] = duck.execute(
-                    f"SELECT count(*) FROM read_csv(?, {_csv_options(columns)})", [path]
-                ).fetchall()[0][0]
+                report.rows[table], report.deleted[table] = _apply(
+                    duck, table, key, path, columns, tombstones[table]
+                )
             duck.execute("INSERT OR REPLACE INTO sms._sync VALUES ('postgres', ?)", [horizon])
             duck.execute("COMMIT")
         except BaseException:
@@ -232,26 +231,32 @@ def _csv_options(columns) -> str:
     )
 
 
-def _apply(duck, table: str, key, path: str, columns, tombstones) -> int:
-    """Tombstoned and changed keys out, changed rows in: ``sms.<table>`` as the store has it."""
+def _apply(duck, table: str, key, path: str, columns, tombstones) -> tuple[int, int]:
+    """Tombstoned and changed keys out, changed rows in: ``sms.<table>`` as the store has
+    it. The CSV is read once, into a temporary table. Returns (rows copied, deleted)."""
     import pandas as pd
 
     names = ", ".join(n for n, _ in columns)
-    source = f"read_csv(?, {_csv_options(columns)})"
     on = " AND ".join(f"t.{k} = c.{k}" for k in key)
-    deleted = 0
-    if tombstones:
-        duck.register("_tombstones", pd.DataFrame(tombstones, columns=list(key), dtype=object))
-        try:
-            deleted = duck.execute(
-                f"DELETE FROM sms.{table} AS t USING _tombstones AS c WHERE {on}"
-            ).fetchall()[0][0]
-        finally:
-            duck.unregister("_tombstones")
     duck.execute(
-        f"DELETE FROM sms.{table} AS t USING (SELECT {', '.join(key)} FROM {source}) AS c "
-        f"WHERE {on}",
+        "CREATE OR REPLACE TEMP TABLE _changes AS "
+        f"SELECT * FROM read_csv(?, {_csv_options(columns)})",
         [path],
     )
-    duck.execute(f"INSERT INTO sms.{table} ({names}) SELECT {names} FROM {source}", [path])
-    return deleted
+    try:
+        changed = duck.execute("SELECT count(*) FROM _changes").fetchall()[0][0]
+        deleted = 0
+        if tombstones:
+            duck.register("_tombstones", pd.DataFrame(tombstones, columns=list(key), dtype=object))
+            try:
+                deleted = duck.execute(
+                    f"DELETE FROM sms.{table} AS t USING _tombstones AS c WHERE {on}"
+                ).fetchall()[0][0]
+            finally:
+                duck.unregister("_tombstones")
+        if changed:
+            duck.execute(f"DELETE FROM sms.{table} AS t USING _changes AS c WHERE {on}")
+            duck.execute(f"INSERT INTO sms.{table} ({names}) SELECT {names} FROM _changes")
+        return changed, deleted
+    finally:
+        duck.execute("DROP TABLE IF EXISTS _changes")

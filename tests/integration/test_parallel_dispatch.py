@@ -34,7 +34,7 @@ from dagster_project.opstore import claims, postgres
 RATE = 150.0  # per sender id
 BURST = max(1.0, 0.05 * RATE)  # the sender's default burst
 SENDERS = ("+15550001111", "SHOPEX")
-PER_SENDER = 450
+PER_SENDER = 600
 
 
 def most_in_any_second(times: list[float]) -> int:
