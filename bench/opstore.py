@@ -175,8 +175,8 @@ def in_process(conn, n: int, campaign: str, batch: int = BATCH, prepare=None) ->
     import pandas as pd
 
     from dagster_project.activation import ledger
-    from dagster_project.activation.dispatch import results_frame
     from dagster_project.activation.gateway.types import OutboundMessage
+    from dagster_project.activation.ledger import results_frame
 
     rows = _support().planned_rows(n, campaign=campaign)
     ledger.ensure(conn)
@@ -326,7 +326,7 @@ class _FinalWatch:
 # What a worker process imports before its first claim: its module, then ``work``'s own.
 WORKER_IMPORTS = (
     "import dagster_project.activation.dispatch_workers\n"
-    "from dagster_project.activation.dispatch import results_frame\n"
+    "from dagster_project.activation.ledger import results_frame\n"
     "from dagster_project.activation.gateway.resource import GatewayResource\n"
     "from dagster_project.opstore import claims, postgres, rate\n"
 )

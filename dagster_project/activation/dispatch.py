@@ -317,7 +317,7 @@ def dispatch(
             )
             for r in batch
         ]  # fmt: skip
-        frame = results_frame(gateway.send(messages), keys)
+        frame = ledger.results_frame(gateway.send(messages), keys)
         closed = frame["error_code"] == WINDOW_CLOSED
         if closed.any():
             # Never left: it waited past its window here. Next opening, or skipped.
@@ -336,31 +336,6 @@ def dispatch(
         if log:
             log(f"batch of {len(batch)}: {frame['state'].value_counts().to_dict()}")
     return report
-
-
-RESULT_COLUMNS = ["key", "state", "provider_message_id", "error_code", "error", "outcome"]
-
-
-def results_frame(results, keys) -> pd.DataFrame:
-    """The gateway's answers as the ledger records them; every key must have one."""
-    frame = pd.DataFrame(
-        [
-            {
-                "key": r.key,
-                "state": r.state,
-                "provider_message_id": r.provider_message_id,
-                "error_code": r.error_code,
-                "error": r.error,
-                "outcome": r.outcome,
-            }
-            for r in results
-        ],
-        columns=RESULT_COLUMNS,
-    )
-    missing = set(keys) - set(frame["key"])
-    if missing:  # the gateway contract is one result per message; never leave "sending"
-        raise RuntimeError(f"gateway returned no result for {len(missing)} message(s)")
-    return frame
 
 
 def _reschedule_closed(store, report, rows, campaigns, ends, clock) -> None:

@@ -143,7 +143,6 @@ def work(
     shift_s: float,
 ) -> None:
     """One worker process: claim, send, record, until nothing is left to claim."""
-    from dagster_project.activation.dispatch import results_frame
     from dagster_project.activation.gateway.resource import GatewayResource
     from dagster_project.opstore import claims, postgres, rate
 
@@ -185,7 +184,7 @@ def work(
                 for r in batch.itertuples()
             ]  # fmt: skip
             keys = batch["message_key"].tolist()
-            frame = results_frame(client.send(messages, bucket_factory=shared), keys)
+            frame = ledger.results_frame(client.send(messages, bucket_factory=shared), keys)
             closed = frame["error_code"] == WINDOW_CLOSED
             claims.leave_for_the_run(conn, frame.loc[closed, "key"].tolist())
             ledger.record_results(

@@ -21,60 +21,13 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from dagster_project import opstore
+from dagster_project.opstore import schema
 
 SENDABLE = ("planned", "deferred")
 FINAL = ("accepted", "failed", "unknown")
 LOCKED = ("sending", *FINAL)  # a re-plan never touches these
 COUNTS_FOR_CAPS = ("planned", "deferred", "sending", "accepted", "unknown")
 
-DDL = """
-CREATE SCHEMA IF NOT EXISTS sms;
-CREATE TABLE IF NOT EXISTS sms.ledger (
-    message_key VARCHAR PRIMARY KEY,
-    campaign_id VARCHAR NOT NULL,
-    plan_day DATE NOT NULL,
-    customer_id VARCHAR NOT NULL,
-    variant VARCHAR,
-    kind VARCHAR NOT NULL,
-    state VARCHAR NOT NULL,
-    step VARCHAR NOT NULL,
-    reason VARCHAR,
-    phone_e164 VARCHAR,
-    time_zone VARCHAR,
-    country VARCHAR,
-    sender VARCHAR,
-    language VARCHAR,
-    body VARCHAR,
-    encoding VARCHAR,
-    segments INTEGER,
-    cost_usd DOUBLE PRECISION,
-    opt_in_event_id VARCHAR,
-    opt_in_source VARCHAR,
-    opt_in_text_version VARCHAR,
-    candidate_zones VARCHAR,
-    zone_source VARCHAR,
-    send_regions VARCHAR,
-    scheduled_at TIMESTAMP,
-    window_ends_at TIMESTAMP,
-    expires_at TIMESTAMP,
-    planned_at TIMESTAMP NOT NULL,
-    sending_at TIMESTAMP,
-    final_at TIMESTAMP,
-    provider_message_id VARCHAR,
-    error_code VARCHAR,
-    error VARCHAR,
-    outcome VARCHAR,
-    attempts INTEGER DEFAULT 0,
-    run_id VARCHAR
-);
-CREATE TABLE IF NOT EXISTS sms.links (
-    token VARCHAR PRIMARY KEY,
-    message_key VARCHAR NOT NULL,
-    target_url VARCHAR NOT NULL,
-    created_at TIMESTAMP NOT NULL
-);
-"""
 
 COLUMNS = [
     "message_key", "campaign_id", "plan_day", "customer_id", "variant", "kind", "state",
@@ -83,54 +36,13 @@ COLUMNS = [
     "opt_in_text_version", "candidate_zones", "zone_source", "send_regions", "scheduled_at",
     "window_ends_at", "planned_at", "run_id", "journey_entry", "journey_step",
 ]  # fmt: skip
-# Added after the first release: a ledger made before them gains them on ``ensure``.
-_ADDED_COLUMNS = {
-    "candidate_zones": "VARCHAR",
-    "zone_source": "VARCHAR",
-    "send_regions": "VARCHAR",
-    "window_ends_at": "TIMESTAMP",
-    "expires_at": "TIMESTAMP",
-    # A journey's message: the entry (its triggering event) and the step that sent it.
-    "journey_entry": "VARCHAR",
-    "journey_step": "VARCHAR",
-}
-# Only in a PostgreSQL store: the lease of the dispatch worker holding a message it is
-# sending, and the dispatch run that re-checked it and let it go (``opstore.claims``).
-_POSTGRES_COLUMNS = {
-    "dispatch_run": "VARCHAR",
-    "lease_owner": "VARCHAR",
-    "lease_until": "TIMESTAMP",
-}
 # Zones and regions are stored as text joined by this (no IANA name or ISO code holds one).
 LIST_SEPARATOR = ","
 
 
 def ensure(conn) -> None:
     """The ledger's tables, on the warehouse (embedded store) or on PostgreSQL."""
-    if opstore.is_postgres(conn):
-        from dagster_project.opstore import claims, rate, sync
-
-        with sync.schema_lock(conn, "ledger", version=2) as fresh:  # 2: ledger_claim
-            if fresh:
-                _create(conn, {**_ADDED_COLUMNS, **_POSTGRES_COLUMNS})
-                conn.execute(
-                    "CREATE INDEX IF NOT EXISTS ledger_due ON sms.ledger (state, scheduled_at)"
-                )
-                conn.execute(
-                    "CREATE INDEX IF NOT EXISTS ledger_dispatch ON sms.ledger (dispatch_run, state)"
-                )
-                conn.execute(claims.INDEX_DDL)
-                sync.capture(conn, "ledger", ["message_key"])
-                sync.capture(conn, "links", ["token"])
-                rate.ensure(conn)
-        return
-    _create(conn, _ADDED_COLUMNS)
-
-
-def _create(conn, added: dict[str, str]) -> None:
-    conn.execute(DDL)
-    for column, kind in added.items():
-        conn.execute(f"ALTER TABLE sms.ledger ADD COLUMN IF NOT EXISTS {column} {kind}")
+    schema.ensure_ledger(conn)
 
 
 def message_key(campaign_id: str, customer_id: str, day: dt.date, variant: str | None) -> str:
@@ -400,3 +312,29 @@ def reschedule(conn, rows: pd.DataFrame) -> None:
         "FROM _resched AS r WHERE sms.ledger.message_key = r.message_key"
     )
     conn.unregister("_resched")
+
+
+RESULT_COLUMNS = ["key", "state", "provider_message_id", "error_code", "error", "outcome"]
+
+
+def results_frame(results, keys) -> pd.DataFrame:
+    """The gateway's answers (``SendResult``s) as ``record_results`` takes them; every key
+    must have one."""
+    frame = pd.DataFrame(
+        [
+            {
+                "key": r.key,
+                "state": r.state,
+                "provider_message_id": r.provider_message_id,
+                "error_code": r.error_code,
+                "error": r.error,
+                "outcome": r.outcome,
+            }
+            for r in results
+        ],
+        columns=RESULT_COLUMNS,
+    )
+    missing = set(keys) - set(frame["key"])
+    if missing:  # the gateway contract is one result per message; never leave "sending"
+        raise RuntimeError(f"gateway returned no result for {len(missing)} message(s)")
+    return frame

@@ -17,31 +17,10 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from dagster_project import opstore
 from dagster_project.activation import ledger
 from dagster_project.journeys.engine import ACTIVE, EXITED, Entry, Visit
+from dagster_project.opstore import schema
 
-DDL = """
-CREATE SCHEMA IF NOT EXISTS sms;
-CREATE TABLE IF NOT EXISTS sms.journey_entries (
-    journey_id VARCHAR NOT NULL,
-    customer_id VARCHAR NOT NULL,
-    entry_key VARCHAR NOT NULL,
-    entered_at TIMESTAMP NOT NULL,
-    arm VARCHAR NOT NULL,
-    status VARCHAR NOT NULL,
-    position INTEGER NOT NULL,
-    next_step VARCHAR,
-    due_at TIMESTAMP,
-    waiting_since TIMESTAMP,
-    exit_reason VARCHAR,
-    history VARCHAR NOT NULL,
-    anchor VARCHAR NOT NULL,
-    updated_at TIMESTAMP NOT NULL,
-    run_id VARCHAR,
-    PRIMARY KEY (journey_id, customer_id, entry_key)
-);
-"""
 COLUMNS = [
     "journey_id", "customer_id", "entry_key", "entered_at", "arm", "status", "position",
     "next_step", "due_at", "waiting_since", "exit_reason", "history", "anchor",
@@ -50,16 +29,8 @@ COLUMNS = [
 
 
 def ensure(conn) -> None:
-    ledger.ensure(conn)
-    if opstore.is_postgres(conn):
-        from dagster_project.opstore import sync
-
-        with sync.schema_lock(conn, "journey_entries") as fresh:
-            if fresh:
-                conn.execute(DDL)
-                sync.capture(conn, "journey_entries", ["journey_id", "customer_id", "entry_key"])
-        return
-    conn.execute(DDL)
+    """The journey state's table and the ledger's, on either store."""
+    schema.ensure_journeys(conn)
 
 
 def _naive(moment: dt.datetime | None):

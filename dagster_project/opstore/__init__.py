@@ -22,10 +22,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from dagster_project import settings
+from dagster_project.opstore.dialect import is_postgres
 
-
-def is_postgres(conn) -> bool:
-    return getattr(conn, "dialect", "duckdb") == "postgres"
+__all__ = ["connection", "describe", "external", "is_postgres", "sync_metadata", "sync_warehouse"]
 
 
 def external() -> bool:

@@ -20,8 +20,8 @@ import pandas as pd
 
 from dagster_project.activation import ledger
 
-# The claimable rows of a run, in claim order: the partial index ``ledger_claim`` serves
-# this without sorting the run's remaining rows for every batch.
+# The claimable rows of a run, in claim order: the partial index ``ledger_claim``
+# (``schema``) serves this without sorting the run's remaining rows for every batch.
 _CLAIM = """
 UPDATE sms.ledger AS l SET
     state = 'sending',
@@ -46,10 +46,6 @@ CLAIM_SQL = _CLAIM.format(which="state IN ('planned', 'deferred')")
 CLAIM_LAPSED_SQL = _CLAIM.format(
     which="state = 'sending' AND lease_until < now() AT TIME ZONE 'UTC'"
 )
-INDEX_DDL = """
-CREATE INDEX IF NOT EXISTS ledger_claim ON sms.ledger (dispatch_run, scheduled_at, message_key)
-WHERE state IN ('planned', 'deferred')
-"""
 
 
 def claim(conn, run_id: str, owner: str, limit: int, lease_s: float, idempotent: bool):

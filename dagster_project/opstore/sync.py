@@ -1,11 +1,11 @@
 """The warehouse's copy of the PostgreSQL store's tables, refreshed with what changed since
 the last sync (never the whole table).
 
-Change capture, in PostgreSQL: a trigger stamps every inserted or updated row with the
-transaction that wrote it (``_xid``, a 64-bit ``xid8``), and a delete leaves a tombstone
-(``sms._deleted``) stamped the same way. A sync reads, in one repeatable-read
-snapshot, the rows and tombstones stamped in ``[last, horizon)``, where ``horizon`` is the
-snapshot's ``xmin``: every transaction below it has ended, so nothing with a smaller
+Change capture, in PostgreSQL (``schema.capture``): a trigger stamps every inserted or
+updated row with the transaction that wrote it (``_xid``, a 64-bit ``xid8``), and a
+delete leaves a tombstone (``sms._deleted``) stamped the same way. A sync reads, in one
+repeatable-read snapshot, the rows and tombstones stamped in ``[last, horizon)``, where
+``horizon`` is the snapshot's ``xmin``: every transaction below it has ended, so nothing with a smaller
 stamp can still appear, whatever order the transactions committed in. The warehouse
 applies the tombstones, replaces the changed rows and records ``horizon`` in one
 transaction, so a crash between the two stores repeats a sync and never skips one.
@@ -21,9 +21,10 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from dagster_project.opstore import schema
 
 # The tables the warehouse copies, with their keys, in the order a sync applies them.
 TABLES: dict[str, tuple[str, ...]] = {
@@ -31,87 +32,6 @@ TABLES: dict[str, tuple[str, ...]] = {
     "links": ("token",),
     "journey_entries": ("journey_id", "customer_id", "entry_key"),
 }
-# One advisory lock for schema changes: workers starting together create it once.
-_SCHEMA_LOCK = 7_215_340_001
-
-CAPTURE_DDL = """
-CREATE TABLE IF NOT EXISTS sms._deleted (
-    table_name TEXT NOT NULL,
-    key JSONB NOT NULL,
-    _xid XID8 NOT NULL DEFAULT pg_current_xact_id()
-);
-CREATE INDEX IF NOT EXISTS _deleted_xid ON sms._deleted (_xid);
-CREATE TABLE IF NOT EXISTS sms._schema (name TEXT PRIMARY KEY, version INTEGER NOT NULL);
-CREATE OR REPLACE FUNCTION sms._stamp() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    NEW._xid := pg_current_xact_id();
-    RETURN NEW;
-END $$;
-CREATE OR REPLACE FUNCTION sms._tombstone() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO sms._deleted (table_name, key)
-    SELECT TG_TABLE_NAME, jsonb_object_agg(k, to_jsonb(OLD) -> k)
-    FROM unnest(TG_ARGV) AS k;
-    RETURN OLD;
-END $$;
-"""
-
-
-@contextmanager
-def schema_lock(conn, name: str, version: int = 1) -> Iterator[bool]:
-    """Serialises schema creation among processes; yields whether ``name`` is below
-    ``version`` (and records it at ``version`` when the block succeeds)."""
-    if _version(conn, name) >= version:
-        yield False
-        return
-    conn.execute("BEGIN")
-    try:
-        conn.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
-        conn.execute("CREATE SCHEMA IF NOT EXISTS sms")
-        conn.execute(CAPTURE_DDL)
-        fresh = _version(conn, name) < version
-        yield fresh
-        if fresh:
-            conn.execute(
-                "INSERT INTO sms._schema VALUES (?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET version = excluded.version",
-                [name, version],
-            )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
-def _version(conn, name: str) -> int:
-    exists = conn.execute(
-        "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_schema = 'sms' AND table_name = '_schema'"
-    ).fetchall()[0][0]
-    if not exists:
-        return 0
-    row = conn.execute("SELECT version FROM sms._schema WHERE name = ?", [name]).fetchone()
-    return row[0] if row else 0
-
-
-def capture(conn, table: str, key: Sequence[str]) -> None:
-    """Stamp ``sms.<table>``'s writes and keep tombstones of its deletes (idempotent)."""
-    conn.execute(
-        f"ALTER TABLE sms.{table} ADD COLUMN IF NOT EXISTS _xid XID8 "
-        "NOT NULL DEFAULT pg_current_xact_id()"
-    )
-    conn.execute(f"CREATE INDEX IF NOT EXISTS {table}_xid ON sms.{table} (_xid)")
-    conn.execute(f"DROP TRIGGER IF EXISTS _stamp ON sms.{table}")
-    conn.execute(
-        f"CREATE TRIGGER _stamp BEFORE INSERT OR UPDATE ON sms.{table} "
-        "FOR EACH ROW EXECUTE FUNCTION sms._stamp()"
-    )
-    conn.execute(f"DROP TRIGGER IF EXISTS _tombstone ON sms.{table}")
-    args = ", ".join(f"'{k}'" for k in key)
-    conn.execute(
-        f"CREATE TRIGGER _tombstone AFTER DELETE ON sms.{table} "
-        f"FOR EACH ROW EXECUTE FUNCTION sms._tombstone({args})"
-    )
 
 
 @dataclass
@@ -138,13 +58,9 @@ def _warehouse_state(duck) -> int:
 
 def to_warehouse(store, duck, *, tables: Sequence[str] | None = None) -> SyncReport:
     """Copy into the warehouse (``duck``) what changed in ``store`` since the last sync."""
-    from dagster_project.activation import ledger
-    from dagster_project.journeys import state
-
     began = time.monotonic()
     # The warehouse tables exist with the embedded store's schema (the dbt sources' shape).
-    ledger.ensure(duck)
-    state.ensure(duck)
+    schema.ensure_journeys(duck)
     since = _warehouse_state(duck)
     report = SyncReport(since=since)
     names = list(tables or TABLES)
