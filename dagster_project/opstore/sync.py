@@ -5,8 +5,8 @@ Change capture, in PostgreSQL (``schema.capture``): a trigger stamps every inser
 updated row with the transaction that wrote it (``_xid``, a 64-bit ``xid8``), and a
 delete leaves a tombstone (``sms._deleted``) stamped the same way. A sync reads, in one
 repeatable-read snapshot, the rows and tombstones stamped in ``[last, horizon)``, where
-``horizon`` is the snapshot's ``xmin``: every transaction below it has ended, so nothing with a smaller
-stamp can still appear, whatever order the transactions committed in. The warehouse
+``horizon`` is the snapshot's ``xmin``: every transaction below it has ended, so nothing
+with a smaller stamp can still appear, whatever order the transactions committed in. The warehouse
 applies the tombstones, replaces the changed rows and records ``horizon`` in one
 transaction, so a crash between the two stores repeats a sync and never skips one.
 Tombstones below the horizon the warehouse has already recorded are deleted.
