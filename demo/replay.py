@@ -51,7 +51,14 @@ def demo_days(send_day: date | None) -> tuple[date, date, date]:
     return first, send_day, end
 
 
-def demo_loop(instance: DagsterInstance, send_day: date | None, behaviour) -> dict:
+def demo_loop(
+    instance: DagsterInstance,
+    send_day: date | None,
+    behaviour,
+    *,
+    history_built: bool = False,
+    after_history=None,
+) -> dict:
     """send -> outcomes -> attribution on the demo data, on a replayed clock.
 
     History up to the day before ``send_day`` is loaded and modelled as of
@@ -61,14 +68,21 @@ def demo_loop(instance: DagsterInstance, send_day: date | None, behaviour) -> di
     receiver while the sends go on (a STOP
     before a dispatch run is honoured by it); their purchases land as POS files;
     then the rest of the days are loaded and the attribution marts built.
+
+    ``history_built``: the warehouse already holds that history, modelled (a copy of
+    another loop's at that point, which ``after_history()`` is called at); the loop
+    starts with the plans.
     """
     first, send_day, end = demo_days(send_day)
     say(
         f"history {first}..{send_day - timedelta(days=1)}; campaigns sent on {send_day}; "
         f"what recipients did until {end}"
     )
-    ingest(instance, None, send_day - timedelta(days=1))
-    transform(instance, as_of=send_day)
+    if not history_built:
+        ingest(instance, None, send_day - timedelta(days=1))
+        transform(instance, as_of=send_day)
+    if after_history is not None:
+        after_history()
     say(f"planning the campaigns for {send_day} at 07:00 UTC")
     plan(instance, send_day, at(send_day, 7))
 

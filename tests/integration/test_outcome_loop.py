@@ -68,12 +68,18 @@ def _campaign_files(folder: Path) -> None:
         (folder / f"{cid}.yml").write_text(yaml.safe_dump(spec, sort_keys=False))
 
 
-_LOOPS: dict[str, tuple] = {}  # store -> (warehouse path, truth): each loop runs once
+_LOOPS: dict[str, tuple] = {}  # store -> (folder, truth): each loop runs once
 
 
 def _run_loop(store: str, tmp_path_factory, generated, request) -> tuple:
+    """The loop on ``store``. The PostgreSQL loop starts from the embedded loop's warehouse
+    as it stood the morning of the sends (history loaded and modelled: nothing of the
+    operational store is in it yet), so the two differ only where the store does."""
     if store in _LOOPS:
         return _LOOPS[store]
+    history = None
+    if store == "postgres":
+        history = _run_loop("embedded", tmp_path_factory, generated, request)[0] / "history"
     base = tmp_path_factory.mktemp(f"loop-{store}")
     _campaign_files(base / "campaigns")
     env = {
@@ -103,15 +109,31 @@ def _run_loop(store: str, tmp_path_factory, generated, request) -> tuple:
         home = base / "dagster_home"
         home.mkdir()
         shutil.copy(REPO / "dagster.postgres.yaml", home / "dagster.yaml")
+
+    def keep_history() -> None:
+        if store == "embedded":
+            shutil.copytree(base, base / "history", ignore=shutil.ignore_patterns("history"))
+
     with pytest.MonkeyPatch.context() as mp:
         for name, value in env.items():
             mp.setenv(name, str(value))
         generated(customers=4000, days=150, seed=5, end=END).copy_to(base)
+        if history is not None:
+            for name in ("warehouse.duckdb", "warehouse.duckdb.unit-tested", "landing"):
+                source = history / name
+                if source.is_dir():
+                    shutil.rmtree(base / name)
+                    shutil.copytree(source, base / name)
+                elif source.exists():
+                    shutil.copy(source, base / name)
         behaviour = Behaviour(uplift={LIFT: UPLIFT, NULL: 0.0}, default_uplift=0.0, seed=7)
         with (
             DagsterInstance.from_config(str(home)) if home else DagsterInstance.ephemeral()
         ) as instance:
-            truth = demo_loop(instance, SEND_DAY, behaviour)
+            truth = demo_loop(
+                instance, SEND_DAY, behaviour, history_built=history is not None,
+                after_history=keep_history,
+            )  # fmt: skip
             if home:
                 runs = instance.get_runs()
                 assert type(instance.run_storage).__name__ == "PostgresRunStorage"
