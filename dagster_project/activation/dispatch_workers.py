@@ -2,9 +2,10 @@
 the PostgreSQL operational store (``opstore.claims``), and the run's supervision of them.
 
 A worker (``work``) loops: claim a batch under its lease (committed ``sending`` before
-anything leaves), send it through its own gateway client with each sender's rate shared
-by all workers (``opstore.rate``), record the answers; a heartbeat thread renews the
-lease meanwhile. It stops when nothing is left to claim.
+anything leaves), send it through its gateway client (one per worker, its connections
+kept across batches) with each sender's rate shared by all workers (``opstore.rate``),
+record the answers; a heartbeat thread renews the lease meanwhile. It stops when nothing
+is left to claim.
 
 The run (``supervise``) starts ``workers`` of them and watches: a worker that dies (a
 crash, a SIGKILL, the OOM killer) is replaced while work is left, at most
@@ -143,13 +144,13 @@ def work(
     shift_s: float,
 ) -> None:
     """One worker process: claim, send, record, until nothing is left to claim."""
-    from dagster_project.activation.gateway.resource import GatewayResource
+    from dagster_project.activation.gateway.resource import GatewayResource, run_async
     from dagster_project.opstore import claims, postgres, rate
 
     # The process id in the lease: an operator (or a test) sees which process holds what.
     owner = f"{owner}-pid{os.getpid()}"
-    client = GatewayResource(**gateway)
-    idempotent = bool(client.adapter().honours_idempotency_key)
+    gateway_resource = GatewayResource(**gateway)
+    idempotent = bool(gateway_resource.adapter().honours_idempotency_key)
     started = time.monotonic()
     now0 = dt.datetime.fromisoformat(run_now)
     shift = dt.timedelta(seconds=shift_s)
@@ -168,28 +169,36 @@ def work(
             while not stop.wait(lease_s / 3):
                 claims.renew(beat, owner, lease_s)
 
+    async def loop() -> None:
+        # One event loop and one client (its connections kept) for the worker's life.
+        adapter = gateway_resource.adapter()
+        async with gateway_resource.client(adapter) as http:
+            while True:
+                batch = claims.claim(conn, run_id, owner, batch_size, lease_s, idempotent)
+                if batch.empty:
+                    return
+                messages = [
+                    OutboundMessage(
+                        key=r.message_key, to=r.phone_e164, sender=r.sender, text=r.body,
+                        kind=r.kind,
+                        expires_at=r.expires_at.to_pydatetime().replace(tzinfo=dt.UTC) + shift,
+                    )
+                    for r in batch.itertuples()
+                ]  # fmt: skip
+                results = await gateway_resource.asend(
+                    messages, bucket_factory=shared, adapter=adapter, client=http
+                )
+                frame = ledger.results_frame(results, batch["message_key"].tolist())
+                closed = frame["error_code"] == WINDOW_CLOSED
+                claims.leave_for_the_run(conn, frame.loc[closed, "key"].tolist())
+                ledger.record_results(
+                    conn, frame[~closed], now0 + dt.timedelta(seconds=time.monotonic() - started)
+                )
+
     beating = threading.Thread(target=heartbeat, name="lease", daemon=True)
     beating.start()
     try:
-        while True:
-            batch = claims.claim(conn, run_id, owner, batch_size, lease_s, idempotent)
-            if batch.empty:
-                return
-            messages = [
-                OutboundMessage(
-                    key=r.message_key, to=r.phone_e164, sender=r.sender, text=r.body,
-                    kind=r.kind,
-                    expires_at=r.expires_at.to_pydatetime().replace(tzinfo=dt.UTC) + shift,
-                )
-                for r in batch.itertuples()
-            ]  # fmt: skip
-            keys = batch["message_key"].tolist()
-            frame = ledger.results_frame(client.send(messages, bucket_factory=shared), keys)
-            closed = frame["error_code"] == WINDOW_CLOSED
-            claims.leave_for_the_run(conn, frame.loc[closed, "key"].tolist())
-            ledger.record_results(
-                conn, frame[~closed], now0 + dt.timedelta(seconds=time.monotonic() - started)
-            )
+        run_async(loop())
     finally:
         stop.set()
         conn.close()

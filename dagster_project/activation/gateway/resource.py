@@ -125,22 +125,34 @@ class GatewayResource(ConfigurableResource):
         )
 
     async def asend(
-        self, messages: Sequence[OutboundMessage], *, bucket_factory=None
+        self,
+        messages: Sequence[OutboundMessage],
+        *,
+        bucket_factory=None,
+        adapter: GatewayAdapter | None = None,
+        client: httpx.AsyncClient | None = None,
     ) -> list[SendResult]:
-        adapter = self.adapter()
+        """``send`` inside a running event loop. With ``adapter`` and ``client`` (from
+        ``client(adapter)``), batch after batch goes over the same connections."""
+        if client is not None:
+            return await self._send_all(messages, adapter or self.adapter(), client, bucket_factory)
+        adapter = adapter or self.adapter()
         async with self.client(adapter) as client:
-            return await send_all(
-                adapter,
-                messages,
-                client=client,
-                rate_per_second=self.rate_per_second,
-                sender_rates=self.sender_rates,
-                concurrency=self.concurrency,
-                max_attempts=self.max_attempts,
-                base_backoff=self.base_backoff,
-                max_backoff=self.max_backoff,
-                bucket_factory=bucket_factory,
-            )
+            return await self._send_all(messages, adapter, client, bucket_factory)
+
+    async def _send_all(self, messages, adapter, client, bucket_factory) -> list[SendResult]:
+        return await send_all(
+            adapter,
+            messages,
+            client=client,
+            rate_per_second=self.rate_per_second,
+            sender_rates=self.sender_rates,
+            concurrency=self.concurrency,
+            max_attempts=self.max_attempts,
+            base_backoff=self.base_backoff,
+            max_backoff=self.max_backoff,
+            bucket_factory=bucket_factory,
+        )
 
     def send(self, messages: Sequence[OutboundMessage], *, bucket_factory=None) -> list[SendResult]:
         """Send a batch; one final ``SendResult`` per message, in input order.
