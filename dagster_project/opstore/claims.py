@@ -20,13 +20,16 @@ import pandas as pd
 
 from dagster_project.activation import ledger
 
+# Rows a worker found past their window, handed back to the run (``leave_for_the_run``).
+WINDOW_CLOSED_MARK = "window_closed_in_queue"
+
 # The claimable rows of a run, in claim order: the partial index ``ledger_claim``
 # (``schema``) serves this without sorting the run's remaining rows for every batch.
 _CLAIM = """
 UPDATE sms.ledger AS l SET
     state = 'sending',
     lease_owner = ?,
-    lease_until = now() + make_interval(secs => ?),
+    lease_until = now() AT TIME ZONE 'UTC' + make_interval(secs => ?),
     sending_at = now() AT TIME ZONE 'UTC',
     run_id = l.dispatch_run,
     attempts = l.attempts + 1
@@ -69,16 +72,15 @@ def renew(conn, owner: str, lease_s: float) -> int:
     ).fetchall()[0][0]
 
 
-def settle_expired(conn, run_id: str | None = None) -> int:
-    """``sending`` rows whose worker's lease ran out: fate unknown, never resent (for a
-    gateway without an idempotency key)."""
-    scope, params = ("AND dispatch_run = ?", [run_id]) if run_id else ("", [])
+def settle_expired(conn, run_id: str) -> int:
+    """The run's ``sending`` rows whose worker's lease ran out: fate unknown, never resent
+    (for a gateway without an idempotency key)."""
     return conn.execute(
         "UPDATE sms.ledger SET state = 'unknown', final_at = now() AT TIME ZONE 'UTC', "
         "reason = 'fate unknown: its dispatch worker stopped mid-send; not resent "
         "(the gateway has no idempotency key)' "
-        "WHERE state = 'sending' AND lease_until < now() AT TIME ZONE 'UTC' " + scope,
-        params,
+        "WHERE dispatch_run = ? AND state = 'sending' AND lease_until < now() AT TIME ZONE 'UTC'",
+        [run_id],
     ).fetchall()[0][0]
 
 
@@ -154,6 +156,3 @@ def run_states(conn, run_id: str) -> tuple[dict[str, int], dict[str, int]]:
         ).fetchall()
     )
     return states, outcomes
-
-
-WINDOW_CLOSED_MARK = "window_closed_in_queue"

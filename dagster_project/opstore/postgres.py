@@ -161,14 +161,12 @@ class PgConnection:
         for c in columns:
             if not _NAME.match(c):
                 raise ValueError(f"not a plain column name: {c!r}")
-        definition = ", ".join(f"{c} {_sql_type(c, frame[c], known)}" for c in columns)
+        types = {c: _sql_type(c, frame[c], known) for c in columns}
+        definition = ", ".join(f"{c} {kind}" for c, kind in types.items())
         self.raw.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
         self.raw.execute(f"CREATE TEMP TABLE {name} ({definition})")
         if len(frame):
-            data = [
-                _python_values(frame[c], integral=_sql_type(c, frame[c], known) in _INT_TYPES)
-                for c in columns
-            ]
+            data = [_python_values(frame[c], integral=types[c] in _INT_TYPES) for c in columns]
             with self.raw.cursor().copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in zip(*data, strict=True):
                     copy.write_row(row)

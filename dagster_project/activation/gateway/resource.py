@@ -134,13 +134,12 @@ class GatewayResource(ConfigurableResource):
     ) -> list[SendResult]:
         """``send`` inside a running event loop. With ``adapter`` and ``client`` (from
         ``client(adapter)``), batch after batch goes over the same connections."""
-        if client is not None:
-            return await self._send_all(messages, adapter or self.adapter(), client, bucket_factory)
         adapter = adapter or self.adapter()
-        async with self.client(adapter) as client:
-            return await self._send_all(messages, adapter, client, bucket_factory)
-
-    async def _send_all(self, messages, adapter, client, bucket_factory) -> list[SendResult]:
+        if client is None:
+            async with self.client(adapter) as own:
+                return await self.asend(
+                    messages, bucket_factory=bucket_factory, adapter=adapter, client=own
+                )
         return await send_all(
             adapter,
             messages,
