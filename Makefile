@@ -32,7 +32,7 @@ DEMO_SEED      ?= 42
 # one number, or campaign=value pairs, e.g. DEMO_UPLIFT=winback-lapsed=0.3,0.1
 DEMO_UPLIFT    ?= 0.15
 
-.PHONY: install demo demo-postgres test test-fast dev bench docs docs-serve lint clean help kannel chromium postgres preview webhooks
+.PHONY: install demo demo-postgres test test-fast dev bench docs docs-serve lint clean help kannel chromium postgres java preview webhooks
 
 help:
 	@echo "make demo   generate demo data and run the whole pipeline on the embedded DuckDB"
@@ -46,6 +46,7 @@ help:
 	@echo "make kannel install Debian's kannel + kannel-extras (the gateway tests need them)"
 	@echo "make postgres install Debian's postgresql (the operational store's tests start one)"
 	@echo "make chromium install Debian's chromium (the report's browser test opens it headless)"
+	@echo "make java   install Debian's OpenJDK 17 (Spark, for the spark target's tests and bench)"
 	@echo "make preview CAMPAIGN=winback-lapsed   a campaign's funnel and sample messages, nothing sent"
 	@echo "make webhooks  the webhook receiver (delivery reports, replies, clicks) on http://127.0.0.1:8088"
 
@@ -92,6 +93,13 @@ postgres:
 	  $(SUDO) apt-get update && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends postgresql; }
 
+# Spark (pyspark's bundled Spark, for `dbt --target spark`) runs on a Java 17 runtime.
+# Installed from Debian only when no java is found.
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends openjdk-17-jre-headless; }
+
 # The report's browser test opens the HTML in a real headless Chromium.
 # Installed from Debian only when missing; sudo only when not root.
 chromium:
@@ -99,10 +107,10 @@ chromium:
 	  $(SUDO) apt-get update && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends chromium; }
 
-# Kannel, Chromium and PostgreSQL were just made sure of, so their tests fail rather than
-# skip if missing.
+# Kannel, Chromium, PostgreSQL and Java were just made sure of, so their tests fail rather
+# than skip if missing.
 # Two workers, a test module per worker at a time (module fixtures build their world once).
-test: install kannel chromium postgres
+test: install kannel chromium postgres java
 	$(PY) -m pytest -n 2 --dist loadfile
 
 # The fast lane: pure functions in tests/unit, no warehouse file, no Dagster instance, no
@@ -113,8 +121,9 @@ test-fast: install
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-# The opstore phase starts a throwaway PostgreSQL server (demo/postgres.py).
-bench: install postgres
+# The opstore phase starts a throwaway PostgreSQL server (demo/postgres.py); the spark
+# phases a local Spark (Java).
+bench: install postgres java
 	$(PY) -m bench $(BENCH_ARGS)
 
 # Reads the analysts' published copy: works while the pipeline runs, writes and sends nothing.

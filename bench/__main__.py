@@ -50,7 +50,7 @@ from dagster_project import settings
 SIZES = {"S": 10_000, "M": 100_000, "L": 1_000_000}
 PHASES = [
     "generate", "ingest", "floor", "dbt_full", "dbt_daily", "checks", "dbt_floor",
-    "journey_latency", "daily_e2e", "dispatch", "opstore",
+    "journey_latency", "daily_e2e", "spark_full", "dispatch", "opstore",
 ]  # fmt: skip
 # Phases measured once per invocation, not per size.
 ONCE = {"dispatch", "opstore"}
@@ -64,6 +64,7 @@ NEEDS = {
     "dbt_floor": "warehouse.duckdb",
     "journey_latency": "warehouse.duckdb",
     "daily_e2e": "warehouse.duckdb",
+    "spark_full": "warehouse.duckdb",
 }
 
 
@@ -186,6 +187,7 @@ def main() -> None:
         _print_checks_table,
         _print_latency_table,
         _print_daily_e2e_table,
+        _print_spark_table,
     ):
         print()
         table(by_size)
@@ -195,6 +197,32 @@ def main() -> None:
     if "opstore" in merged:
         print()
         _print_opstore_table(merged["opstore"])
+
+
+def _print_spark_table(results: dict) -> None:
+    head = (
+        f"{'size':<4} {'duckdb full s':>13} {'export s':>9} {'spark build s':>13} "
+        f"{'order lines':>12} {'spark us/line':>13} {'MiB':>6}"
+    )
+    print(head)
+    print("-" * len(head))
+    for size, r in results.items():
+        s = r.get("spark_full")
+        if not s:
+            continue
+        duck = r.get("dbt_full", {}).get("seconds")
+        per_line = s["build_seconds"] / max(s["order_lines"], 1) * 1e6
+        print(
+            f"{size:<4} {duck if duck is None else format(duck, '.1f'):>13} "
+            f"{s['export_seconds']:>9.1f} {s['build_seconds']:>13.1f} {s['order_lines']:>12,} "
+            f"{per_line:>13.1f} {s['peak_mib']:>6.0f}"
+        )
+    print(
+        "\nThe dbt project on a local Spark (issue 14; `dbt build --target spark`, every model "
+        "and data test, the session's start included) beside DuckDB's full build. Export: the "
+        "source tables written as Parquet. 'MiB': the largest peak of the phase and the processes "
+        "it waited for (dbt, with Spark's JVM inside it)."
+    )
 
 
 def _print_latency_table(results: dict) -> None:

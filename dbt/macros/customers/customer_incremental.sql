@@ -10,7 +10,7 @@
 {% macro customer_incremental_config(delete_stale) -%}
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='customer_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',

@@ -1,6 +1,6 @@
 {#- The phone line types that take SMS (var sms_phone_types) as a SQL list literal. -#}
 {% macro sms_phone_types_list() -%}
-    [{%- for t in var('sms_phone_types') -%}'{{ t }}'{{ ', ' if not loop.last }}{%- endfor -%}]
+    {{ string_list_literal(var('sms_phone_types')) }}
 {%- endmacro %}
 
 {#- The rank of a delivery status: a message's status only moves forward, and among the

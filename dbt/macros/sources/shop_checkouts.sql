@@ -10,11 +10,9 @@
 
     select
         checkout_id,
-        arg_max(
-            _row_id,
-            (completed_at is not null, not is_updated_future_dated, updated_at, delivered_on,
-                _loaded_at, _row_id)
-        ) as _row_id,
+        {{ value_at_max('_row_id', row_value([
+            'completed_at is not null', 'not is_updated_future_dated', 'updated_at',
+            'delivered_on', '_loaded_at', '_row_id'])) }} as _row_id,
         min(created_at) filter (where not is_created_future_dated) as plausible_created_at,
         min(delivered_on) as first_delivered_on,
         max(_loaded_at) as last_loaded_at
@@ -72,8 +70,7 @@
         select
             checkout_id,
             currency,
-            unnest(line_items) as item,
-            generate_subscripts(line_items, 1) as line_position
+            {{ unnest_lists({'item': 'line_items'}, 'line_position') }}
         from {{ checkouts_cte }}
     ) as exploded
 

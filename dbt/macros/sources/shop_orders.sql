@@ -9,10 +9,8 @@
     -- (with its nested lists) is fetched below
     select
         order_id,
-        arg_max(
-            _row_id,
-            (not is_updated_future_dated, updated_at, delivered_on, _loaded_at, _row_id)
-        ) as _row_id,
+        {{ value_at_max('_row_id', row_value([
+            'not is_updated_future_dated', 'updated_at', 'delivered_on', '_loaded_at', '_row_id'])) }} as _row_id,
         min(created_at) filter (where not is_created_future_dated) as plausible_created_at,
         count(distinct updated_at) as version_count,
         min(delivered_on) as first_delivered_on,
@@ -48,7 +46,7 @@
         versions.cancelled_at is not null as is_cancelled,
         versions.cancel_reason,
         versions.discount_codes,
-        versions.discount_codes[1].code as discount_code,
+        {{ first_element('versions.discount_codes') }}.code as discount_code,
         versions.line_items,
         versions.refunds,
         winners.version_count,
@@ -79,13 +77,7 @@
         rate_to_reporting,
         _loaded_at,
         line_items,
-        list_transform(
-            line_items,
-            lambda item: cast(total_discounts * 100 as hugeint)
-                * cast(item.quantity * item.price * 100 as hugeint)
-                // nullif(cast(list_sum(list_transform(
-                    line_items, lambda i: i.quantity * i.price)) * 100 as hugeint), 0)
-        ) as discount_cents
+        {{ shop_line_discount_cents('line_items', 'total_discounts') }} as discount_cents
     from {{ orders_cte }} as orders
 
 ),
@@ -105,7 +97,7 @@
         cast(cast(
             coalesce(exploded.discount_cents, 0)
             + case when exploded.line_position = 1
-                then cast(exploded.total_discounts * 100 as hugeint)
+                then cast(exploded.total_discounts * 100 as {{ type_whole_number() }})
                     - coalesce(exploded.discount_cents_total, 0)
                 else 0 end
         as decimal(36, 0)) * 0.01 as decimal(18, 2)) as discount_amount,
@@ -120,10 +112,8 @@
             currency,
             rate_to_reporting,
             _loaded_at,
-            list_sum(discount_cents) as discount_cents_total,
-            unnest(line_items) as item,
-            unnest(discount_cents) as discount_cents,
-            generate_subscripts(line_items, 1) as line_position
+            {{ list_sum_whole('discount_cents') }} as discount_cents_total,
+            {{ unnest_lists({'item': 'line_items', 'discount_cents': 'discount_cents'}, 'line_position') }}
         from {{ prefix }}_allocated
     ) as exploded
 
@@ -141,11 +131,11 @@
         select
             order_id,
             refund.created_at as refunded_at,
-            unnest(refund.refund_line_items) as refund_line
+            {{ unnest_list('refund.refund_line_items') }} as refund_line
         from (
-            select order_id, unnest(refunds) as refund
+            select order_id, {{ unnest_list('refunds') }} as refund
             from {{ orders_cte }} as orders
-            where len(refunds) > 0
+            where {{ list_length('refunds') }} > 0
         ) as refund_list
     ) as refund_lines
     group by 1, 2
@@ -178,3 +168,27 @@
 
 )
 {% endmacro %}
+
+{#- Each line's share of the order discount in whole cents, as a list in line order: the
+    floor of discount x line gross / order gross (NULL when the order's gross is 0). -#}
+{% macro shop_line_discount_cents(line_items, total_discounts) -%}
+    {{ return(adapter.dispatch('shop_line_discount_cents')(line_items, total_discounts)) }}
+{%- endmacro %}
+{% macro default__shop_line_discount_cents(line_items, total_discounts) -%}
+        list_transform(
+            {{ line_items }},
+            lambda item: cast({{ total_discounts }} * 100 as hugeint)
+                * cast(item.quantity * item.price * 100 as hugeint)
+                // nullif(cast(list_sum(list_transform(
+                    {{ line_items }}, lambda i: i.quantity * i.price)) * 100 as hugeint), 0)
+        )
+{%- endmacro %}
+{% macro spark__shop_line_discount_cents(line_items, total_discounts) -%}
+    {%- set order_gross_cents -%}
+        nullif(cast(aggregate({{ line_items }}, cast(0 as decimal(38, 2)),
+            (total, i) -> cast(total + i.quantity * i.price as decimal(38, 2))) * 100 as decimal(38, 0)), 0)
+    {%- endset -%}
+    transform({{ line_items }}, item -> {{ _exact_floor_div(
+        'cast(' ~ total_discounts ~ ' * 100 as decimal(38, 0)) * cast(item.quantity * item.price * 100 as decimal(38, 0))',
+        order_gross_cents) }})
+{%- endmacro %}

@@ -34,19 +34,36 @@
     {{ return(adapter.dispatch('divide_half_up')(numerator, denominator, scale, input_scale, rounding)) }}
 {%- endmacro %}
 {% macro default__divide_half_up(numerator, denominator, scale, input_scale, rounding) -%}
+    {{ _divide_half_up_sql(numerator, denominator, scale, input_scale, rounding, 'hugeint', _floor_div_operator) }}
+{%- endmacro %}
+
+{#- Spark has no 128-bit integer: DECIMAL(38, 0) holds the same digits. Its `div` returns a
+    64-bit integer, too small for a scaled rate, so the floor of a quotient of two positive
+    whole numbers is (a - a mod b) / b, a division that is exact. -#}
+{% macro spark__divide_half_up(numerator, denominator, scale, input_scale, rounding) -%}
+    {{ _divide_half_up_sql(numerator, denominator, scale, input_scale, rounding, 'decimal(38, 0)', _exact_floor_div) }}
+{%- endmacro %}
+
+{#- floor(a / b) of two non-negative whole numbers. -#}
+{% macro _floor_div_operator(a, b) -%} ({{ a }} // {{ b }}) {%- endmacro %}
+{% macro _exact_floor_div(a, b) -%}
+    cast((({{ a }}) - pmod({{ a }}, {{ b }})) / ({{ b }}) as decimal(38, 0))
+{%- endmacro %}
+
+{% macro _divide_half_up_sql(numerator, denominator, scale, input_scale, rounding, whole, div) -%}
     {#- in whole numbers (HUGEINT: 38 digits): q = round(|n| * 10^scale / |d|), sign after -#}
-    {%- set n -%} cast(({{ numerator }}) * {{ 10 ** input_scale }} as hugeint) {%- endset -%}
-    {%- set d -%} cast(({{ denominator }}) * {{ 10 ** input_scale }} as hugeint) {%- endset -%}
+    {%- set n -%} cast(({{ numerator }}) * {{ 10 ** input_scale }} as {{ whole }}) {%- endset -%}
+    {%- set d -%} cast(({{ denominator }}) * {{ 10 ** input_scale }} as {{ whole }}) {%- endset -%}
     {%- set unit = '1' if scale == 0 else '0.' ~ '0' * (scale - 1) ~ '1' -%}
     case when ({{ denominator }}) <> 0 then
         cast(
             (case when ({{ n }} < 0) <> ({{ d }} < 0) then -1 else 1 end)
             {%- if rounding == 'half_up' %}
-            * ((2 * abs({{ n }}) * {{ 10 ** scale }} + abs({{ d }})) // (2 * abs({{ d }})))
+            * {{ div('(2 * abs(' ~ n ~ ') * ' ~ 10 ** scale ~ ' + abs(' ~ d ~ '))', '(2 * abs(' ~ d ~ '))') }}
             {%- else %}
             * case when ({{ n }} < 0) <> ({{ d }} < 0)
-                then abs({{ n }}) * {{ 10 ** scale }} // abs({{ d }})
-                else (abs({{ n }}) * {{ 10 ** scale }} + abs({{ d }}) - 1) // abs({{ d }}) end
+                then {{ div('abs(' ~ n ~ ') * ' ~ 10 ** scale, 'abs(' ~ d ~ ')') }}
+                else {{ div('(abs(' ~ n ~ ') * ' ~ 10 ** scale ~ ' + abs(' ~ d ~ ') - 1)', 'abs(' ~ d ~ ')') }} end
             {%- endif %}
         as decimal({{ 37 - scale }}, 0)) * {{ unit }}
     end

@@ -46,3 +46,35 @@
 {% macro duckdb__is_e164_sql(column) -%}
     regexp_matches({{ column }}, '^[+][1-9][0-9]{6,14}$')
 {%- endmacro %}
+
+{#- The failing checks of the CTE `counted` (check_1 ... check_n) of the properties test,
+    as rows (column_name, property, failing_rows). Spark computes a CTE again wherever it is
+    referenced, so there one select per check would scan the model once per check: the
+    counts are unpivoted from one read instead. -#}
+{% macro properties_failures(checks) -%}
+    {{ return(adapter.dispatch('properties_failures')(checks)) }}
+{%- endmacro %}
+{% macro default__properties_failures(checks) -%}
+    {%- for column, property, failing in checks %}
+    select
+        '{{ column }}' as column_name,
+        '{{ property | replace("'", "''") }}' as property,
+        check_{{ loop.index }} as failing_rows
+    from counted
+    where check_{{ loop.index }} > 0
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+{% macro spark__properties_failures(checks) -%}
+    select column_name, property, failing_rows
+    from (
+        select stack({{ checks | length }},
+            {%- for column, property, failing in checks %}
+            '{{ column }}', '{{ property | replace("'", "''") }}', cast(check_{{ loop.index }} as bigint)
+            {{- ',' if not loop.last }}
+            {%- endfor %}
+        ) as (column_name, property, failing_rows)
+        from counted
+    ) as unpivoted
+    where failing_rows > 0
+{%- endmacro %}

@@ -7,6 +7,11 @@
 {% macro default__to_utc(column) -%}
     ({{ column }} at time zone 'UTC')
 {%- endmacro %}
+{#- Spark: a TIMESTAMP is an instant shown in the session zone, which the spark target pins
+    to UTC (profiles.yml), so the instant already reads as UTC. -#}
+{% macro spark__to_utc(column) -%}
+    cast({{ column }} as timestamp)
+{%- endmacro %}
 
 {#- A wall-clock timestamp read in the IANA zone held by `zone_column`, as UTC. -#}
 {% macro local_to_utc(local_timestamp, zone_column) -%}
@@ -14,6 +19,9 @@
 {%- endmacro %}
 {% macro default__local_to_utc(local_timestamp, zone_column) -%}
     (({{ local_timestamp }} at time zone {{ zone_column }}) at time zone 'UTC')
+{%- endmacro %}
+{% macro spark__local_to_utc(local_timestamp, zone_column) -%}
+    to_utc_timestamp({{ local_timestamp }}, {{ zone_column }})
 {%- endmacro %}
 
 {#- A UTC timestamp as the wall clock in the IANA zone `zone` (a column or a quoted
@@ -23,6 +31,9 @@
 {%- endmacro %}
 {% macro default__utc_to_local(utc_timestamp, zone) -%}
     (({{ utc_timestamp }} at time zone 'UTC') at time zone {{ zone }})
+{%- endmacro %}
+{% macro spark__utc_to_local(utc_timestamp, zone) -%}
+    from_utc_timestamp({{ utc_timestamp }}, {{ zone }})
 {%- endmacro %}
 
 {#- True when an event is dated after the day its file was delivered (plus a tolerance
@@ -41,4 +52,16 @@
     datediff counts minute boundaries crossed instead (10:00:59 -> 10:01:00 is 1). -#}
 {% macro minutes_between(start, end) -%}
     cast(floor({{ dbt.datediff(start, end, 'second') }} / 60.0) as {{ dbt.type_int() }})
+{%- endmacro %}
+
+{#- The wall-clock timestamp of a local date and a time of day. Spark has no TIME type: the
+    landing's time of day reaches it as text (HH:MM:SS). -#}
+{% macro date_at_time(date_column, time_column) -%}
+    {{ return(adapter.dispatch('date_at_time')(date_column, time_column)) }}
+{%- endmacro %}
+{% macro default__date_at_time(date_column, time_column) -%}
+    ({{ date_column }} + {{ time_column }})
+{%- endmacro %}
+{% macro spark__date_at_time(date_column, time_column) -%}
+    to_timestamp(concat(cast({{ date_column }} as string), ' ', cast({{ time_column }} as string)))
 {%- endmacro %}

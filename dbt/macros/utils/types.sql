@@ -4,7 +4,7 @@
 {% macro portable_type(type) -%}
     {%- if type == 'string' -%} {{ dbt.type_string() }}
     {%- elif type == 'timestamp' -%} {{ dbt.type_timestamp() }}
-    {%- elif type == 'timestamptz' -%} timestamp with time zone
+    {%- elif type == 'timestamptz' -%} {{ type_timestamptz() }}
     {%- elif type == 'integer' -%} {{ dbt.type_int() }}
     {%- elif type == 'bigint' -%} {{ dbt.type_bigint() }}
     {%- elif type == 'double' -%} {{ type_double() }}
@@ -20,3 +20,18 @@
 {%- endmacro %}
 {% macro default__type_double() -%} double precision {%- endmacro %}
 {% macro bigquery__type_double() -%} float64 {%- endmacro %}
+{% macro spark__type_double() -%} double {%- endmacro %}
+
+{#- A timestamp with a time zone (an instant). Spark's TIMESTAMP is one. -#}
+{% macro type_timestamptz() -%}
+    {{ return(adapter.dispatch('type_timestamptz')()) }}
+{%- endmacro %}
+{% macro default__type_timestamptz() -%} timestamp with time zone {%- endmacro %}
+{% macro spark__type_timestamptz() -%} timestamp {%- endmacro %}
+
+{#- A whole number of up to 38 digits (DuckDB's HUGEINT; Spark has DECIMAL(38, 0)). -#}
+{% macro type_whole_number() -%}
+    {{ return(adapter.dispatch('type_whole_number')()) }}
+{%- endmacro %}
+{% macro default__type_whole_number() -%} hugeint {%- endmacro %}
+{% macro spark__type_whole_number() -%} decimal(38, 0) {%- endmacro %}

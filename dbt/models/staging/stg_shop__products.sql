@@ -23,7 +23,8 @@ renamed as (
 
 final as (
 
-    select * exclude (_source_line) from renamed
+    select sku, handle, title, vendor, category, price, status, _loaded_at
+    from renamed
     qualify row_number() over (partition by sku order by _loaded_at desc, _source_line) = 1
 
 )

@@ -27,7 +27,7 @@ renamed as (
         nullif(trim(error_code), '') as error_code,
         -- the receiver passes the provider's number through; only a valid E.164 number can
         -- be matched to consent and the ledger
-        case when regexp_matches(trim(phone), '^\+[1-9][0-9]{6,14}$') then trim(phone) end as phone_e164,
+        case when {{ is_e164_sql('trim(phone)') }} then trim(phone) end as phone_e164,
         phone as phone_raw,
         our_number,
         text,

@@ -72,19 +72,8 @@ with counted as (
 ),
 
 failures as (
-
-    {%- for column, property, failing in checks %}
-    select
-        '{{ column }}' as column_name,
-        '{{ property | replace("'", "''") }}' as property,
-        check_{{ loop.index }} as failing_rows
-    from counted
-    where check_{{ loop.index }} > 0
-    {{ 'union all' if not loop.last }}
-    {%- endfor %}
-
+    {{ properties_failures(checks) }}
 )
-
 select {{ raise_error_sql(
     "'properties of " ~ (name | replace("'", "''")) ~ " failed: ' || "
     ~ listagg("trim(column_name || ' ' || property) || ' in ' || cast(failing_rows as " ~ dbt.type_string() ~ ") || ' rows'", "'; '")

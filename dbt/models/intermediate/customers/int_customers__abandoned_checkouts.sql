@@ -87,7 +87,7 @@ line_summary as (
         checkout_id,
         count(*) as line_count,
         sum(quantity) as item_quantity,
-        string_agg(sku, ', ' order by line_position) as skus
+        {{ ordered_string_agg('sku', "', '", 'line_position') }} as skus
     from checkout_lines
     group by 1
 

@@ -23,7 +23,8 @@ late_lines as (
 
 kept as (
 
-    select * exclude (_built_at) from {{ ref('int_customers__category_history') }}
+    select {{ columns_except(ref('int_customers__category_history'), ['_built_at']) }}
+    from {{ ref('int_customers__category_history') }}
     where customer_id not in (select customer_id from late_customers)
 
 ),

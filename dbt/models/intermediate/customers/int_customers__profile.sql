@@ -58,10 +58,10 @@ shop as (
     from (
         select
             shop_customer_id,
-            arg_max(
-                struct_pack(customer_first_name, customer_last_name, shipping_country),
-                updated_at
-            ) as latest,
+            {{ value_at_max(
+                named_row(['customer_first_name', 'customer_last_name', 'shipping_country']),
+                'updated_at'
+            ) }} as latest,
             max(updated_at) as updated_at
         from {{ ref('base_shop__orders') }}
         where shop_customer_id is not null and not is_updated_future_dated
@@ -111,12 +111,14 @@ latest_identifiers as (
 
 ),
 
-home_stores as (
+store_visits as (
 
     select
         orders.customer_id,
         stores.country as store_country,
-        stores.time_zone as store_time_zone
+        stores.time_zone as store_time_zone,
+        count(*) as visits,
+        max(orders.ordered_at) as last_visit_at
     from {{ ref('fct_orders') }} as orders
     inner join {{ ref('stg_pos__stores') }} as stores on stores.location_id = orders.location_id
     where orders.customer_id is not null
@@ -125,9 +127,21 @@ home_stores as (
         and orders.customer_id in (select customer_id from rebuilt_customers)
     {% endif -%}
     group by 1, 2, 3
-    qualify row_number() over (
-        partition by orders.customer_id order by count(*) desc, max(orders.ordered_at) desc
-    ) = 1
+
+),
+
+home_stores as (
+
+    select customer_id, store_country, store_time_zone
+    from (
+        select
+            *,
+            row_number() over (
+                partition by customer_id order by visits desc, last_visit_at desc
+            ) as store_rank
+        from store_visits
+    ) as ranked
+    where store_rank = 1
 
 ),
 

@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='identifier',
         incremental_strategy='delete+insert',
         on_schema_change='fail'
@@ -20,8 +20,7 @@
 {%- set linker_columns = ['email_identifier_1', 'email_identifier_2', 'phone_identifier_1', 'phone_identifier_2'] %}
 {%- set account_columns = [('crm_identifier', 'crm'), ('shop_identifier', 'shop'), ('loyalty_identifier', 'loyalty')] %}
 
-with recursive
-
+{% set identifier_ctes %}
 all_sets as (
 
     select * from {{ ref('int_identity__identifier_sets') }}
@@ -107,7 +106,7 @@ identifiers as (
         max(last_seen_on) as last_seen_on,
         count(*) as identifier_set_count,
         max(_loaded_at) as _loaded_at,
-        hash(identifier) as node_id
+        {{ identity_node_id('identifier') }} as node_id
     from occurrences
     {% if is_incremental() -%}
     -- a hub outside the scope is on some of these sets only: its row stays as stored
@@ -158,8 +157,10 @@ hubs as (
     union all
     select identifier, max_accounts_of_one_kind from known_hubs
     {% endif %}
-),
+)
+{% endset %}
 
+{% set linking_ctes %}
 linking_sets as (
 
     -- the sets with hubs blanked: a hub links nobody
@@ -201,8 +202,8 @@ star_edges as (
 edges as (
 
     select distinct
-        hash(center) as node_a,
-        hash(other) as node_b
+        {{ identity_node_id('center') }} as node_a,
+        {{ identity_node_id('other') }} as node_b
     from star_edges
 
 ),
@@ -219,32 +220,17 @@ nodes as (
 
     select
         node_id,
-        -- (first delivery day, node id) in one sortable number
-        cast({{ dbt.datediff("cast('1970-01-01' as date)", 'first_seen_on', 'day') }} as uhugeint)
-            * cast(18446744073709551616 as uhugeint) + md5_number_lower(identifier) as label,
+        {{ identity_label('first_seen_on', 'identifier') }} as label,
         identifier,
         first_seen_on
     from identifiers
     where identifier not in (select identifier from hubs)
 
-),
+)
+{% endset %}
 
-components (node_id, label) using key (node_id) as (
-
-    select node_id, label from nodes
-
-    union
-
-    select
-        undirected_edges.to_node as node_id,
-        min(components.label) as label
-    from components
-    inner join undirected_edges on undirected_edges.from_node = components.node_id
-    inner join recurring.components as known on known.node_id = undirected_edges.to_node
-    group by undirected_edges.to_node, known.label
-    having min(components.label) < known.label
-
-),
+{{ identity_with_clause() }}
+{{ identity_graph(identifier_ctes, linking_ctes) }},
 
 anchored as (
 

@@ -39,7 +39,7 @@ reachable as (
 
 segments as (
 
-    select customer_id, list(segment order by segment) as segments
+    select customer_id, {{ ordered_list('segment', 'segment') }} as segments
     from {{ ref('dim_customer_segments') }}
     group by 1
 
@@ -63,7 +63,7 @@ final as (
         customers.age_band,
         customers.lifecycle_stage,
         customers.has_open_ticket,
-        coalesce(segments.segments, []) as segments,
+        coalesce(segments.segments, {{ string_list_literal([]) }}) as segments,
         customers.as_of_date
     from customers
     inner join reachable on reachable.phone_e164 = customers.phone_e164

@@ -1,6 +1,6 @@
 -- A view, not a table: consent is read when it is used, so an opt-out loaded after the
 -- last dbt build takes effect at the next plan, gate or dispatch without a rebuild.
-{{ config(materialized='view') }}
+{{ config(materialized=live_view_materialization()) }}
 
 -- The latest SMS consent state of every valid E.164 phone that has consent events.
 --
@@ -141,7 +141,7 @@ latest as (
         keyword,
         contact_id,
         count(*) over (partition by phone_e164) as event_count,
-        count(distinct contact_id) over (partition by phone_e164) as contact_count
+        {{ count_distinct_over('contact_id', 'partition by phone_e164') }} as contact_count
     from usable
     qualify row_number() over (
         partition by phone_e164

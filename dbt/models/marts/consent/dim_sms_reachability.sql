@@ -2,7 +2,7 @@
 -- last dbt build counts at the next plan, compliance gate and dispatch (dim_sms_consent and
 -- dim_sms_suppression are views for the same reason). The one definition of "may this phone
 -- receive an SMS now"; the rule, its order and its reasons are in the .yml.
-{{ config(materialized='view') }}
+{{ config(materialized=live_view_materialization()) }}
 
 with phone_cache as (
 
@@ -69,7 +69,7 @@ facts as (
         case when phone_cache.phone_is_valid then phone_cache.number_type end as phone_type,
         coalesce(
             phone_cache.phone_is_valid
-            and list_contains({{ sms_phone_types_list() }}, phone_cache.number_type),
+            and {{ list_has(sms_phone_types_list(), 'phone_cache.number_type') }},
             false
         ) as is_sms_capable,
         coalesce(consent.consent_state, 'none') as consent_state,

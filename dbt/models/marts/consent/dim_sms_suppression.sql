@@ -1,6 +1,6 @@
 -- A view over views (dim_sms_consent, the SMS events and the ledger) and the seeds: always
 -- current, like consent. A receipt or a ledger failure counts at the next read.
-{{ config(materialized='view') }}
+{{ config(materialized=live_view_materialization()) }}
 
 -- Phones that must not receive marketing SMS, one row per phone and reason. Four feeds:
 --   opt_out          the phone's latest consent event is an opt-out (dim_sms_consent);

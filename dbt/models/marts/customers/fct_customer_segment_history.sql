@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='history_key',
         incremental_strategy='delete+insert',
         full_refresh=false,

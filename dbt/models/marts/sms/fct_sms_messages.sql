@@ -8,7 +8,7 @@ segments as (
 
     select
         message_key,
-        array_agg(segment order by segment) as segments,
+        {{ ordered_list('segment', 'segment') }} as segments,
         count(*) as segment_count
     from {{ ref('int_sms__message_segments') }}
     group by 1
@@ -91,7 +91,7 @@ final as (
         messages.status_event_count,
         engagement.is_delivered,
         engagement.is_undelivered,
-        coalesce(segments.segments, []) as customer_segments,
+        coalesce(segments.segments, {{ string_list_literal([]) }}) as customer_segments,
         coalesce(segments.segment_count, 0) as customer_segment_count,
         engagement.clicks,
         engagement.first_click_at,

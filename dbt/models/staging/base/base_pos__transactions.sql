@@ -28,7 +28,7 @@ renamed as (
         local_date,
         local_time,
         time_zone,
-        {{ local_to_utc('(local_date + local_time)', 'time_zone') }} as occurred_at,
+        {{ local_to_utc(date_at_time('local_date', 'local_time'), 'time_zone') }} as occurred_at,
         {{ is_future_dated('local_date', '_partition_date') }} as is_future_dated,
         _partition_date as delivered_on,
         _loaded_at,

@@ -2,7 +2,7 @@
 -- completed_at; duplicates included), typed and renamed. `_row_id` as in base_shop__orders.
 with source as (
 
-    select rowid as _row_id, * from {{ source('raw', 'shop_checkouts') }}
+    select {{ raw_row_id() }} as _row_id, * from {{ source('raw', 'shop_checkouts') }}
 
 ),
 

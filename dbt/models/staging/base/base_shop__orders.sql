@@ -2,7 +2,7 @@
 -- fetched afterwards: much cheaper than ranking whole rows with their lists.
 with source as (
 
-    select rowid as _row_id, * from {{ source('raw', 'shop_orders') }}
+    select {{ raw_row_id() }} as _row_id, * from {{ source('raw', 'shop_orders') }}
 
 ),
 
