@@ -4,6 +4,7 @@
     build [--as-of D]    export, then ``dbt build --target spark`` (all data tests)
     compare              Spark's marts against the DuckDB warehouse's, table by table
     plan CAMPAIGN        a campaign's plan from Spark's marts (nothing written or sent)
+    report [--out DIR]   the campaign performance report from Spark's marts
 
 Paths come from the usual settings (``SMS_DATA_DIR``, ``SMS_WAREHOUSE_PATH``) and
 ``SMS_SPARK_DIR``; see docs/spark.md.
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("campaign")
     plan.add_argument("--day", type=dt.date.fromisoformat)
     plan.add_argument("--now", help="the planning moment, ISO (default: now)")
+    report = commands.add_parser("report", help="the performance report from Spark's marts")
+    report.add_argument("--out", help="folder for the HTML (default: SMS_REPORTS_DIR)")
     a = parser.parse_args(argv)
 
     if a.command in ("export", "build"):
@@ -61,6 +64,18 @@ def main(argv: list[str] | None = None) -> int:
         for d in differences:
             print(("equal  " if not d.problems else "DIFFER ") + str(d))
         return 1 if any(d.problems for d in differences) else 0
+
+    if a.command == "report":
+        from pathlib import Path
+
+        from dagster_project.reporting.report import write_report
+        from dagster_project.spark.marts import marts_connection
+
+        with spark_session() as spark:
+            marts = marts_connection(spark, ("mart_campaign_performance",))
+        path = write_report(marts, Path(a.out) if a.out else settings.reports_dir())
+        print(f"report from Spark's marts: {path}")
+        return 0
 
     from dagster_project.activation import eligibility
     from dagster_project.activation.assets import configured_moment

@@ -92,6 +92,7 @@ components (node_id, label) using key (node_id) as (
         {%- do _spark_replace_table(prefix ~ '__edges', 'with ' ~ stored ~ ' select distinct from_node, to_node from undirected_edges') -%}
         {%- do _spark_replace_table(prefix ~ '__round_0', 'select node_id, label from ' ~ prefix ~ '__nodes') -%}
         {%- set rounds = [] -%}
+        {#- Jinja has no break: once a round has changed nothing, the rest do nothing -#}
         {%- for round in range(1, max_rounds + 1) -%}
             {%- if rounds | length == round - 1 and (rounds | length == 0 or rounds[-1][1] > 0) -%}
                 {%- set previous = prefix ~ '__round_' ~ (round - 1) -%}

@@ -44,7 +44,7 @@ suppressed as (
 
     select
         phone_e164,
-        {{ dbt.listagg('suppression_reason', "', '", 'order by suppression_reason') }}
+        {{ ordered_string_agg('suppression_reason', "', '", 'suppression_reason') }}
             as suppression_reasons
     from suppression_reasons
     group by 1
