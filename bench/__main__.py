@@ -213,7 +213,7 @@ def _print_spark_table(results: dict) -> None:
         duck = r.get("dbt_full", {}).get("seconds")
         per_line = s["build_seconds"] / max(s["order_lines"], 1) * 1e6
         print(
-            f"{size:<4} {duck if duck is None else format(duck, '.1f'):>13} "
+            f"{size:<4} {'-' if duck is None else format(duck, '.1f'):>13} "
             f"{s['export_seconds']:>9.1f} {s['build_seconds']:>13.1f} {s['order_lines']:>12,} "
             f"{per_line:>13.1f} {s['peak_mib']:>6.0f}"
         )

@@ -25,6 +25,12 @@ def driver_memory() -> str:
     return os.environ.get("SMS_SPARK_DRIVER_MEMORY", "4g")
 
 
+def log_level() -> str:
+    """Spark's own log level; dbt-spark's session method makes Spark warn on every query
+    that the session exists already, so only errors by default."""
+    return os.environ.get("SMS_SPARK_LOG_LEVEL", "ERROR")
+
+
 def session_conf() -> dict[str, str]:
     """The Spark configuration of the ``spark`` target (``dbt/profiles.yml``), for a
     session this process opens to read what dbt built (same warehouse, same metastore)."""
@@ -38,6 +44,7 @@ def session_conf() -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
+        "spark.log.level": log_level(),
         "spark.sql.shuffle.partitions": "4",
         "spark.driver.memory": driver_memory(),
         # the metastore's derby.log beside it, not in the working directory

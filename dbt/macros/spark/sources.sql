@@ -16,8 +16,10 @@
                 "spark target: no source tables in " ~ tables_dir ~ ": export them first "
                 ~ "(python -m dagster_project.spark export)") }}
         {%- endif -%}
-        {%- for schema_name, table_name, location in catalog.rows -%}
+        {%- for schema_name in catalog.columns['schema_name'].values() | unique -%}
             {%- do run_query('create database if not exists ' ~ schema_name) -%}
+        {%- endfor -%}
+        {%- for schema_name, table_name, location in catalog.rows -%}
             {%- do run_query('drop table if exists ' ~ schema_name ~ '.' ~ table_name) -%}
             {%- do run_query('create table ' ~ schema_name ~ '.' ~ table_name
                 ~ " using parquet location '" ~ location ~ "'") -%}
