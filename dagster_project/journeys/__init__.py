@@ -2,21 +2,49 @@
 
 ``spec`` reads the files, ``engine`` moves one entry (pure), ``state`` keeps entries
 durable beside the ledger, ``advance`` ties them to the warehouse, ``assets`` to Dagster.
+
+The Dagster side (``defs`` and the assets, jobs and sensors) loads on first use, not on
+import, as in ``dagster_project.activation``: a process that only advances journeys
+(``advance``) or reads their state should not import Dagster's dbt integration and the
+quality gates to do so.
 """
 
-from dagster import Definitions
+from __future__ import annotations
 
-from dagster_project.journeys.assets import (
-    activation_journeys,
-    journey_gates,
-    journeys_job,
-    journeys_sensor,
-    journeys_then_dispatch,
-)
+import importlib
+from functools import cache
 
-defs = Definitions(
-    assets=[activation_journeys],
-    asset_checks=journey_gates,
-    jobs=[journeys_job],
-    sensors=[journeys_sensor, journeys_then_dispatch],
-)
+_ASSETS = "dagster_project.journeys.assets"
+_EXPORTS = {
+    name: _ASSETS
+    for name in (
+        "activation_journeys",
+        "journey_gates",
+        "journeys_job",
+        "journeys_sensor",
+        "journeys_then_dispatch",
+    )
+}
+
+__all__ = [*_EXPORTS, "defs"]
+
+
+@cache
+def _defs():
+    from dagster import Definitions
+
+    assets = importlib.import_module(_ASSETS)
+    return Definitions(
+        assets=[assets.activation_journeys],
+        asset_checks=assets.journey_gates,
+        jobs=[assets.journeys_job],
+        sensors=[assets.journeys_sensor, assets.journeys_then_dispatch],
+    )
+
+
+def __getattr__(name: str):
+    if name == "defs":
+        return _defs()
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,12 +4,22 @@ per test session, however many modules ask for it.
 A module that only reads the landing files and the truth uses them where they lie; a module
 whose pipeline or tests write beside them (a warehouse, a published copy, a moved file) takes
 its own copy with ``copy_to``, so no test's writes reach another module's assertions.
+
+Under ``pytest -n`` a world is made once for the whole session, not once per worker: the
+first worker to ask makes it in the folder the workers share while holding a lock on it, the
+others wait for the lock and use what it made (two modules on two workers that send on the
+same built world no longer build it twice).
 """
 
 from __future__ import annotations
 
 import copy
+import fcntl
+import hashlib
+import os
+import pickle
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +41,25 @@ class Generated:
         return copy.deepcopy(self.summary)
 
 
+def _made_once(tmp_path_factory, kind: str, key: tuple, make: Callable[[Path], None]) -> Path:
+    """The folder ``make(folder)`` filled for ``key``, made by the first worker of the session
+    that asks for it (a lock held meanwhile) and only found by the others."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's folder, above each worker's own
+    name = f"{kind}-{hashlib.sha256(repr(key).encode()).hexdigest()[:16]}"
+    folder, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            if folder.exists():  # a worker failed halfway: start again
+                shutil.rmtree(folder)
+            folder.mkdir()
+            make(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory):
     """``generated(customers=..., days=..., seed=..., end=..., **more)``: the generator's
@@ -40,8 +69,13 @@ def generated(tmp_path_factory):
     def make(**params) -> Generated:
         key = tuple(sorted(params.items()))
         if key not in made:
-            base = tmp_path_factory.mktemp("generated")
-            summary = generate(out=base / "landing", truth_dir=base / "truth", **params)
+
+            def run(base: Path) -> None:
+                summary = generate(out=base / "landing", truth_dir=base / "truth", **params)
+                (base / "summary.pickle").write_bytes(pickle.dumps(summary))
+
+            base = _made_once(tmp_path_factory, "generated", key, run)
+            summary = pickle.loads((base / "summary.pickle").read_bytes())
             made[key] = Generated(base / "landing", base / "truth", summary)
         return made[key]
 
@@ -69,9 +103,13 @@ def built(tmp_path_factory, generated):
 
     def make(as_of, **params) -> Path:
         key = (as_of, *sorted(params.items()))
-        if key in made:
-            return made[key]
-        base = tmp_path_factory.mktemp("built")
+        if key not in made:
+            made[key] = _made_once(
+                tmp_path_factory, "built", key, lambda base: build(as_of, base, params)
+            )
+        return made[key]
+
+    def build(as_of, base: Path, params: dict) -> None:
         generated(**params).copy_to(base)
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("SMS_DATA_DIR", str(base))
@@ -95,8 +133,6 @@ def built(tmp_path_factory, generated):
                     },
                     tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
                 ).success
-        made[key] = base
-        return base
 
     return make
 

@@ -74,6 +74,34 @@ def copy(world, tmp_path, monkeypatch):
         yield tmp_path, instance
 
 
+@pytest.fixture(scope="module")
+def planned(world, tmp_path_factory):
+    """The world with the example campaigns planned for DAY at NOW, once for the module,
+    in a Dagster instance kept on disk beside it (the plan's runs and gate verdicts)."""
+    base = tmp_path_factory.mktemp("planned")
+    for name in ("landing", "warehouse.duckdb"):
+        src = world / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, base / name)
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        DagsterInstance.local_temp(tempdir=str(base / "dagster_home")) as instance,
+    ):
+        env(mp, base)
+        assert plan(instance).success
+    return base
+
+
+@pytest.fixture
+def planned_copy(planned, tmp_path, monkeypatch):
+    """This test's own copy of the planned world (landing files, warehouse, the link secret
+    the plan made) and of its Dagster instance: what ``copy`` and ``plan(instance)`` give,
+    without planning again."""
+    shutil.copytree(planned, tmp_path, dirs_exist_ok=True)
+    env(monkeypatch, tmp_path)
+    with DagsterInstance.local_temp(tempdir=str(tmp_path / "dagster_home")) as instance:
+        yield tmp_path, instance
+
+
 def plan(instance, **gateway):
     return materialize_selection(
         PLAN_SELECTION,
@@ -221,10 +249,9 @@ def drop_consent_file(base, phone: str, day: date, folder: str | None = None) ->
 SEND_JOB = AssetSelection.assets(sms_events, crm_consent_catch_up) | DISPATCH_SELECTION
 
 
-def test_a_consent_file_landed_between_plan_and_dispatch_counts_before_the_send(copy):
+def test_a_consent_file_landed_between_plan_and_dispatch_counts_before_the_send(planned_copy):
     """The CRM recorded a STOP at 04:17 on the send day; its file landed after the plan."""
-    base, instance = copy
-    assert plan(instance).success
+    base, instance = planned_copy
     planned = query(base, "SELECT message_key, phone_e164 FROM sms.ledger "
                           "WHERE state = 'planned' ORDER BY message_key")  # fmt: skip
     (key, phone), others = planned[0], planned[1:]
@@ -251,9 +278,8 @@ def test_a_consent_file_landed_between_plan_and_dispatch_counts_before_the_send(
     assert loaded == 1
 
 
-def test_a_consent_file_that_cannot_be_loaded_stops_every_send(copy):
-    base, instance = copy
-    assert plan(instance).success
+def test_a_consent_file_that_cannot_be_loaded_stops_every_send(planned_copy):
+    base, instance = planned_copy
     [(phone,)] = query(base, "SELECT phone_e164 FROM sms.ledger WHERE state = 'planned' "
                              "ORDER BY message_key LIMIT 1")  # fmt: skip
     stray = drop_consent_file(base, phone, DAY, folder="late-exports")
@@ -269,9 +295,10 @@ def test_a_consent_file_that_cannot_be_loaded_stops_every_send(copy):
     assert outbox(base) and phone not in {m["to"] for m in outbox(base)}
 
 
-def test_a_stop_sent_to_the_running_receiver_removes_the_phone_from_the_next_send(copy, tmp_path):
-    base, instance = copy
-    assert plan(instance).success
+def test_a_stop_sent_to_the_running_receiver_removes_the_phone_from_the_next_send(
+    planned_copy, tmp_path
+):
+    base, instance = planned_copy
     [(key, phone)] = query(
         base,
         "SELECT message_key, phone_e164 FROM sms.ledger WHERE state = 'planned' "
@@ -307,9 +334,8 @@ def test_a_stop_sent_to_the_running_receiver_removes_the_phone_from_the_next_sen
     assert (consent, source) == ("opted_out", "sms_reply")
 
 
-def test_a_plan_that_would_text_an_opted_out_phone_stops_the_dispatch(copy):
-    base, instance = copy
-    assert plan(instance).success
+def test_a_plan_that_would_text_an_opted_out_phone_stops_the_dispatch(planned_copy):
+    base, instance = planned_copy
     [(victim,)] = query(
         base,
         "SELECT phone_e164 FROM marts.dim_sms_consent WHERE consent_state = 'opted_out' LIMIT 1",
@@ -382,9 +408,8 @@ print("DONE")
 """
 
 
-def test_killed_mid_send_and_rerun_no_key_reaches_the_gateway_twice(copy, tmp_path):
-    base, instance = copy
-    assert plan(instance).success
+def test_killed_mid_send_and_rerun_no_key_reaches_the_gateway_twice(planned_copy, tmp_path):
+    base, instance = planned_copy
     planned = {
         k for (k,) in query(base, "SELECT message_key FROM sms.ledger WHERE state = 'planned'")
     }
