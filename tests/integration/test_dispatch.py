@@ -82,6 +82,7 @@ def planned(world, tmp_path_factory):
     for name in ("landing", "warehouse.duckdb"):
         src = world / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, base / name)
+    (base / "dagster_home").mkdir()
     with (
         pytest.MonkeyPatch.context() as mp,
         DagsterInstance.local_temp(tempdir=str(base / "dagster_home")) as instance,
