@@ -46,7 +46,8 @@ class TableDifference:
     problems: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return f"{self.table} ({self.rows[0]} vs {self.rows[1]} rows): " + "; ".join(self.problems)
+        counts = f"{self.table} ({self.rows[0]:,} vs {self.rows[1]:,} rows)"
+        return f"{counts}: {'; '.join(self.problems)}" if self.problems else counts
 
 
 def compare_frames(table: str, left: pd.DataFrame, right: pd.DataFrame, keys) -> TableDifference:
