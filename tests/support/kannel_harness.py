@@ -270,7 +270,11 @@ max-messages = 10
             out.append(FakeSms(sender, to, coding, body))
         return out
 
-    def wait_received(self, n: int, timeout: float = 10.0) -> list[FakeSms]:
+    def wait_received(self, n: int, timeout: float = 30.0) -> list[FakeSms]:
+        """The messages fakesmsc printed once there are ``n`` (or whatever came by the
+        timeout: the caller's assertion says what is missing). 30 s: with a Spark build on
+        the other test worker, a reply's round trip through smsbox and bearerbox has taken
+        over 10 s; a healthy one takes well under a second."""
         deadline = time.monotonic() + timeout
         while len(got := self.received()) < n and time.monotonic() < deadline:
             time.sleep(0.05)
