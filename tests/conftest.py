@@ -16,24 +16,3 @@ def pytest_configure(config):
     (each would otherwise run ``dbt parse`` into the same dbt/target on import)."""
     if not hasattr(config, "workerinput"):
         import dagster_project.transform  # noqa: F401  (writes the manifest when stale)
-
-
-# The modules whose setup takes minutes (a whole loop, or a build on two engines), started
-# first: `--dist loadfile` hands out modules in collection order (two to each worker, then
-# one whenever a worker is free), and the longest one handed out last keeps one worker busy
-# while the other waits.
-LONGEST_FIRST = (
-    "integration/test_spark.py",
-    "integration/test_outcome_loop.py",
-    "integration/test_models.py",
-)
-
-
-def pytest_collection_modifyitems(items):
-    def rank(item) -> int:
-        path = item.path.as_posix()
-        return next(
-            (i for i, m in enumerate(LONGEST_FIRST) if path.endswith(m)), len(LONGEST_FIRST)
-        )
-
-    items.sort(key=rank)  # stable: every other module keeps its order
