@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
+from dagster_project.lib.lazy_exports import lazy_getattr
+
 _EXPORTS = {
     "DISPATCH_KEY": "dagster_project.activation.assets",
     "LEDGER_KEY": "dagster_project.activation.assets",
@@ -28,9 +30,4 @@ def _defs():
     return importlib.import_module("dagster_project.activation.jobs").build_defs()
 
 
-def __getattr__(name: str):
-    if name == "defs":
-        return _defs()
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS, _defs)

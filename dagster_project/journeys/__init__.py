@@ -14,6 +14,8 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
+from dagster_project.lib.lazy_exports import lazy_getattr
+
 _ASSETS = "dagster_project.journeys.assets"
 _EXPORTS = {
     name: _ASSETS
@@ -42,9 +44,4 @@ def _defs():
     )
 
 
-def __getattr__(name: str):
-    if name == "defs":
-        return _defs()
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS, _defs)
