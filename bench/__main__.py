@@ -202,28 +202,38 @@ def main() -> None:
 def _print_spark_table(results: dict) -> None:
     head = (
         f"{'size':<4} {'duckdb full s':>13} {'export s':>9} {'spark build s':>13} "
-        f"{'order lines':>12} {'spark us/line':>13} {'MiB':>6}"
+        f"{'order lines':>12} {'us/line':>8} {'us/extra line':>13} {'MiB':>6}"
     )
     print(head)
     print("-" * len(head))
+    previous = None
     for size, r in results.items():
         s = r.get("spark_full")
         if not s:
             continue
-        duck = r.get("dbt_full", {}).get("seconds")
         per_line = s["build_seconds"] / max(s["order_lines"], 1) * 1e6
+        extra = "-"
+        if previous and s["order_lines"] > previous["order_lines"]:
+            extra = format(
+                (s["build_seconds"] - previous["build_seconds"])
+                / (s["order_lines"] - previous["order_lines"])
+                * 1e6,
+                ".1f",
+            )
+        previous = s
         print(
-            f"{size:<4} {'-' if duck is None else format(duck, '.1f'):>13} "
+            f"{size:<4} {_num(r.get('dbt_full', {}), 'seconds', '.1f'):>13} "
             f"{s['export_seconds']:>9.1f} {s['build_seconds']:>13.1f} {s['order_lines']:>12,} "
-            f"{per_line:>13.1f} {s['peak_mib']:>6.0f}"
+            f"{per_line:>8.1f} {extra:>13} {s['peak_mib']:>6.0f}"
         )
     print(
         "\nThe dbt project on a local Spark (issue 14; `dbt build --target spark`, every model "
         "and data test, the session's start included) beside DuckDB's full build. Export: the "
-        "source tables written as Parquet. 'MiB': the phase's peak (the export's DuckDB and "
-        "dbt's Python side); Spark's JVM, which pyspark starts beside dbt, is not in it (its "
-        "heap is capped by SMS_SPARK_DRIVER_MEMORY, 4g). Growth: (L - M) / (L - M lines) is "
-        "the cost of one more order line, without the fixed cost of the ~180 nodes."
+        "source tables written as Parquet. 'us/extra line': the build's growth from the size "
+        "above divided by the order lines added, the cost of one more line without the fixed "
+        "cost of the ~180 nodes. 'MiB': the phase's peak (the export's DuckDB and dbt's Python "
+        "side); Spark's JVM, which pyspark starts beside dbt, is not in it (its heap is capped "
+        "by SMS_SPARK_DRIVER_MEMORY, 4g)."
     )
 
 

@@ -12,29 +12,20 @@ labels and checks the settled labels against the recursive CTE's components.
 
 import argparse
 import json
-import os
-import subprocess
 import time
 from pathlib import Path
 
 import duckdb
 
-from dagster_project.transform import DBT_DIR, DBT_EXECUTABLE
+from dagster_project.transform import run_dbt
 
 
 def compiled_model(warehouse: Path, work: Path) -> str:
-    subprocess.run(
-        [
-            DBT_EXECUTABLE, "compile", "--quiet", "--full-refresh",
-            "--select", "int_identity__identifiers",
-            "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-            "--target-path", str(work / "dbt_target_rounds"),
-            "--log-path", str(work / "dbt_logs"),
-        ],
-        env={**os.environ, "SMS_WAREHOUSE_PATH": str(warehouse)},
-        check=True,
+    run_dbt(
+        "compile", "--full-refresh", "--select", "int_identity__identifiers",
+        warehouse=warehouse, work_dir=work,
     )  # fmt: skip
-    path = next((work / "dbt_target_rounds").rglob("int_identity__identifiers.sql"))
+    path = next((work / "dbt_target" / "compiled").rglob("int_identity__identifiers.sql"))
     return path.read_text()
 
 

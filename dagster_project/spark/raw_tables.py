@@ -91,11 +91,11 @@ def export_tables(
         location = target / schema / table
         staging = location.with_name(f".{table}.{time.monotonic_ns()}")
         staging.mkdir(parents=True)
-        conn.execute(
+        # COPY answers with the rows it wrote: the table is read once
+        [rows] = conn.execute(
             f"copy (select {select} from {_quote(schema)}.{_quote(table)}) "
             f"to '{_sql_path(staging / 'part-0.parquet')}' (format parquet)"
-        )
-        rows = conn.execute(f"select count(*) from {_quote(schema)}.{_quote(table)}").fetchone()[0]
+        ).fetchone()
         _swap(staging, location)
         exported.append(ExportedTable(schema, table, rows, location))
     _write_catalog(conn, target, exported)
