@@ -89,7 +89,14 @@ LEFT JOIN entered USING (customer_id)
 LEFT JOIN marts.dim_sms_reachability AS r ON r.phone_e164 = c.send_phone
 LEFT JOIN bought USING (customer_id)
 ORDER BY c.customer_id
-""".replace("{attributes}", ", ".join(f"c.{f}" for f in FILTER_FIELDS))
+""".replace(
+    "{attributes}",
+    # numbers as DOUBLE: a filter's YAML number compares with a float, never a Decimal
+    ", ".join(
+        f"cast(c.{f} AS DOUBLE) AS {f}" if kind == "number" else f"c.{f}"
+        for f, kind in FILTER_FIELDS.items()
+    ),
+)
 # A campaign's candidates: the customers in its target segments.
 CANDIDATES_SQL = _CANDIDATES.replace(
     "{targeted}",
@@ -100,18 +107,28 @@ CANDIDATES_SQL = _CANDIDATES.replace(
 CUSTOMERS_SQL = _CANDIDATES.replace("{targeted}", "SELECT DISTINCT customer_id FROM _wanted")
 
 
-def candidates(conn: duckdb.DuckDBPyConnection, campaign: Campaign) -> pd.DataFrame:
-    return conn.execute(
-        CANDIDATES_SQL,
-        {"segments": campaign.segments, "category": campaign.promoted_category or ""},
-    ).df()
+def fetch_records(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
+    """A query's rows as dicts of Python values (None for NULL), straight from DuckDB: for
+    the per-candidate loops, which would otherwise pay for a DataFrame and its to_dict."""
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def candidates_for(conn: duckdb.DuckDBPyConnection, customer_ids) -> pd.DataFrame:
+def candidates(conn: duckdb.DuckDBPyConnection, campaign: Campaign) -> list[dict]:
+    """A campaign's candidate rows, in customer order."""
+    return fetch_records(
+        conn.execute(
+            CANDIDATES_SQL,
+            {"segments": campaign.segments, "category": campaign.promoted_category or ""},
+        )
+    )
+
+
+def candidates_for(conn: duckdb.DuckDBPyConnection, customer_ids) -> list[dict]:
     """The candidate rows of these customers (segments, phone, verdicts, zones, attributes)."""
     conn.register("_wanted", pd.DataFrame({"customer_id": list(customer_ids)}, dtype=object))
     try:
-        return conn.execute(CUSTOMERS_SQL, {"segments": ["-"], "category": ""}).df()
+        return fetch_records(conn.execute(CUSTOMERS_SQL, {"segments": ["-"], "category": ""}))
     finally:
         conn.unregister("_wanted")
 
@@ -199,11 +216,11 @@ def build_plan(
     Candidates come from the warehouse (``conn``), what was already sent from the
     operational ``store`` (the warehouse itself by default)."""
     store = conn if store is None else store
-    frame = candidates(conn, campaign) if campaign.is_active(day) else pd.DataFrame()
+    rows_in = candidates(conn, campaign) if campaign.is_active(day) else []
     # A re-plan leaves messages already sending or sent alone (the ledger keeps them):
     # those customers are not candidates again.
     locked = ledger.locked_customers(store, campaign.id, day)
-    records = [r for r in frame.to_dict("records") if r["customer_id"] not in locked]
+    records = [r for r in rows_in if r["customer_id"] not in locked]
     past = ledger.history(store, [r["customer_id"] for r in records], day) if records else None
     sent: dict[str, list[eligibility.Sent]] = defaultdict(list)
     if past is not None:

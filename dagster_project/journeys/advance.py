@@ -116,7 +116,7 @@ def advance_journey(
     for e in state.entries(store, journey.id, customers=triggered_customers):
         earlier[e.customer_id].append(e)
     wanted = {e.customer_id for e in active} | set(triggered_customers)
-    records = {r["customer_id"]: r for r in planner.candidates_for(conn, wanted).to_dict("records")}
+    records = {r["customer_id"]: r for r in planner.candidates_for(conn, wanted)}
 
     def refuse(reason: str) -> None:
         report.not_entered[reason] = report.not_entered.get(reason, 0) + 1
