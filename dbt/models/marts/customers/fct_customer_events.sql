@@ -96,13 +96,10 @@ purchases as (
 
 order_items as (
 
-    select
-        order_key,
-        {{ distinct_sorted_list('category') }} as categories,
-        {{ distinct_sorted_list('sku') }} as skus
-    from {{ ref('fct_order_lines') }}
-    where customer_id is not null and not is_cancelled
-    group by 1
+    -- each order's distinct categories and SKUs, kept up to date incrementally (the lists
+    -- of an order that is no purchase are there too; the join leaves them out)
+    select order_key, categories, skus
+    from {{ ref('int_orders__items') }}
 
 ),
 
