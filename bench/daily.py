@@ -16,6 +16,10 @@ schedule's order, at a fixed clock on ``DAY``, the morning after the bench's dat
 6. ``advance_journeys`` at 07:05: outcome events, consent files, the event stream's dbt
    models, the advance of every journey and its gates.
 
+Before the clock, as a deployment's code location does when it loads, the dbt project is
+parsed (``dbt parse``) with the copy's profile and the morning's ``as_of``, so each dbt
+invocation starts from that parse (dagster-dbt copies its ``partial_parse.msgpack``).
+
 Each job's wall time is taken around it; the steps' times come from the instance's event
 log (``STEP_START`` to ``STEP_SUCCESS``/``STEP_FAILURE``). A failed run, step or gate
 raises, naming what failed.
