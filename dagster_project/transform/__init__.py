@@ -18,6 +18,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 from dagster import (
     AssetExecutionContext,
@@ -49,6 +50,7 @@ from dagster_project.ingest.jobs import (
     ingest_reference_daily,
     ingest_reference_job,
 )
+from dagster_project.lib import dbt_parse_cache as parse_cache
 from dagster_project.lib.dbt_unit_tests import code_fingerprint, record_unit_tests, unit_test_args
 from dagster_project.quality.gates import require_passing_gates
 from dagster_project.transform.freshness import read_freshness
@@ -232,9 +234,15 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtB
         wait_until_free(warehouse, say=say)  # a notebook holding the file read-write
         # the unit tests pin code, not data: once per version of the code (lib/dbt_unit_tests.py)
         args += unit_test_args(warehouse, fingerprint, full_refresh=False)
+        # named as dagster-dbt names it; started from this warehouse's last parse
+        # (lib/dbt_parse_cache), so dbt parses only what changed since
+        op_name = context.op_execution_context.op.name
+        target = DBT_DIR / "target" / f"{op_name}-{context.run.run_id[:7]}-{uuid4().hex[:7]}"
+        parse_cache.prime(warehouse, target)
         with settings.exported_warehouse_path():
-            invocation = dbt.cli(args, context=context)
+            invocation = dbt.cli(args, context=context, target_path=target)
             yield from invocation.stream()
+        parse_cache.keep(warehouse, Path(invocation.target_path))
         record_unit_tests(warehouse, fingerprint, Path(invocation.target_path))
         if LIFECYCLE_KEY not in context.selected_asset_keys:
             return

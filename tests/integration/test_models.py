@@ -18,6 +18,7 @@ from dagster import AssetKey, AssetSelection, DagsterInstance
 from dagster_project.definitions import defs, materialize_selection
 from dagster_project.ingest.assets import daily_assets, reference_assets
 from dagster_project.ingest.jobs import RANGE_END_TAG, RANGE_START_TAG
+from dagster_project.lib.dbt_parse_cache import cache_path
 from dagster_project.lib.dbt_unit_tests import code_fingerprint
 from dagster_project.transform import DBT_DIR, dbt_models, run_dbt
 
@@ -75,6 +76,13 @@ def built(tmp_path_factory, generated):
             )
             incremental_ok = again.success
             checks = first.get_asset_check_evaluations() + again.get_asset_check_evaluations()
+    # What dbt logged about parsing in each build (its own target folder, named by the run).
+    parse_logs = [
+        "".join(
+            p.read_text() for p in (DBT_DIR / "target").glob(f"dbt_models-{r.run_id[:7]}-*/dbt.log")
+        )
+        for r in (first, again)
+    ]
     # The same data built from scratch, in a copy.
     rebuilt = base / "rebuilt.duckdb"
     shutil.copy(warehouse, rebuilt)
@@ -88,6 +96,8 @@ def built(tmp_path_factory, generated):
         "incremental_ok": incremental_ok,
         "before": before,
         "rebuilt": rebuilt,
+        "parse_logs": parse_logs,
+        "warehouse": warehouse,
     }
     conn.close()
 
@@ -174,6 +184,17 @@ def test_dbt_tests_run_as_asset_checks_and_pass(built):
 
 def test_a_second_incremental_build_succeeds(built):
     assert built["incremental_ok"]
+
+
+def test_the_second_build_starts_from_the_first_builds_parse(built):
+    """The build passes as_of (a dbt var) on a warehouse the project was not parsed for:
+    the first build parses the whole project; the second, on the same warehouse with the
+    same vars, starts from the parse the first kept beside it (lib/dbt_parse_cache)."""
+    first, again = built["parse_logs"]
+    assert "Unable to do partial parsing" in first
+    assert "Unable to do partial parsing" not in again
+    assert "Partial parsing enabled" in again
+    assert cache_path(built["warehouse"]).exists()
 
 
 def test_incremental_build_equals_a_full_refresh(built):
