@@ -97,7 +97,9 @@ def copy_quiet_file(path: Path, tmp: Path) -> bool:
 
     After a checkpoint every committed change is in the file and its log is empty; a commit
     while the copy reads would grow the log (or, checkpointed, change the file), so the same
-    size, time and empty log before and after mean the copy is one consistent state.
+    size, time and empty log before and after mean the copy is one consistent state. Only
+    another connection of this process can write meanwhile: DuckDB lets no other process
+    open a file this one holds for writing.
     """
     before = _file_state(path)
     if before[2]:  # something committed after the checkpoint: not a quiet file
