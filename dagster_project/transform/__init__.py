@@ -242,8 +242,8 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtB
         with settings.exported_warehouse_path():
             invocation = dbt.cli(args, context=context, target_path=target)
             yield from invocation.stream()
-        parse_cache.keep(warehouse, Path(invocation.target_path))
-        record_unit_tests(warehouse, fingerprint, Path(invocation.target_path))
+        parse_cache.keep(warehouse, target)
+        record_unit_tests(warehouse, fingerprint, target)
         if LIFECYCLE_KEY not in context.selected_asset_keys:
             return
         with connection(warehouse, read_only=True, say=say) as conn:

@@ -16,11 +16,7 @@ lines as (
 
     select order_key, category, sku, _built_at
     from {{ ref('fct_order_lines') }}
-    {% if is_incremental() %}
-    where _built_at > (
-        select coalesce(max(_built_at), cast('1900-01-01' as timestamp)) from {{ this }}
-    )
-    {% endif %}
+    where {{ loaded_since_last_run('_built_at') }}
 
 ),
 
